@@ -1,0 +1,192 @@
+// Package sqlite stores miniback's users and sessions in one SQLite file,
+// through the pure-Go driver modernc.org/sqlite.
+//
+// A DB holds two pools on the same file: a write pool of exactly one
+// connection whose transactions begin IMMEDIATE, so concurrent writers queue
+// on the Go side and never meet SQLITE_BUSY halfway through a transaction,
+// and a read pool for lookups, which WAL mode lets run beside the writer.
+// Every connection sets journal_mode=WAL, busy_timeout=5000,
+// foreign_keys=ON and synchronous=NORMAL through the DSN.
+//
+// Times are stored as UTC unix milliseconds, so they round-trip exactly at
+// millisecond precision.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/miniback/miniback"
+)
+
+// DB is one SQLite database file. Set its fields before Open; after Open it
+// is safe for concurrent use.
+type DB struct {
+	// Path is the database file; its parent directory is created on Open.
+	// ":memory:" is not supported because the two pools would see two
+	// different databases.
+	Path string
+	// Now returns the current time; it stamps applied migrations.
+	Now func() time.Time
+
+	write *sql.DB // one connection, BEGIN IMMEDIATE
+	read  *sql.DB // several connections, read-only
+}
+
+// NewDB returns a DB for the file at path, not yet opened.
+func NewDB(path string) *DB {
+	return &DB{Path: path, Now: time.Now}
+}
+
+// Open creates the parent directory, opens both pools and checks that the
+// file can be read. It returns an error when the path is empty or the file
+// cannot be opened. Call Migrate before using the stores.
+func (db *DB) Open(ctx context.Context) error {
+	if db.Path == "" {
+		return errors.New("sqlite: open: empty path")
+	}
+	if db.Path == ":memory:" {
+		return errors.New("sqlite: open: :memory: is not supported")
+	}
+	if db.Now == nil {
+		db.Now = time.Now
+	}
+	if dir := filepath.Dir(db.Path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("sqlite: open: create directory: %w", err)
+		}
+	}
+	w, err := sql.Open("sqlite", dsn(db.Path, true))
+	if err != nil {
+		return fmt.Errorf("sqlite: open write pool: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", dsn(db.Path, false))
+	if err != nil {
+		w.Close()
+		return fmt.Errorf("sqlite: open read pool: %w", err)
+	}
+	r.SetMaxOpenConns(max(4, runtime.NumCPU()))
+	db.write, db.read = w, r
+	// The write pool connects first so that it creates the file and turns
+	// on WAL before any read-only connection looks at it.
+	if err := db.Ping(ctx); err != nil {
+		db.Close()
+		return err
+	}
+	return nil
+}
+
+// dsn returns the driver DSN for path with the pragmas every connection
+// needs; the write pool begins transactions IMMEDIATE, the read pool is
+// query-only.
+func dsn(path string, write bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	if write {
+		q.Set("_txlock", "immediate")
+	} else {
+		q.Add("_pragma", "query_only(1)")
+	}
+	return path + "?" + q.Encode()
+}
+
+// Ping checks that both pools can reach the file.
+func (db *DB) Ping(ctx context.Context) error {
+	if db.write == nil {
+		return errors.New("sqlite: ping: database is not open")
+	}
+	if err := db.write.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping write pool: %w", err)
+	}
+	if err := db.read.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping read pool: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools. Closing a DB that is not open is not an error.
+func (db *DB) Close() error {
+	var errs []error
+	if db.read != nil {
+		errs = append(errs, db.read.Close())
+	}
+	if db.write != nil {
+		errs = append(errs, db.write.Close())
+	}
+	db.read, db.write = nil, nil
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// withTx runs fn in a write transaction and commits it when fn returns nil.
+func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// rowScanner is a *sql.Row or *sql.Rows.
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// toMillis converts t to UTC unix milliseconds.
+func toMillis(t time.Time) int64 { return t.UnixMilli() }
+
+// fromMillis converts UTC unix milliseconds to a UTC time.
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// nullMillis converts t to milliseconds, or NULL when t is zero.
+func nullMillis(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
+}
+
+// fromNullMillis converts nullable milliseconds to a time, zero for NULL.
+func fromNullMillis(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return fromMillis(n.Int64)
+}
+
+// constraintError turns a uniqueness violation into a conflict Error and a
+// foreign-key violation into a not_found Error naming what, and returns any
+// other error unchanged.
+func constraintError(err error, what string) error {
+	var se *msqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+		return miniback.WrapError(miniback.ECodeConflict, what+" already exists", err)
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return miniback.WrapError(miniback.ECodeNotFound, what+" refers to a missing row", err)
+	}
+	return err
+}

@@ -1,0 +1,153 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/miniback/miniback"
+)
+
+var _ miniback.UserStore = (*UserStore)(nil)
+
+// UserStore keeps users in a DB. It is safe for concurrent use.
+type UserStore struct {
+	db *DB
+}
+
+// NewUserStore returns a UserStore on db, which must be open and migrated.
+func NewUserStore(db *DB) *UserStore {
+	return &UserStore{db: db}
+}
+
+// userColumns lists the columns scanUser reads, in its order.
+const userColumns = `id, appid, openid, unionid, nickname, avatar_url, phone_number, created_at, last_login_at`
+
+// scanUser reads one row of userColumns.
+func scanUser(r rowScanner) (*miniback.User, error) {
+	var u miniback.User
+	var created, lastLogin int64
+	err := r.Scan(&u.ID, &u.AppID, &u.OpenID, &u.UnionID, &u.Nickname,
+		&u.AvatarURL, &u.PhoneNumber, &created, &lastLogin)
+	if err != nil {
+		return nil, err
+	}
+	u.CreatedAt, u.LastLoginAt = fromMillis(created), fromMillis(lastLogin)
+	return &u, nil
+}
+
+// errUserNotFound is the answer for a missing user.
+func errUserNotFound() error {
+	return miniback.Errorf(miniback.ECodeNotFound, "user not found")
+}
+
+// UpsertLogin implements miniback.UserStore. The insert-or-update runs in
+// one IMMEDIATE transaction on the single write connection, so concurrent
+// logins of one openid yield one row and exactly one created=true.
+func (s *UserStore) UpsertLogin(ctx context.Context, appid, openid, unionid string, now time.Time) (*miniback.User, bool, error) {
+	var u *miniback.User
+	created := false
+	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		u, err = scanUser(tx.QueryRowContext(ctx, `
+			INSERT INTO users (appid, openid, unionid, created_at, last_login_at)
+			VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (appid, openid) DO NOTHING
+			RETURNING `+userColumns,
+			appid, openid, unionid, toMillis(now), toMillis(now)))
+		if err == nil {
+			created = true
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		u, err = scanUser(tx.QueryRowContext(ctx, `
+			UPDATE users SET
+				unionid = CASE WHEN ? <> '' THEN ? ELSE unionid END,
+				last_login_at = ?
+			WHERE appid = ? AND openid = ?
+			RETURNING `+userColumns,
+			unionid, unionid, toMillis(now), appid, openid))
+		return err
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: upsert login: %w", err)
+	}
+	return u, created, nil
+}
+
+// User implements miniback.UserStore.
+func (s *UserStore) User(ctx context.Context, appid string, id int64) (*miniback.User, error) {
+	u, err := scanUser(s.db.read.QueryRowContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE appid = ? AND id = ?`, appid, id))
+	return userResult(u, err, "user")
+}
+
+// UserByOpenID implements miniback.UserStore.
+func (s *UserStore) UserByOpenID(ctx context.Context, appid, openid string) (*miniback.User, error) {
+	u, err := scanUser(s.db.read.QueryRowContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE appid = ? AND openid = ?`, appid, openid))
+	return userResult(u, err, "user by openid")
+}
+
+// UpdateUser implements miniback.UserStore; nil fields of upd keep their
+// value.
+func (s *UserStore) UpdateUser(ctx context.Context, appid string, id int64, upd miniback.UserUpdate) (*miniback.User, error) {
+	u, err := scanUser(s.db.write.QueryRowContext(ctx, `
+		UPDATE users SET
+			nickname     = COALESCE(?, nickname),
+			avatar_url   = COALESCE(?, avatar_url),
+			phone_number = COALESCE(?, phone_number)
+		WHERE appid = ? AND id = ?
+		RETURNING `+userColumns,
+		nullString(upd.Nickname), nullString(upd.AvatarURL), nullString(upd.PhoneNumber), appid, id))
+	return userResult(u, err, "update user")
+}
+
+// Users implements miniback.UserStore. A limit of 0 or less returns no users.
+func (s *UserStore) Users(ctx context.Context, appid string, afterID int64, limit int) ([]*miniback.User, error) {
+	users := []*miniback.User{}
+	if limit <= 0 {
+		return users, nil
+	}
+	rows, err := s.db.read.QueryContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE appid = ? AND id > ? ORDER BY id LIMIT ?`,
+		appid, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: users: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: users: %w", err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: users: %w", err)
+	}
+	return users, nil
+}
+
+// userResult maps a missing row to not_found and wraps other errors with op.
+func userResult(u *miniback.User, err error, op string) (*miniback.User, error) {
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, errUserNotFound()
+	case err != nil:
+		return nil, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	return u, nil
+}
+
+// nullString converts a nil pointer to NULL.
+func nullString(p *string) sql.NullString {
+	if p == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: *p, Valid: true}
+}
