@@ -1,0 +1,154 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const validYAML = `
+listen: ":9090"
+wechat:
+  timeout: 3s
+apps:
+  - appid: wx1234567890abcdef
+    secret: s3cret
+    token: tok
+    aes_key: c2FuZGJveGRlbW9hZXNrZXkwMTIzNDU2Nzg5YWJjZGU
+    msg_format: json
+`
+
+func TestLoadNothingIsSandbox(t *testing.T) {
+	cfg, err := Load("", []string{"HOME=/root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Sandbox || cfg.WeChat.APIBase != APIBaseSandbox || len(cfg.Apps) != 1 || cfg.Apps[0].AppID != DemoAppID {
+		t.Fatalf("not sandbox mode: %+v", cfg)
+	}
+	if cfg.Database.URL != "sqlite://./data/miniback.db" {
+		t.Fatalf("database url = %q", cfg.Database.URL)
+	}
+}
+
+func TestLoadFileAndEnv(t *testing.T) {
+	secretFile := writeFile(t, "secret", "from-file\n")
+	file := writeFile(t, "c.yaml", validYAML)
+	cfg, err := Load(file, []string{
+		"MINIBACK_WECHAT_TIMEOUT=7s",
+		"MINIBACK_DATABASE_AUTO_MIGRATE=false",
+		"MINIBACK_ADMIN_API_KEYS=aaaaaaaaaaaaaaaa,bbbbbbbbbbbbbbbb",
+		"MINIBACK_DATABASE_URL_FILE=" + writeFile(t, "db", "postgres://u:p@127.0.0.1/test"),
+		"OTHER=1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Sandbox || cfg.Listen != ":9090" || cfg.WeChat.Timeout != 7*time.Second || cfg.Database.AutoMigrate {
+		t.Fatalf("unexpected %+v", cfg)
+	}
+	if cfg.Database.URL != "postgres://u:p@127.0.0.1/test" || len(cfg.Admin.APIKeys) != 2 {
+		t.Fatalf("unexpected %+v", cfg)
+	}
+	if cfg.Apps[0].MsgFormat != "JSON" {
+		t.Fatalf("msg_format not normalised: %q", cfg.Apps[0].MsgFormat)
+	}
+	_ = secretFile
+}
+
+func TestLoadSecretFileKey(t *testing.T) {
+	secretFile := writeFile(t, "secret", "from-file\n")
+	file := writeFile(t, "c.yaml", "apps:\n  - appid: wxa\n    secret_file: "+secretFile+"\n")
+	cfg, err := Load(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Apps[0].Secret != "from-file" {
+		t.Fatalf("secret = %q", cfg.Apps[0].Secret)
+	}
+}
+
+func TestLoadAppsFromEnv(t *testing.T) {
+	cfg, err := Load("", []string{`MINIBACK_APPS=[{"appid":"wxa","secret":"s"},{"appid":"wxb","secret":"t","msg_format":"XML"}]`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Sandbox || len(cfg.Apps) != 2 || cfg.Apps[1].AppID != "wxb" {
+		t.Fatalf("unexpected %+v", cfg)
+	}
+}
+
+func TestLoadErrorsNameTheKey(t *testing.T) {
+	base := "apps:\n  - appid: wxa\n    secret: s\n"
+	tests := []struct {
+		name    string
+		yaml    string
+		env     []string
+		wantKey string
+	}{
+		{"unknown top key", base + "listne: x\n", nil, "listne"},
+		{"unknown nested key", base + "database:\n  urll: x\n", nil, "database.urll"},
+		{"unknown app key", "apps:\n  - appid: wxa\n    secret: s\n    secert: x\n", nil, "apps[0].secert"},
+		{"bad duration", base + "wechat:\n  timeout: soon\n", nil, "wechat.timeout"},
+		{"negative max age", base + "push:\n  max_age: -1s\n", nil, "push.max_age"},
+		{"bad token mode", base + "wechat:\n  token_mode: fast\n", nil, "wechat.token_mode"},
+		{"bad api base", base + "wechat:\n  api_base: ftp://x\n", nil, "wechat.api_base"},
+		{"bad database scheme", base + "database:\n  url: oracle://x\n", nil, "database.url"},
+		{"bad redis scheme", base + "redis:\n  url: http://x\n", nil, "redis.url"},
+		{"bad queue scheme", base + "queue:\n  url: amqp://x\n", nil, "queue.url"},
+		{"missing secret", "apps:\n  - appid: wxa\n", nil, "apps[0].secret"},
+		{"duplicate appid", base + "  - appid: wxa\n    secret: t\n", nil, "apps[1].appid"},
+		{"bad aes key", "apps:\n  - appid: wxa\n    secret: s\n    token: t\n    aes_key: short\n", nil, "apps[0].aes_key"},
+		{"bad msg format", "apps:\n  - appid: wxa\n    secret: s\n    msg_format: yaml\n", nil, "apps[0].msg_format"},
+		{"short admin key", base + "admin:\n  api_keys: [short]\n", nil, "admin.api_keys[0]"},
+		{"bool as list", base + "database:\n  auto_migrate: [1]\n", nil, "database.auto_migrate"},
+		{"unknown env", base, []string{"MINIBACK_NOPE=1"}, "MINIBACK_NOPE"},
+		{"bad env duration", base, []string{"MINIBACK_AUTH_ACCESS_TTL=x"}, "auth.access_ttl"},
+		{"bad env bool", base, []string{"MINIBACK_DATABASE_AUTO_MIGRATE=maybe"}, "database.auto_migrate"},
+		{"bad env apps", base, []string{"MINIBACK_APPS={"}, "MINIBACK_APPS"},
+		{"missing env file", base, []string{"MINIBACK_DATABASE_URL_FILE=/nonexistent/x"}, "MINIBACK_DATABASE_URL_FILE"},
+		{"refresh shorter than access", base + "auth:\n  refresh_ttl: 1m\n", nil, "auth.refresh_ttl"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(writeFile(t, "c.yaml", tt.yaml), tt.env)
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("err = %v, want *config.Error", err)
+			}
+			if cerr.Key != tt.wantKey {
+				t.Fatalf("key = %q, want %q (%v)", cerr.Key, tt.wantKey, err)
+			}
+		})
+	}
+}
+
+func TestErrorsNeverEchoSecrets(t *testing.T) {
+	_, err := Load(writeFile(t, "c.yaml", "apps:\n  - appid: wxa\n    secret: [hunter2hunter2]\n"), nil)
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestLogValueMasksSecrets(t *testing.T) {
+	cfg, err := Load("", []string{"MINIBACK_DATABASE_URL=postgres://u:topsecret@h/db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.LogValue().String()
+	if strings.Contains(s, "topsecret") || strings.Contains(s, demoSecret) || strings.Contains(s, demoAESKey) {
+		t.Fatalf("secret in %s", s)
+	}
+}
