@@ -307,12 +307,12 @@ func (c *Client) withToken(ctx context.Context, call func(context.Context, strin
 	if !isTokenInvalid(err) {
 		return err
 	}
-	next, forced, rerr := c.renew(ctx, tok)
+	next, rerr := c.renew(ctx, tok)
 	if rerr != nil {
 		return errors.Join(err, rerr)
 	}
 	err = call(ctx, next)
-	if !isTokenInvalid(err) || c.mode != TokenModeStable || forced {
+	if !isTokenInvalid(err) || c.mode != TokenModeStable {
 		return err
 	}
 	next, rerr = c.shared(ctx, next, true)
@@ -322,18 +322,15 @@ func (c *Client) withToken(ctx context.Context, call func(context.Context, strin
 	return call(ctx, next)
 }
 
-// renew replaces the failed token. In stable mode a normal fetch can hand
-// back the very token that failed; then a forced one is asked for.
-func (c *Client) renew(ctx context.Context, failed string) (string, bool, error) {
+// renew replaces the failed token with whatever a normal fetch gives. In
+// stable mode that can be the very token that failed: SPEC §5 retries with
+// it anyway and forces a new token only when the retry fails again, so a
+// passing 40001 does not spend the daily force_refresh budget.
+func (c *Client) renew(ctx context.Context, failed string) (string, error) {
 	if err := c.InvalidateToken(ctx, failed); err != nil {
-		return "", false, err
+		return "", err
 	}
-	tok, err := c.shared(ctx, failed, false)
-	if err != nil || tok != failed || c.mode != TokenModeStable {
-		return tok, false, err
-	}
-	tok, err = c.shared(ctx, failed, true)
-	return tok, true, err
+	return c.shared(ctx, failed, false)
 }
 
 func isTokenInvalid(err error) bool {
