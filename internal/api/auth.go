@@ -1,0 +1,57 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/miniback/miniback"
+)
+
+type sessionKeyCtx struct{}
+
+// authed wraps h so that it runs only with a valid access token for the
+// path's appid whose session is live. The signature check may be served
+// from the Issuer's cache; the revocation check reads the session store
+// every time, so a logout is effective at once on every instance.
+func (s *Server) authed(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		token, ok := bearer(r)
+		if !ok {
+			return miniback.Errorf(miniback.ECodeUnauthorized, "an Authorization: Bearer access token is required")
+		}
+		appid := r.PathValue("appid")
+		a, err := s.Tokens.Verify(appid, token)
+		if err != nil {
+			return err
+		}
+		sess, err := s.Sessions.Session(r.Context(), a.SessionID)
+		if miniback.IsNotFound(err) {
+			return miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token no longer exists")
+		}
+		if err != nil {
+			return err
+		}
+		if sess.Revoked() || sess.AppID != appid || sess.UserID != a.UserID || !s.Now().Before(sess.ExpiresAt) {
+			return miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token has ended; log in again")
+		}
+		ctx := miniback.WithAuth(r.Context(), a)
+		ctx = context.WithValue(ctx, sessionKeyCtx{}, sess)
+		return h(w, r.WithContext(ctx))
+	}
+}
+
+func bearer(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != "" && len(token) <= 4096
+}
+
+// sessionOf returns the live session loaded by authed.
+func sessionOf(ctx context.Context) *miniback.Session {
+	sess, _ := ctx.Value(sessionKeyCtx{}).(*miniback.Session)
+	return sess
+}

@@ -1,0 +1,97 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/miniback/miniback"
+)
+
+// ECodeMethodNotAllowed answers a known route called with another method.
+const ECodeMethodNotAllowed = "method_not_allowed"
+
+// statusOf is the one table from error code to HTTP status (SPEC §3).
+var statusOf = map[string]int{
+	miniback.ECodeInvalidRequest:    http.StatusBadRequest,
+	miniback.ECodeInvalidCode:       http.StatusBadRequest,
+	miniback.ECodeInvalidSignature:  http.StatusBadRequest,
+	miniback.ECodeDecryptFailed:     http.StatusBadRequest,
+	miniback.ECodeUnauthorized:      http.StatusUnauthorized,
+	miniback.ECodeInvalidRefresh:    http.StatusUnauthorized,
+	miniback.ECodeForbidden:         http.StatusForbidden,
+	miniback.ECodeNotFound:          http.StatusNotFound,
+	miniback.ECodeAppNotFound:       http.StatusNotFound,
+	ECodeMethodNotAllowed:           http.StatusMethodNotAllowed,
+	miniback.ECodeConflict:          http.StatusConflict,
+	miniback.ECodeTooLarge:          http.StatusRequestEntityTooLarge,
+	miniback.ECodeUnsupportedMedia:  http.StatusUnsupportedMediaType,
+	miniback.ECodeWeChatRejected:    http.StatusUnprocessableEntity,
+	miniback.ECodeRateLimited:       http.StatusTooManyRequests,
+	miniback.ECodeWeChatRateLimited: http.StatusTooManyRequests,
+	miniback.ECodeInternal:          http.StatusInternalServerError,
+	miniback.ECodeWeChatUnavailable: http.StatusBadGateway,
+	miniback.ECodeWeChatConfig:      http.StatusBadGateway,
+	miniback.ECodeWeChatBusy:        http.StatusServiceUnavailable,
+	miniback.ECodeUnavailable:       http.StatusServiceUnavailable,
+	miniback.ECodeWeChatTimeout:     http.StatusGatewayTimeout,
+}
+
+// StatusOf returns the HTTP status for an error code; unknown codes are 500.
+func StatusOf(code string) int {
+	if s, ok := statusOf[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// errorBody is SPEC §3's error JSON.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code          string `json:"code"`
+	Message       string `json:"message"`
+	WeChatErrCode int    `json:"wechat_errcode,omitempty"`
+}
+
+// writeError answers err in SPEC's JSON shape. Errors that are not an
+// *miniback.Error become 500 "internal" with a generic message; those, and
+// every 5xx, are logged here, once, with the request's identity.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *miniback.Error
+	if !errors.As(err, &e) {
+		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+			e = miniback.WrapError(miniback.ECodeInvalidRequest, "the request was cancelled", err)
+		} else {
+			e = miniback.WrapError(miniback.ECodeInternal, "internal error", err)
+		}
+	}
+	status := StatusOf(e.Code)
+	if status >= 500 {
+		s.Logger.LogAttrs(r.Context(), slog.LevelError, "request failed",
+			slog.String("method", r.Method), slog.String("route", r.Pattern),
+			slog.String("appid", r.PathValue("appid")),
+			slog.String("request_id", miniback.RequestIDFrom(r.Context())),
+			slog.String("code", e.Code), slog.Int("wechat_errcode", e.WeChatErrCode),
+			slog.String("error", err.Error()))
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="miniback"`)
+	}
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, WeChatErrCode: e.WeChatErrCode}})
+}
+
+// writeJSON answers v with the status. HTML escaping is off so that URLs in
+// answers read as they are.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client went away; nothing left to tell it
+}

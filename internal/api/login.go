@@ -1,0 +1,141 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+	"unicode"
+
+	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/session"
+)
+
+// tokenPair is the answer of login and refresh.
+type tokenPair struct {
+	AccessToken  string         `json:"access_token"`
+	TokenType    string         `json:"token_type"`
+	ExpiresIn    int64          `json:"expires_in"`
+	RefreshToken string         `json:"refresh_token"`
+	User         *miniback.User `json:"user,omitempty"`
+	Created      *bool          `json:"created,omitempty"`
+}
+
+type codeRequest struct {
+	Code string `json:"code"`
+}
+
+// validCode accepts the opaque codes WeChat hands out: printable ASCII
+// without spaces, at most 256 bytes.
+func validCode(code string) error {
+	if code == "" {
+		return miniback.Errorf(miniback.ECodeInvalidRequest, "code is required")
+	}
+	if len(code) > 256 {
+		return miniback.Errorf(miniback.ECodeInvalidRequest, "code is too long")
+	}
+	for _, c := range code {
+		if c > unicode.MaxASCII || !unicode.IsPrint(c) || c == ' ' {
+			return miniback.Errorf(miniback.ECodeInvalidRequest, "code has characters WeChat never uses")
+		}
+	}
+	return nil
+}
+
+// handleLogin exchanges a wx.login code for a session: code2session, then
+// the user row, the sealed session key and the first token pair.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+	var req codeRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := validCode(req.Code); err != nil {
+		return err
+	}
+	app := s.appOf(r)
+	ctx := r.Context()
+	wx, err := s.WeChat[app.AppID].Code2Session(ctx, req.Code)
+	if err != nil {
+		return fromWeChat(ctx, err)
+	}
+	now := s.Now()
+	user, created, err := s.Users.UpsertLogin(ctx, app.AppID, wx.OpenID, wx.UnionID, now)
+	if err != nil {
+		return err
+	}
+	sealed, err := s.Sealer.Seal([]byte(wx.SessionKey), sealBinding(app.AppID, user.ID))
+	if err != nil {
+		return err
+	}
+	// WeChat keeps one valid session_key per user: older sessions get the new one.
+	if err := s.Sessions.SetSessionKey(ctx, user.ID, sealed); err != nil {
+		return err
+	}
+	sess := &miniback.Session{ID: session.NewSessionID(), AppID: app.AppID, UserID: user.ID,
+		SealedSessionKey: sealed, CreatedAt: now, ExpiresAt: now.Add(s.RefreshTTL)}
+	refresh, hash := session.NewRefreshToken(app.AppID)
+	if err := s.Sessions.CreateSession(ctx, sess, &miniback.RefreshToken{Hash: hash, SessionID: sess.ID, ExpiresAt: sess.ExpiresAt}); err != nil {
+		return err
+	}
+	pair, err := s.pair(app.AppID, user.ID, sess.ID, refresh)
+	if err != nil {
+		return err
+	}
+	pair.User, pair.Created = user, &created
+	writeJSON(w, http.StatusOK, pair)
+	return nil
+}
+
+// sealBinding ties a sealed session key to its owner.
+func sealBinding(appid string, userID int64) []byte {
+	return []byte(appid + ":" + strconv.FormatInt(userID, 10))
+}
+
+func (s *Server) pair(appid string, userID int64, sessionID, refresh string) (*tokenPair, error) {
+	access, _, err := s.Tokens.Issue(appid, userID, sessionID)
+	if err != nil {
+		return nil, err
+	}
+	return &tokenPair{AccessToken: access, TokenType: "Bearer", ExpiresIn: int64(s.Tokens.AccessTTL / time.Second),
+		RefreshToken: refresh}, nil
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+// handleRefresh rotates a refresh token. Presenting one that was already
+// used revokes its whole session (the store does it in the same transaction).
+func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) error {
+	var req refreshRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.RefreshToken == "" || len(req.RefreshToken) > 256 {
+		return miniback.Errorf(miniback.ECodeInvalidRequest, "refresh_token is required")
+	}
+	appid := r.PathValue("appid")
+	now := s.Now()
+	next, nextHash := session.NewRefreshToken(appid)
+	// The hash covers the appid, so a token shown to another app is simply unknown.
+	sess, err := s.Sessions.RotateRefreshToken(r.Context(), session.HashRefreshToken(appid, req.RefreshToken),
+		&miniback.RefreshToken{Hash: nextHash, ExpiresAt: now.Add(s.RefreshTTL)}, now)
+	if err != nil {
+		return err
+	}
+	pair, err := s.pair(appid, sess.UserID, sess.ID, next)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pair)
+	return nil
+}
+
+// handleLogout revokes the session of the access token.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) error {
+	a := miniback.AuthFrom(r.Context())
+	if err := s.Sessions.RevokeSession(r.Context(), a.SessionID, s.Now()); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

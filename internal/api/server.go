@@ -1,0 +1,123 @@
+// Package api serves miniback's HTTP interface (SPEC §3): the mini-program
+// API, the admin API and the operations routes. Handlers return errors;
+// one adapter turns them into SPEC's error JSON through the table in
+// errors.go.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/session"
+	"github.com/miniback/miniback/wechat"
+)
+
+// Check is one readiness probe of /readyz.
+type Check struct {
+	Name string
+	Func func(ctx context.Context) error
+}
+
+// Server holds what the handlers need. Every field is set by the caller
+// (cmd/miniback) before Handler is called; the Server is then safe for
+// concurrent use.
+type Server struct {
+	Apps       miniback.Apps
+	Users      miniback.UserStore
+	Sessions   miniback.SessionStore
+	Tokens     *session.Issuer
+	Sealer     *session.Sealer
+	WeChat     map[string]*wechat.Client // by appid
+	RefreshTTL time.Duration
+	Ready      []Check
+	Logger     *slog.Logger
+	Registry   *prometheus.Registry // nil: no /metrics
+	Now        func() time.Time
+
+	mux     *http.ServeMux
+	metrics *metrics
+}
+
+// handlerFunc is a handler that returns its error instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Handler returns the HTTP handler with every route and the middleware.
+func (s *Server) Handler() http.Handler {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	s.mux = http.NewServeMux()
+	s.metrics = newMetrics(s.Registry)
+	s.routes()
+	return s.withRequestID(s.withLogging(s.withRecover(s.mux)))
+}
+
+func (s *Server) routes() {
+	s.handle("POST /api/v1/{appid}/login", s.handleLogin)
+	s.handle("POST /api/v1/{appid}/token/refresh", s.handleRefresh)
+	s.handle("POST /api/v1/{appid}/logout", s.authed(s.handleLogout))
+	s.handle("GET /api/v1/{appid}/me", s.authed(s.handleMe))
+	s.handle("PATCH /api/v1/{appid}/me", s.authed(s.handlePatchMe))
+	s.handle("POST /api/v1/{appid}/me/phone", s.authed(s.handlePhone))
+	s.handle("POST /api/v1/{appid}/me/userinfo", s.authed(s.handleUserInfo))
+
+	s.handle("GET /healthz", s.handleHealthz)
+	s.handle("GET /readyz", s.handleReadyz)
+	s.handle("GET /.well-known/jwks.json", s.handleJWKS)
+	if s.Registry != nil {
+		s.mux.Handle("GET /metrics", promhttpHandler(s.Registry))
+	}
+	s.handle("/", s.handleNoRoute)
+}
+
+// handle registers h for pattern. Routes with {appid} answer 404
+// app_not_found for an appid this process does not serve.
+func (s *Server) handle(pattern string, h handlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if appid := r.PathValue("appid"); appid != "" {
+			if _, err := s.Apps.Get(appid); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// Handle registers an extra route through the same error adapter; later
+// features (push, admin) and embedders use it. Call it after Handler.
+func (s *Server) Handle(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+	s.handle(pattern, h)
+}
+
+// handleNoRoute tells an unknown path (404) from a known one called with
+// the wrong method (405).
+func (s *Server) handleNoRoute(w http.ResponseWriter, r *http.Request) error {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			w.Header().Add("Allow", m)
+		}
+	}
+	if w.Header().Get("Allow") != "" {
+		return miniback.Errorf(ECodeMethodNotAllowed, "%s is not allowed on this route", r.Method)
+	}
+	return miniback.Errorf(miniback.ECodeNotFound, "no such route")
+}
+
+// appOf returns the app named by the request path; handle already checked it.
+func (s *Server) appOf(r *http.Request) *miniback.App {
+	app, _ := s.Apps.Get(r.PathValue("appid"))
+	return app
+}
