@@ -1,0 +1,26 @@
+package main
+
+import (
+	"flag"
+	"io"
+
+	"github.com/miniback/miniback/internal/config"
+)
+
+// commonFlags parses --config (and any extra flags registered by setup) and
+// loads the configuration.
+func loadConfig(name string, args, environ []string, stderr io.Writer, setup func(*flag.FlagSet)) (config.Config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("config", "", "YAML configuration `file`")
+	if setup != nil {
+		setup(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return config.Config{}, &usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return config.Config{}, &usageError{"unexpected arguments: " + fs.Arg(0)}
+	}
+	return config.Load(*file, environ)
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/miniback/miniback/sandbox"
+)
+
+// runSandbox runs only the WeChat sandbox (SPEC §6) for other backends'
+// development and tests.
+func runSandbox(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	var listen string
+	cfg, err := loadConfig("sandbox", args, environ, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&listen, "listen", "127.0.0.1:8081", "`address` to listen on")
+	})
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", listen, err)
+	}
+	apps := sandboxApps(cfg.Apps, "http://"+loopbackAddrString(cfg.Listen))
+	srv := &http.Server{
+		Handler:           sandbox.New(sandbox.Config{Apps: apps, Logger: log}),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	fmt.Fprintf(stdout, "WeChat sandbox listening on http://%s (apps: %d)\n", ln.Addr(), len(apps))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// loopbackAddrString turns ":8080" or "0.0.0.0:8080" into "127.0.0.1:8080".
+func loopbackAddrString(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
