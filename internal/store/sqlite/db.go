@@ -1,5 +1,6 @@
-// Package sqlite stores miniback's users and sessions in one SQLite file,
-// through the pure-Go driver modernc.org/sqlite.
+// Package sqlite stores miniback's users, sessions, inbox, outbound
+// messages, media and cached codes in one SQLite file, through the pure-Go
+// driver modernc.org/sqlite.
 //
 // A DB holds two pools on the same file: a write pool of exactly one
 // connection whose transactions begin IMMEDIATE, so concurrent writers queue

@@ -35,10 +35,31 @@ func MustOpenDB(tb testing.TB) *sqlite.DB {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) (miniback.UserStore, miniback.SessionStore) {
+	storetest.Run(t, func(t *testing.T) storetest.Stores {
 		db := MustOpenDB(t)
-		return sqlite.NewUserStore(db), sqlite.NewSessionStore(db)
+		return storetest.Stores{
+			Users:    sqlite.NewUserStore(db),
+			Sessions: sqlite.NewSessionStore(db),
+			Inbox:    sqlite.NewInboxStore(db),
+			Messages: sqlite.NewMessageStore(db),
+			Media:    sqlite.NewMediaStore(db),
+		}
 	})
+}
+
+// TestConformanceSharedDB runs the suite with every subtest on one
+// database, as the MySQL and PostgreSQL engines will, to check that the
+// suite keeps its rows apart.
+func TestConformanceSharedDB(t *testing.T) {
+	db := MustOpenDB(t)
+	stores := storetest.Stores{
+		Users:    sqlite.NewUserStore(db),
+		Sessions: sqlite.NewSessionStore(db),
+		Inbox:    sqlite.NewInboxStore(db),
+		Messages: sqlite.NewMessageStore(db),
+		Media:    sqlite.NewMediaStore(db),
+	}
+	storetest.Run(t, func(*testing.T) storetest.Stores { return stores })
 }
 
 func TestMigrate(t *testing.T) {

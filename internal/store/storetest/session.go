@@ -79,7 +79,8 @@ func mustSession(t *testing.T, ss miniback.SessionStore, id string) *miniback.Se
 func testCreateSession(t *testing.T, open OpenFunc) {
 	ctx := context.Background()
 	t.Run("stores session and token", func(t *testing.T) {
-		us, ss := open(t)
+		st := open(t)
+		us, ss := st.Users, st.Sessions
 		f := newFamily(t, us, ss)
 		sameSession(t, mustSession(t, ss, f.sess.ID), f.sess)
 		got, err := ss.RotateRefreshToken(ctx, f.rt.Hash, nextToken(t, f.sess.ID), at(time.Hour))
@@ -89,7 +90,8 @@ func testCreateSession(t *testing.T, open OpenFunc) {
 		sameSession(t, got, f.sess)
 	})
 	t.Run("duplicate session id", func(t *testing.T) {
-		us, ss := open(t)
+		st := open(t)
+		us, ss := st.Users, st.Sessions
 		f := newFamily(t, us, ss)
 		dup := *f.sess
 		dup.SealedSessionKey = []byte("other")
@@ -99,7 +101,8 @@ func testCreateSession(t *testing.T, open OpenFunc) {
 		sameSession(t, mustSession(t, ss, f.sess.ID), f.sess)
 	})
 	t.Run("duplicate token hash writes nothing", func(t *testing.T) {
-		us, ss := open(t)
+		st := open(t)
+		us, ss := st.Users, st.Sessions
 		f := newFamily(t, us, ss)
 		s2 := *f.sess
 		s2.ID = "s-" + randomHex(t, 12)
@@ -116,7 +119,8 @@ func testCreateSession(t *testing.T, open OpenFunc) {
 // testSession checks lookup and its not_found contract.
 func testSession(t *testing.T, open OpenFunc) {
 	ctx := context.Background()
-	us, ss := open(t)
+	st := open(t)
+	us, ss := st.Users, st.Sessions
 	f := newFamily(t, us, ss)
 	tests := []struct {
 		name, id, wantCode string
@@ -178,7 +182,8 @@ func testRotateRefreshToken(t *testing.T, open OpenFunc) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			us, ss := open(t)
+			st := open(t)
+			us, ss := st.Users, st.Sessions
 			u := mustUser(t, us, appID(t), "o1")
 			f := newFamilyFor(t, ss, u, tt.sessExp, tt.rtExp)
 			old := f.rt.Hash
@@ -213,7 +218,8 @@ func testRotateRefreshToken(t *testing.T, open OpenFunc) {
 // token.
 func testRotateChain(t *testing.T, open OpenFunc) {
 	ctx := context.Background()
-	us, ss := open(t)
+	st := open(t)
+	us, ss := st.Users, st.Sessions
 	f := newFamily(t, us, ss)
 	hashes := [][]byte{f.rt.Hash}
 	for i := range 5 {
@@ -241,7 +247,8 @@ func testRotateChain(t *testing.T, open OpenFunc) {
 func testRotateConcurrent(t *testing.T, open OpenFunc) {
 	const n = 10
 	ctx := context.Background()
-	us, ss := open(t)
+	st := open(t)
+	us, ss := st.Users, st.Sessions
 	f := newFamily(t, us, ss)
 	nexts := make([]*miniback.RefreshToken, n)
 	errs := make([]error, n)
@@ -282,7 +289,8 @@ func testRotateConcurrent(t *testing.T, open OpenFunc) {
 // testRevokeSession checks revocation, its idempotence and not_found.
 func testRevokeSession(t *testing.T, open OpenFunc) {
 	ctx := context.Background()
-	us, ss := open(t)
+	st := open(t)
+	us, ss := st.Users, st.Sessions
 	f := newFamily(t, us, ss)
 	first := at(time.Hour)
 	if err := ss.RevokeSession(ctx, f.sess.ID, first); err != nil {
@@ -305,7 +313,8 @@ func testRevokeSession(t *testing.T, open OpenFunc) {
 // the user and nowhere else.
 func testSetSessionKey(t *testing.T, open OpenFunc) {
 	ctx := context.Background()
-	us, ss := open(t)
+	st := open(t)
+	us, ss := st.Users, st.Sessions
 	appid := appID(t)
 	u := mustUser(t, us, appid, "o1")
 	other := mustUser(t, us, appid, "o2")

@@ -1,12 +1,13 @@
 // Package storetest is the conformance suite every SQL engine of miniback
-// runs: it checks each method of miniback.UserStore and
-// miniback.SessionStore, and each error contract in their docs, against a
-// real database.
+// runs: it checks each method of miniback.UserStore, SessionStore,
+// InboxStore, MessageStore and MediaStore, and each error contract in their
+// docs, against a real database.
 //
 // An engine's test calls Run with a function that opens an empty, migrated
 // database. The suite namespaces its rows by test (appids, session ids and
-// token hashes are unique per subtest), so open may also hand out one shared
-// database.
+// token hashes are unique per subtest; message ids and times of the
+// unscoped queries StaleInbox and PendingMessages too), so open may also
+// hand out one shared database.
 package storetest
 
 import (
@@ -20,8 +21,17 @@ import (
 	"github.com/miniback/miniback"
 )
 
+// Stores are the stores of one engine under test, all on one database.
+type Stores struct {
+	Users    miniback.UserStore
+	Sessions miniback.SessionStore
+	Inbox    miniback.InboxStore
+	Messages miniback.MessageStore
+	Media    miniback.MediaStore
+}
+
 // OpenFunc opens the stores under test for t and arranges their cleanup.
-type OpenFunc func(t *testing.T) (miniback.UserStore, miniback.SessionStore)
+type OpenFunc func(t *testing.T) Stores
 
 // at returns the instant d after the suite's fixed clock reading, whose
 // nanoseconds check that times round-trip at millisecond precision.
@@ -52,6 +62,21 @@ func Run(t *testing.T, open OpenFunc) {
 		{"RotateRefreshTokenConcurrent", testRotateConcurrent},
 		{"RevokeSession", testRevokeSession},
 		{"SetSessionKey", testSetSessionKey},
+		{"AddInbox", testAddInbox},
+		{"AddInboxConcurrent", testAddInboxConcurrent},
+		{"InboxMessage", testInboxMessage},
+		{"Inbox", testInbox},
+		{"FinishInbox", testFinishInbox},
+		{"StaleInbox", testStaleInbox},
+		{"CreateMessage", testCreateMessage},
+		{"Message", testMessage},
+		{"ClaimMessage", testClaimMessage},
+		{"ClaimMessageConcurrent", testClaimMessageConcurrent},
+		{"FinishMessage", testFinishMessage},
+		{"PendingMessages", testPendingMessages},
+		{"Media", testMedia},
+		{"MediaCheck", testMediaCheck},
+		{"Code", testCode},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })

@@ -34,7 +34,7 @@ func testUpsertLogin(t *testing.T, open OpenFunc) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			us, _ := open(t)
+			us := open(t).Users
 			prefix := appID(t)
 			var u *miniback.User
 			var created bool
@@ -69,7 +69,7 @@ func testUpsertLogin(t *testing.T, open OpenFunc) {
 func testUpsertLoginConcurrent(t *testing.T, open OpenFunc) {
 	const n = 20
 	ctx := context.Background()
-	us, _ := open(t)
+	us := open(t).Users
 	appid := appID(t)
 	ids := make([]int64, n)
 	created := make([]bool, n)
@@ -115,7 +115,7 @@ func testUpsertLoginConcurrent(t *testing.T, open OpenFunc) {
 // testUser checks lookup by id and its not_found contract.
 func testUser(t *testing.T, open OpenFunc) {
 	ctx := context.Background()
-	us, _ := open(t)
+	us := open(t).Users
 	appid := appID(t)
 	u := mustUser(t, us, appid, "o1")
 	mustUser(t, us, appid+"x", "o1")
@@ -146,7 +146,7 @@ func testUser(t *testing.T, open OpenFunc) {
 // testUserByOpenID checks lookup by openid and its not_found contract.
 func testUserByOpenID(t *testing.T, open OpenFunc) {
 	ctx := context.Background()
-	us, _ := open(t)
+	us := open(t).Users
 	appid := appID(t)
 	u := mustUser(t, us, appid, "o1")
 	tests := []struct {
@@ -191,7 +191,7 @@ func testUpdateUser(t *testing.T, open OpenFunc) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			us, _ := open(t)
+			us := open(t).Users
 			appid := appID(t)
 			u := mustUser(t, us, appid, "o1")
 			if _, err := us.UpdateUser(ctx, appid, u.ID, tt.first); err != nil {
@@ -212,7 +212,7 @@ func testUpdateUser(t *testing.T, open OpenFunc) {
 		})
 	}
 	t.Run("not found", func(t *testing.T) {
-		us, _ := open(t)
+		us := open(t).Users
 		appid := appID(t)
 		u := mustUser(t, us, appid, "o1")
 		upd := miniback.UserUpdate{Nickname: str("n")}
@@ -234,7 +234,7 @@ func testUpdateUser(t *testing.T, open OpenFunc) {
 // app boundary.
 func testUsers(t *testing.T, open OpenFunc) {
 	ctx := context.Background()
-	us, _ := open(t)
+	us := open(t).Users
 	appid := appID(t)
 	var ids []int64
 	for i := range 5 {
@@ -295,7 +295,7 @@ func testTimesRoundTrip(t *testing.T, open OpenFunc) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			us, _ := open(t)
+			us := open(t).Users
 			appid := appID(t)
 			if _, _, err := us.UpsertLogin(ctx, appid, "o1", "", tt.now); err != nil {
 				t.Fatalf("UpsertLogin: %v", err)

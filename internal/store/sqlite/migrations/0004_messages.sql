@@ -1,0 +1,21 @@
+-- Outbound messages. Times are UTC unix milliseconds; sent_at and
+-- claimed_at are NULL until set. payload is the WeChat request body, stored
+-- byte for byte.
+CREATE TABLE messages (
+	id              TEXT    PRIMARY KEY,
+	appid           TEXT    NOT NULL,
+	kind            TEXT    NOT NULL,
+	openid          TEXT    NOT NULL,
+	payload         TEXT    NOT NULL,
+	status          TEXT    NOT NULL,
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	wechat_errcode  INTEGER NOT NULL DEFAULT 0,
+	error           TEXT    NOT NULL DEFAULT '',
+	wechat_msgid    TEXT    NOT NULL DEFAULT '',
+	created_at      INTEGER NOT NULL,
+	sent_at         INTEGER,
+	next_attempt_at INTEGER NOT NULL,
+	claimed_at      INTEGER
+);
+
+CREATE INDEX messages_status_next_attempt_at ON messages (status, next_attempt_at);
