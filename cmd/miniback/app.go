@@ -19,6 +19,8 @@ import (
 	"github.com/miniback/miniback"
 	"github.com/miniback/miniback/internal/api"
 	"github.com/miniback/miniback/internal/config"
+	"github.com/miniback/miniback/internal/outbox"
+	"github.com/miniback/miniback/internal/queue"
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/internal/state/memory"
 	"github.com/miniback/miniback/internal/store/sqlite"
@@ -35,11 +37,15 @@ type Main struct {
 
 	DB      *sqlite.DB
 	State   miniback.StateStore
+	Queue   *queue.Queue
+	Outbox  *outbox.Outbox
 	Sandbox *sandbox.Server // set when wechat.api_base is "sandbox"
 	API     *api.Server
 
 	listener net.Listener
 	server   *http.Server
+
+	tuneOutbox func(*outbox.Config) // tests shorten the retry delays
 }
 
 // Open opens the database, the state store, the keys, the WeChat clients
@@ -89,6 +95,13 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	clients := newWeChatClients(cfg, apiBase, m.State, m.Logger)
 
+	// Queue and outbound messages.
+	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, DataDir: cfg.DataDir, Logger: m.Logger.With("component", "queue")}); err != nil {
+		return err
+	}
+	messages := sqlite.NewMessageStore(m.DB)
+	m.Outbox = outbox.New(messages, m.Queue, outbox.NewWeChatSender(clients), m.outboxConfig())
+
 	// HTTP API.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -96,6 +109,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Apps:       appsOf(cfg.Apps),
 		Users:      sqlite.NewUserStore(m.DB),
 		Sessions:   sqlite.NewSessionStore(m.DB),
+		Inbox:      sqlite.NewInboxStore(m.DB),
+		Messages:   messages,
+		Outbox:     m.Outbox,
+		Media:      sqlite.NewMediaStore(m.DB),
+		AdminKeys:  cfg.Admin.APIKeys,
 		Tokens:     session.NewIssuer(signingKey, cfg.Auth.AccessTTL),
 		Sealer:     sealer,
 		WeChat:     clients,
@@ -103,6 +121,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Ready: []api.Check{
 			{Name: "database", Func: m.DB.Ping},
 			{Name: "state", Func: m.State.Ping},
+			{Name: "queue", Func: m.Queue.Ping},
 		},
 		Logger:   m.Logger,
 		Registry: reg,
@@ -140,6 +159,12 @@ func (m *Main) Addr() string { return m.listener.Addr().String() }
 // Run serves until ctx ends, then shuts down gracefully: in-flight requests
 // get up to 20 s to finish.
 func (m *Main) Run(ctx context.Context) error {
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	workers := m.startWorkers(workCtx)
+	defer func() {
+		stopWork() // after the HTTP server stopped taking work
+		workers.Wait()
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.listener) }()
 	m.Logger.Info("listening", slog.String("addr", m.Addr()))
@@ -171,6 +196,10 @@ func (m *Main) Close() error {
 	}
 	if m.listener != nil && m.server == nil {
 		errs = append(errs, m.listener.Close())
+	}
+	if m.Queue != nil {
+		errs = append(errs, m.Queue.Close())
+		m.Queue = nil
 	}
 	if m.State != nil {
 		errs = append(errs, m.State.Close())

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback/internal/config"
+	"github.com/miniback/miniback/internal/outbox"
 )
 
 // syncBuffer collects every log line of a test's Main.
@@ -58,7 +59,8 @@ func startMain(t *testing.T, mutate func(*config.Config)) *testEnv {
 		mutate(&cfg)
 	}
 	logs := &syncBuffer{}
-	m := &Main{Config: cfg, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Stdout: io.Discard}
+	m := &Main{Config: cfg, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Stdout: io.Discard,
+		tuneOutbox: func(c *outbox.Config) { c.BaseDelay = 20 * time.Millisecond }}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
 		cancel()

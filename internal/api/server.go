@@ -30,6 +30,12 @@ type Server struct {
 	Apps       miniback.Apps
 	Users      miniback.UserStore
 	Sessions   miniback.SessionStore
+	Inbox      miniback.InboxStore
+	Messages   miniback.MessageStore
+	Media      miniback.MediaStore
+	Outbox     Outbox
+	Portal     Portal
+	AdminKeys  []string
 	Tokens     *session.Issuer
 	Sealer     *session.Sealer
 	WeChat     map[string]*wechat.Client // by appid
@@ -41,6 +47,13 @@ type Server struct {
 
 	mux     *http.ServeMux
 	metrics *metrics
+	codes   codeFlight
+}
+
+// Portal is the message-push endpoint (package push).
+type Portal interface {
+	ServeVerify(w http.ResponseWriter, r *http.Request) error
+	ServeMessage(w http.ResponseWriter, r *http.Request) error
 }
 
 // handlerFunc is a handler that returns its error instead of writing it.
@@ -65,6 +78,14 @@ func (s *Server) routes() {
 	s.handle("PATCH /api/v1/{appid}/me", s.authed(s.handlePatchMe))
 	s.handle("POST /api/v1/{appid}/me/phone", s.authed(s.handlePhone))
 	s.handle("POST /api/v1/{appid}/me/userinfo", s.authed(s.handleUserInfo))
+	s.handle("POST /api/v1/{appid}/media", s.authed(s.handleUploadMedia))
+	s.handle("GET /api/v1/{appid}/media/{media_id}", s.authed(s.handleGetMedia))
+	s.handle("POST /api/v1/{appid}/wxacode", s.authed(s.handleWxaCode))
+	s.adminRoutes()
+	if s.Portal != nil {
+		s.handle("GET /wx/portal/{appid}", s.Portal.ServeVerify)
+		s.handle("POST /wx/portal/{appid}", s.Portal.ServeMessage)
+	}
 
 	s.handle("GET /healthz", s.handleHealthz)
 	s.handle("GET /readyz", s.handleReadyz)

@@ -13,6 +13,7 @@ import (
 // names in wechat_errcode).
 var codeOfWeChat = map[int]string{
 	-1:    miniback.ECodeWeChatBusy,
+	40007: miniback.ECodeNotFound,
 	40029: miniback.ECodeInvalidCode,
 	40163: miniback.ECodeInvalidCode,
 	40226: miniback.ECodeForbidden,
@@ -35,6 +36,7 @@ var codeOfWeChat = map[int]string{
 var messageOf = map[string]string{
 	miniback.ECodeInvalidCode:       "the code is invalid, expired or was already used",
 	miniback.ECodeForbidden:         "WeChat refused this user",
+	miniback.ECodeNotFound:          "WeChat does not know this media id (temporary media live three days)",
 	miniback.ECodeWeChatBusy:        "WeChat is busy; try again",
 	miniback.ECodeWeChatRateLimited: "WeChat's rate limit was reached; try again later",
 	miniback.ECodeWeChatConfig:      "WeChat refused miniback's credentials for this app",
