@@ -105,7 +105,9 @@ func (s *Server) handleWxaCode(w http.ResponseWriter, r *http.Request) error {
 	}
 	appid := miniback.AuthFrom(r.Context()).AppID
 	key := req.key(appid)
-	code, err := s.codes.do(key, func() (*miniback.Code, error) { return s.fetchCode(context.WithoutCancel(r.Context()), appid, key, &req) })
+	code, err := s.codes.do(key, func() (*miniback.Code, error) {
+		return s.fetchCode(context.WithoutCancel(r.Context()), appid, key, &req)
+	})
 	if err != nil {
 		return err
 	}
