@@ -39,6 +39,7 @@ type Main struct {
 	State   miniback.StateStore
 	Queue   *queue.Queue
 	Outbox  *outbox.Outbox
+	push    *pushParts
 	Sandbox *sandbox.Server // set when wechat.api_base is "sandbox"
 	API     *api.Server
 
@@ -102,17 +103,25 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	messages := sqlite.NewMessageStore(m.DB)
 	m.Outbox = outbox.New(messages, m.Queue, outbox.NewWeChatSender(clients), m.outboxConfig())
 
+	// Message push: the endpoint stores and queues; the router runs from the queue.
+	apps := appsOf(cfg.Apps)
+	inbox, media := sqlite.NewInboxStore(m.DB), sqlite.NewMediaStore(m.DB)
+	if m.push, err = newPush(cfg, apps, inbox, media, m.Queue, m.Outbox, m.Logger); err != nil {
+		return err
+	}
+
 	// HTTP API.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.API = &api.Server{
-		Apps:       appsOf(cfg.Apps),
+		Apps:       apps,
 		Users:      sqlite.NewUserStore(m.DB),
 		Sessions:   sqlite.NewSessionStore(m.DB),
-		Inbox:      sqlite.NewInboxStore(m.DB),
+		Inbox:      inbox,
+		Portal:     m.push.portal,
 		Messages:   messages,
 		Outbox:     m.Outbox,
-		Media:      sqlite.NewMediaStore(m.DB),
+		Media:      media,
 		AdminKeys:  cfg.Admin.APIKeys,
 		Tokens:     session.NewIssuer(signingKey, cfg.Auth.AccessTTL),
 		Sealer:     sealer,
@@ -160,7 +169,11 @@ func (m *Main) Addr() string { return m.listener.Addr().String() }
 // get up to 20 s to finish.
 func (m *Main) Run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	workers := m.startWorkers(workCtx)
+	workers, err := m.startWorkers(workCtx)
+	if err != nil {
+		stopWork()
+		return err
+	}
 	defer func() {
 		stopWork() // after the HTTP server stopped taking work
 		workers.Wait()

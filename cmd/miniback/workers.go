@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/miniback/miniback/internal/outbox"
 )
@@ -20,12 +22,18 @@ func (m *Main) outboxConfig() outbox.Config {
 // startWorkers runs the background work off the request path: the outbox
 // senders and the push dispatcher. They stop when ctx ends, after their
 // in-flight work is recorded.
-func (m *Main) startWorkers(ctx context.Context) *sync.WaitGroup {
+func (m *Main) startWorkers(ctx context.Context) (*sync.WaitGroup, error) {
 	var wg sync.WaitGroup
+	consumer, err := m.Queue.Consume(ctx, "inbox", m.Queue.Subject("inbox", "*"), m.push.consume)
+	if err != nil {
+		return nil, fmt.Errorf("start the push dispatcher: %w", err)
+	}
+	wg.Go(func() { <-ctx.Done(); consumer.Stop() })
 	wg.Go(func() {
 		if err := m.Outbox.Run(ctx); err != nil {
 			m.Logger.Error("outbox stopped", slog.String("error", err.Error()))
 		}
 	})
-	return &wg
+	wg.Go(func() { m.push.requeueLoop(ctx, time.Minute, m.Logger) })
+	return &wg, nil
 }

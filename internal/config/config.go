@@ -6,6 +6,8 @@ package config
 import (
 	"log/slog"
 	"time"
+
+	"github.com/miniback/miniback/push"
 )
 
 // Config is the whole configuration. Field tags give the YAML key; the
@@ -51,9 +53,11 @@ type WeChat struct {
 	TokenMode string        `yaml:"token_mode"`
 }
 
-// Push configures the message-push endpoint.
+// Push configures the message-push endpoint and its router. With no
+// rules every push is logged.
 type Push struct {
 	MaxAge time.Duration `yaml:"max_age"`
+	Rules  []push.Rule   `yaml:"rules"`
 }
 
 // Auth configures sessions and tokens.
