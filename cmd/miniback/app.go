@@ -97,7 +97,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	clients := newWeChatClients(cfg, apiBase, m.State, m.Logger)
 
 	// Queue and outbound messages.
-	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, DataDir: cfg.DataDir, Logger: m.Logger.With("component", "queue")}); err != nil {
+	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, AckWait: cfg.Queue.AckWait, DataDir: cfg.DataDir, Logger: m.Logger.With("component", "queue")}); err != nil {
 		return err
 	}
 	messages := sqlite.NewMessageStore(m.DB)

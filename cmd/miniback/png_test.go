@@ -19,3 +19,5 @@ func tinyPNG(t *testing.T) []byte {
 	}
 	return b.Bytes()
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -42,8 +42,11 @@ type Redis struct {
 }
 
 // Queue selects the queue: "" is embedded NATS JetStream under data_dir.
+// AckWait is how long a taken message may go unanswered (the process died)
+// before another consumer gets it.
 type Queue struct {
-	URL string `yaml:"url"`
+	URL     string        `yaml:"url"`
+	AckWait time.Duration `yaml:"ack_wait"`
 }
 
 // WeChat configures the WeChat API client.
@@ -108,6 +111,7 @@ func Default() Config {
 			Timeout:   5 * time.Second,
 			TokenMode: "stable",
 		},
+		Queue: Queue{AckWait: 30 * time.Second},
 		Push:  Push{MaxAge: 5 * time.Minute},
 		Auth:  Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 720 * time.Hour},
 		Admin: Admin{APIKeys: []string{}},

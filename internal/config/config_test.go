@@ -152,3 +152,34 @@ func TestLogValueMasksSecrets(t *testing.T) {
 		t.Fatalf("secret in %s", s)
 	}
 }
+
+func TestLoadPushRules(t *testing.T) {
+	secret := writeFile(t, "hook", "hook-secret\n")
+	file := writeFile(t, "c.yaml", `apps:
+  - appid: wxa
+    secret: s
+queue:
+  ack_wait: 5s
+push:
+  rules:
+    - msg_type: text
+      content_regex: "^order"
+      handler: webhook
+      webhook_url: https://example.com/hook
+      webhook_secret_file: `+secret+`
+      continue: true
+    - handler: log
+`)
+	cfg, err := Load(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Push.Rules) != 2 || cfg.Push.Rules[0].WebhookSecret != "hook-secret" || !cfg.Push.Rules[0].Continue || cfg.Queue.AckWait != 5*time.Second {
+		t.Fatalf("rules = %+v", cfg.Push.Rules)
+	}
+	_, err = Load(writeFile(t, "c.yaml", "apps:\n  - appid: wxa\n    secret: s\npush:\n  rules:\n    - handlr: log\n"), nil)
+	var cerr *Error
+	if !errors.As(err, &cerr) || cerr.Key != "push.rules[0].handlr" {
+		t.Fatalf("err = %v", err)
+	}
+}

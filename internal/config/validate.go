@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // fill derives the values that depend on others.
@@ -74,6 +75,9 @@ func (c *Config) validateBackends() error {
 		if err := checkScheme("redis.url", c.Redis.URL, "redis", "rediss", "redis+cluster"); err != nil {
 			return err
 		}
+	}
+	if c.Queue.AckWait < time.Second {
+		return &Error{Key: "queue.ack_wait", Msg: "must be at least 1s"}
 	}
 	if c.Queue.URL != "" {
 		for _, u := range strings.Split(c.Queue.URL, ",") {

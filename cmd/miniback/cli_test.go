@@ -1,0 +1,53 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCommandsAndExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	base := "listen: 127.0.0.1:0\ndata_dir: " + filepath.Join(dir, "data") + "\napps:\n  - appid: wxa\n    secret: s\n"
+	tests := []struct {
+		name    string
+		args    []string
+		env     []string
+		code    int
+		wantOut string
+		wantErr string
+	}{
+		{"no command", nil, nil, 2, "", "Usage"},
+		{"unknown command", []string{"fly"}, nil, 2, "", "unknown command"},
+		{"version", []string{"version"}, nil, 0, "miniback", ""},
+		{"bad flag", []string{"serve", "--nope"}, nil, 2, "", "flag provided but not defined"},
+		{"unknown key", []string{"serve", "--config", write("a.yaml", base+"colour: red\n")}, nil, 2, "", "colour"},
+		{"bad env", []string{"migrate"}, []string{"MINIBACK_WECHAT_TIMEOUT=soon"}, 2, "", "wechat.timeout"},
+		{"bad push rule", []string{"serve", "--config", write("b.yaml", base+"push:\n  rules:\n    - content_regex: \"(\"\n      handler: log\n")}, nil, 2, "", "push.rules"},
+		{"unsupported database", []string{"migrate"}, []string{"MINIBACK_DATABASE_URL=mysql://root@127.0.0.1:3306/test"}, 2, "", "database.url"},
+		{"migrate", []string{"migrate", "--config", write("c.yaml", base)}, nil, 0, "migrations applied", ""},
+		{"missing config file", []string{"serve", "--config", filepath.Join(dir, "none.yaml")}, nil, 2, "", "--config"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			err := run(context.Background(), tt.args, tt.env, &out, &errb)
+			if got := exitCode(err, &errb); got != tt.code {
+				t.Fatalf("exit %d, want %d (err %v, stderr %s)", got, tt.code, err, errb.String())
+			}
+			if !strings.Contains(out.String(), tt.wantOut) || !strings.Contains(errb.String(), tt.wantErr) {
+				t.Fatalf("stdout %q stderr %q", out.String(), errb.String())
+			}
+		})
+	}
+}
