@@ -14,7 +14,7 @@ import (
 // TestBadInput sends malformed requests to every route and checks SPEC's
 // error JSON, a 4xx status and that nothing changed.
 func TestBadInput(t *testing.T) {
-	e := startMain(t, nil)
+	e := startMain(t, withXMLApp)
 	l := e.login("erin")
 	other := startMain(t, nil).login("erin") // a token signed by another instance's key
 	app := "/api/v1/" + config.DemoAppID
@@ -46,6 +46,8 @@ func TestBadInput(t *testing.T) {
 		{"me garbled token", "GET", app + "/me", "", "abc.def.ghi", "", 401, "unauthorized"},
 		{"me alg none", "GET", app + "/me", "", noneToken, "", 401, "unauthorized"},
 		{"me other instance's key", "GET", app + "/me", "", other.AccessToken, "", 401, "unauthorized"},
+		{"token of another appid", "GET", "/api/v1/" + xmlAppID + "/me", "", l.AccessToken, "", 401, "unauthorized"},
+		{"refresh token of another appid", "POST", "/api/v1/" + xmlAppID + "/token/refresh", "application/json", "", `{"refresh_token":"` + l.RefreshToken + `"}`, 401, "invalid_refresh_token"},
 		{"patch me empty", "PATCH", app + "/me", "application/json", l.AccessToken, `{}`, 400, "invalid_request"},
 		{"patch me bad avatar", "PATCH", app + "/me", "application/json", l.AccessToken, `{"avatar_url":"javascript:alert(1)"}`, 400, "invalid_request"},
 		{"patch me long nickname", "PATCH", app + "/me", "application/json", l.AccessToken, `{"nickname":"` + strings.Repeat("名", 65) + `"}`, 400, "invalid_request"},
@@ -82,6 +84,10 @@ func TestBadInput(t *testing.T) {
 				t.Fatalf("body %s, want code %s", raw, tt.code)
 			}
 		})
+	}
+	// The refresh token shown to another app was not consumed.
+	if st, _ := e.do("POST", app+"/token/refresh", "", map[string]string{"refresh_token": l.RefreshToken}, nil); st != 200 {
+		t.Fatalf("refresh token consumed by another app's route: %d", st)
 	}
 	// Nothing changed: the user is as it was.
 	var me struct{ Nickname, AvatarURL, PhoneNumber string }
