@@ -17,11 +17,9 @@ import (
 	"github.com/miniback/miniback/sandbox"
 )
 
-// BenchmarkLoginRoundTrip measures a whole login over loopback HTTP against
-// the in-process sandbox: the sandbox hands out a code (as the phone would),
-// then POST /login runs code2session, the user upsert, the session insert
-// and the token signing.
-func BenchmarkLoginRoundTrip(b *testing.B) {
+// benchMain runs Main in sandbox mode on 127.0.0.1:0 until the benchmark ends.
+func benchMain(b *testing.B) *Main {
+	b.Helper()
 	cfg, err := config.Load("", nil)
 	if err != nil {
 		b.Fatal(err)
@@ -31,12 +29,22 @@ func BenchmarkLoginRoundTrip(b *testing.B) {
 	cfg.Database.URL = "sqlite://" + cfg.DataDir + "/miniback.db"
 	m := &Main{Config: cfg, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	if err := m.Open(ctx); err != nil {
+		cancel()
 		b.Fatal(err)
 	}
-	defer m.Close()
-	go m.Run(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-done; m.Close() })
+	return m
+}
+
+// BenchmarkLoginRoundTrip measures a whole login over loopback HTTP against
+// the in-process sandbox: the sandbox hands out a code (as the phone would),
+// then POST /login runs code2session, the user upsert, the session insert
+// and the token signing.
+func BenchmarkLoginRoundTrip(b *testing.B) {
+	m := benchMain(b)
 	base := "http://" + m.Addr()
 	loginURL := base + "/api/v1/" + config.DemoAppID + "/login"
 	b.ReportAllocs()
@@ -60,18 +68,7 @@ func BenchmarkLoginRoundTrip(b *testing.B) {
 // BenchmarkAuthedRequest measures GET /me with a valid token: the cached
 // signature check plus the revocation lookup on every request.
 func BenchmarkAuthedRequest(b *testing.B) {
-	cfg, _ := config.Load("", nil)
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DataDir = b.TempDir()
-	cfg.Database.URL = "sqlite://" + cfg.DataDir + "/miniback.db"
-	m := &Main{Config: cfg, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := m.Open(ctx); err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
-	go m.Run(ctx)
+	m := benchMain(b)
 	base := "http://" + m.Addr() + "/api/v1/" + config.DemoAppID
 	code, _ := m.Sandbox.Login(config.DemoAppID, "")
 	resp, err := http.Post(base+"/login", "application/json", strings.NewReader(`{"code":"`+code+`"}`))
@@ -103,18 +100,7 @@ func BenchmarkAuthedRequest(b *testing.B) {
 // decrypted, stored in the inbox and queued before "success". Run it with
 // -benchtime=Nx (the pushes are built before the timer starts).
 func BenchmarkPortalSafeJSONOverHTTP(b *testing.B) {
-	cfg, _ := config.Load("", nil)
-	cfg.Listen = "127.0.0.1:0"
-	cfg.DataDir = b.TempDir()
-	cfg.Database.URL = "sqlite://" + cfg.DataDir + "/miniback.db"
-	m := &Main{Config: cfg, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := m.Open(ctx); err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close()
-	go m.Run(ctx)
+	m := benchMain(b)
 	pushes := make([]*sandbox.BuiltPush, b.N)
 	for i := range pushes {
 		msg := fmt.Sprintf(`{"ToUserName":"gh_bench","FromUserName":"o-bench","CreateTime":%d,"MsgType":"text","Content":"hello %d","MsgId":%d}`,
