@@ -15,7 +15,7 @@ type User struct {
 	AvatarURL   string    `json:"avatar_url,omitempty"`
 	PhoneNumber string    `json:"phone_number,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
-	LastLoginAt time.Time `json:"last_login_at,omitempty"`
+	LastLoginAt time.Time `json:"last_login_at,omitzero"`
 }
 
 // UserUpdate holds the fields a user may change; nil fields stay as they are.
