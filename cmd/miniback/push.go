@@ -59,6 +59,12 @@ func (p *pushParts) consume(ctx context.Context, d *queue.Delivery) error {
 	return err
 }
 
+// requeueAfter is how long a push may stay received before it is queued
+// again. It is longer than the slowest handling (a webhook's five tries of
+// at most 10 s each, with backoff) so that a push still being handled is
+// never queued twice once the queue's two-minute duplicate window is over.
+const requeueAfter = 10 * time.Minute
+
 // requeueLoop publishes again, every interval, inbox messages whose
 // publish a crash may have lost.
 func (p *pushParts) requeueLoop(ctx context.Context, interval time.Duration, log *slog.Logger) {
@@ -70,7 +76,7 @@ func (p *pushParts) requeueLoop(ctx context.Context, interval time.Duration, log
 			return
 		case <-t.C:
 		}
-		if n, err := p.portal.Requeue(ctx, interval, 100); err != nil && ctx.Err() == nil {
+		if n, err := p.portal.Requeue(ctx, requeueAfter, 100); err != nil && ctx.Err() == nil {
 			log.Warn("requeue of received pushes failed", slog.String("error", err.Error()))
 		} else if n > 0 {
 			log.Info("requeued received pushes", slog.Int("count", n))
