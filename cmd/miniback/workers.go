@@ -12,7 +12,9 @@ import (
 
 // outboxConfig is the outbox's configuration; tests shorten its delays.
 func (m *Main) outboxConfig() outbox.Config {
-	c := outbox.Config{Logger: m.Logger.With("component", "outbox")}
+	// A claim older than the lease counts as a send whose instance died, so
+	// the lease must outlast the longest WeChat call (plus its token fetch).
+	c := outbox.Config{Logger: m.Logger.With("component", "outbox"), Lease: max(time.Minute, 3*m.Config.WeChat.Timeout)}
 	if m.tuneOutbox != nil {
 		m.tuneOutbox(&c)
 	}
