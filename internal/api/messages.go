@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/wechat"
 )
 
 type subscribeRequest struct {
@@ -18,20 +19,6 @@ type subscribeRequest struct {
 	Data             map[string]json.RawMessage `json:"data"`
 	MiniprogramState string                     `json:"miniprogram_state"`
 	Lang             string                     `json:"lang"`
-}
-
-// subscribePayload is the body of /cgi-bin/message/subscribe/send.
-type subscribePayload struct {
-	ToUser           string                      `json:"touser"`
-	TemplateID       string                      `json:"template_id"`
-	Page             string                      `json:"page,omitempty"`
-	MiniprogramState string                      `json:"miniprogram_state,omitempty"`
-	Lang             string                      `json:"lang,omitempty"`
-	Data             map[string]subscribeKeyword `json:"data"`
-}
-
-type subscribeKeyword struct {
-	Value string `json:"value"`
 }
 
 var (
@@ -52,8 +39,8 @@ func (s *Server) handleSendSubscribe(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	p := subscribePayload{ToUser: openid, TemplateID: req.TemplateID, Page: req.Page,
-		MiniprogramState: req.MiniprogramState, Lang: req.Lang, Data: map[string]subscribeKeyword{}}
+	p := wechat.SubscribeMessage{ToUser: openid, TemplateID: req.TemplateID, Page: req.Page,
+		MiniprogramState: req.MiniprogramState, Lang: req.Lang, Data: map[string]wechat.SubscribeValue{}}
 	switch {
 	case !templateIDPattern.MatchString(req.TemplateID):
 		return miniback.Errorf(miniback.ECodeInvalidRequest, "template_id is required")
@@ -81,50 +68,21 @@ func (s *Server) handleSendSubscribe(w http.ResponseWriter, r *http.Request) err
 		if utf8.RuneCountInString(*kw.Value) > 200 {
 			return miniback.Errorf(miniback.ECodeInvalidRequest, "data.%s.value is too long", k)
 		}
-		p.Data[k] = subscribeKeyword{Value: *kw.Value}
+		p.Data[k] = wechat.SubscribeValue{Value: *kw.Value}
 	}
 	return s.enqueue(w, r, miniback.KindSubscribe, openid, p)
 }
 
+// customerRequest is a customer-service message: the WeChat fields, with
+// the recipient as user_id or openid.
 type customerRequest struct {
-	UserID          int64                `json:"user_id"`
-	OpenID          string               `json:"openid"`
-	MsgType         string               `json:"msgtype"`
-	Text            *customerText        `json:"text,omitempty"`
-	Image           *customerImage       `json:"image,omitempty"`
-	Link            *customerLink        `json:"link,omitempty"`
-	MiniProgramPage *customerMiniProgram `json:"miniprogrampage,omitempty"`
-}
-
-type customerText struct {
-	Content string `json:"content"`
-}
-
-type customerImage struct {
-	MediaID string `json:"media_id"`
-}
-
-type customerLink struct {
-	Title       string `json:"title"`
-	Description string `json:"description"`
-	URL         string `json:"url"`
-	ThumbURL    string `json:"thumb_url"`
-}
-
-type customerMiniProgram struct {
-	Title        string `json:"title"`
-	PagePath     string `json:"pagepath"`
-	ThumbMediaID string `json:"thumb_media_id"`
-}
-
-// customerPayload is the body of /cgi-bin/message/custom/send.
-type customerPayload struct {
-	ToUser          string               `json:"touser"`
-	MsgType         string               `json:"msgtype"`
-	Text            *customerText        `json:"text,omitempty"`
-	Image           *customerImage       `json:"image,omitempty"`
-	Link            *customerLink        `json:"link,omitempty"`
-	MiniProgramPage *customerMiniProgram `json:"miniprogrampage,omitempty"`
+	UserID          int64                          `json:"user_id"`
+	OpenID          string                         `json:"openid"`
+	MsgType         string                         `json:"msgtype"`
+	Text            *wechat.TextContent            `json:"text,omitempty"`
+	Image           *wechat.ImageContent           `json:"image,omitempty"`
+	Link            *wechat.LinkContent            `json:"link,omitempty"`
+	MiniProgramPage *wechat.MiniProgramPageContent `json:"miniprogrampage,omitempty"`
 }
 
 var mediaIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
@@ -141,7 +99,7 @@ func (s *Server) handleSendCustomer(w http.ResponseWriter, r *http.Request) erro
 	if err := validCustomer(&req); err != nil {
 		return err
 	}
-	p := customerPayload{ToUser: openid, MsgType: req.MsgType, Text: req.Text, Image: req.Image, Link: req.Link, MiniProgramPage: req.MiniProgramPage}
+	p := wechat.CustomMessage{ToUser: openid, MsgType: req.MsgType, Text: req.Text, Image: req.Image, Link: req.Link, MiniProgramPage: req.MiniProgramPage}
 	return s.enqueue(w, r, miniback.KindCustomer, openid, p)
 }
 
