@@ -209,7 +209,6 @@ func TestLinksAndMsgCheck(t *testing.T) {
 func TestWxaCodeFetchedOnce(t *testing.T) {
 	e := startMain(t, nil)
 	l := e.login("quinn")
-	body := map[string]any{"scene": "id=42", "page": "pages/index/index"}
 	for range 3 {
 		req, _ := http.NewRequest("POST", e.base+"/api/v1/"+config.DemoAppID+"/wxacode", strings.NewReader(`{"scene":"id=42","page":"pages/index/index"}`))
 		req.Header.Set("Content-Type", "application/json")
@@ -230,7 +229,6 @@ func TestWxaCodeFetchedOnce(t *testing.T) {
 	if got := e.m.Sandbox.Calls("/wxa/getwxacodeunlimit"); got != 1 {
 		t.Fatalf("WeChat asked %d times, want 1", got)
 	}
-	_ = body
 	var out errorAnswer
 	if st, _ := e.do("POST", "/api/v1/"+config.DemoAppID+"/wxacode", l.AccessToken, map[string]any{"scene": strings.Repeat("x", 33)}, &out); st != 400 {
 		t.Fatalf("long scene: %d %+v", st, out)

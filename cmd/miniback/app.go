@@ -91,7 +91,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// WeChat: the real API, or the embedded sandbox on this same server.
 	apiBase := cfg.WeChat.APIBase
 	if apiBase == config.APIBaseSandbox {
-		apiBase = "http://" + loopbackAddr(m.listener.Addr())
+		apiBase = "http://" + loopbackAddr(m.listener.Addr().String())
 		m.Sandbox = sandbox.New(sandbox.Config{Apps: sandboxApps(cfg.Apps, apiBase), Logger: m.Logger.With("component", "sandbox")})
 	}
 	clients := newWeChatClients(cfg, apiBase, m.State, m.Logger)
@@ -314,16 +314,4 @@ func sandboxApps(list []config.App, self string) []sandbox.App {
 		out = append(out, sandbox.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey, MsgFormat: a.MsgFormat, PushURL: push})
 	}
 	return out
-}
-
-// loopbackAddr turns a wildcard listen address into one a client can dial.
-func loopbackAddr(a net.Addr) string {
-	host, port, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	if ip := net.ParseIP(host); host == "" || ip == nil || ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
 }

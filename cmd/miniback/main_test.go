@@ -196,6 +196,11 @@ func TestLoginOverHTTP(t *testing.T) {
 	if st, _ := e.do("GET", "/api/v1/"+config.DemoAppID+"/me", second.AccessToken, nil, &me); st != 200 || me.ID != first.User.ID {
 		t.Fatalf("me: %d %+v", st, me)
 	}
+	// One request line per request, with the route pattern and the appid.
+	want := `"route":"GET /api/v1/{appid}/me","status":200`
+	if logs := e.logs.String(); !strings.Contains(logs, want) || !strings.Contains(logs, `"appid":"`+config.DemoAppID+`"`) {
+		t.Fatalf("no request log line with %s and the appid", want)
+	}
 }
 
 func TestUsedCodeIsRefused(t *testing.T) {

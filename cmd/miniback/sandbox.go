@@ -29,7 +29,7 @@ func runSandbox(ctx context.Context, args, environ []string, stdout, stderr io.W
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
-	apps := sandboxApps(cfg.Apps, "http://"+loopbackAddrString(cfg.Listen))
+	apps := sandboxApps(cfg.Apps, "http://"+loopbackAddr(cfg.Listen))
 	srv := &http.Server{
 		Handler:           sandbox.New(sandbox.Config{Apps: apps, Logger: log}),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -53,8 +53,9 @@ func runSandbox(ctx context.Context, args, environ []string, stdout, stderr io.W
 	return nil
 }
 
-// loopbackAddrString turns ":8080" or "0.0.0.0:8080" into "127.0.0.1:8080".
-func loopbackAddrString(addr string) string {
+// loopbackAddr turns a wildcard listen address (":8080", "0.0.0.0:8080")
+// into one a client can dial ("127.0.0.1:8080").
+func loopbackAddr(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return addr

@@ -28,7 +28,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 
 // printBanner tells a newcomer in sandbox mode how to log a user in.
 func printBanner(w io.Writer, addr string) {
-	base := "http://" + loopbackAddrString(addr)
+	base := "http://" + loopbackAddr(addr)
 	fmt.Fprintf(w, `
 miniback is running in sandbox mode: an embedded WeChat sandbox, SQLite under ./data.
   demo appid: %[2]s

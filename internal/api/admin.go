@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -182,21 +183,11 @@ func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) error {
 
 // marshalNoEscape encodes v as WeChat wants it: no HTML escaping.
 func marshalNoEscape(v any) (json.RawMessage, error) {
-	var b jsonBuffer
+	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return json.RawMessage(b.trimmed()), nil
-}
-
-type jsonBuffer struct{ b []byte }
-
-func (j *jsonBuffer) Write(p []byte) (int, error) { j.b = append(j.b, p...); return len(p), nil }
-func (j *jsonBuffer) trimmed() []byte {
-	if n := len(j.b); n > 0 && j.b[n-1] == '\n' {
-		return j.b[:n-1]
-	}
-	return j.b
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

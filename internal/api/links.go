@@ -1,18 +1,14 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"unicode/utf8"
 
 	"github.com/miniback/miniback"
 	"github.com/miniback/miniback/wechat"
 )
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 // passThrough reads a JSON object of WeChat's parameters for a link call.
 func passThrough(w http.ResponseWriter, r *http.Request) (json.RawMessage, error) {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -60,7 +61,7 @@ func (s *Server) handleSendSubscribe(w http.ResponseWriter, r *http.Request) err
 		var kw struct {
 			Value *string `json:"value"`
 		}
-		dec := json.NewDecoder(bytesReader(raw))
+		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&kw); err != nil || kw.Value == nil {
 			return miniback.Errorf(miniback.ECodeInvalidRequest, `data.%s must be {"value": "<string>"}`, k)

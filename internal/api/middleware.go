@@ -72,7 +72,7 @@ func (s *Server) withLogging(next http.Handler) http.Handler {
 		s.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method), slog.String("route", route),
 			slog.Int("status", sw.status), slog.Duration("duration", d),
-			slog.String("appid", appidOf(r)),
+			slog.String("appid", r.PathValue("appid")), // the mux set it on r
 			slog.String("request_id", miniback.RequestIDFrom(r.Context())))
 	})
 }
@@ -91,17 +91,6 @@ func (s *Server) withRecover(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
-}
-
-// appidOf extracts the appid segment of /api/v1/{appid}/…, /admin/v1/{appid}/…
-// or /wx/portal/{appid} for logging before routing has happened.
-var appidPath = regexp.MustCompile(`^/(?:api/v1|admin/v1|wx/portal)/([^/]+)`)
-
-func appidOf(r *http.Request) string {
-	if m := appidPath.FindStringSubmatch(r.URL.Path); m != nil && len(m[1]) <= 64 {
-		return m[1]
-	}
-	return ""
 }
 
 // metrics are the HTTP metrics of /metrics.

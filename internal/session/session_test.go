@@ -176,7 +176,7 @@ func BenchmarkVerifyUncached(b *testing.B) {
 	tok, _, _ := iss.Issue("wxa", 1, "s")
 	b.ReportAllocs()
 	for b.Loop() {
-		iss.cache = map[string]miniback.Auth{}
+		iss.cache = map[string]verified{}
 		if _, err := iss.Verify("wxa", tok); err != nil {
 			b.Fatal(err)
 		}

@@ -38,15 +38,20 @@ type Issuer struct {
 	Now       func() time.Time
 
 	mu        sync.RWMutex
-	cache     map[string]miniback.Auth
-	cacheExp  map[string]time.Time
+	cache     map[string]verified
 	cacheSize int
+}
+
+// verified is a cached verification result: who the token names, and its expiry.
+type verified struct {
+	auth miniback.Auth
+	exp  time.Time
 }
 
 // NewIssuer returns an Issuer signing with key.
 func NewIssuer(key *SigningKey, accessTTL time.Duration) *Issuer {
 	return &Issuer{Key: key, AccessTTL: accessTTL, Now: time.Now, cacheSize: defaultCacheSize,
-		cache: map[string]miniback.Auth{}, cacheExp: map[string]time.Time{}}
+		cache: map[string]verified{}}
 }
 
 // Issue signs an access token for the user's session in appid.
@@ -78,14 +83,13 @@ func (i *Issuer) Issue(appid string, userID int64, sessionID string) (token stri
 func (i *Issuer) Verify(appid, token string) (*miniback.Auth, error) {
 	now := i.Now()
 	i.mu.RLock()
-	a, hit := i.cache[token]
-	exp := i.cacheExp[token]
+	v, hit := i.cache[token]
 	i.mu.RUnlock()
 	if hit {
-		if a.AppID != appid || !now.Before(exp.Add(Leeway)) {
+		if v.auth.AppID != appid || !now.Before(v.exp.Add(Leeway)) {
 			return nil, unauthorized(nil)
 		}
-		return &a, nil
+		return &v.auth, nil
 	}
 	var c Claims
 	_, err := jwt.ParseWithClaims(token, &c, i.keyFunc,
@@ -99,7 +103,7 @@ func (i *Issuer) Verify(appid, token string) (*miniback.Auth, error) {
 	if err != nil || c.SessionID == "" || c.ID == "" {
 		return nil, unauthorized(err)
 	}
-	a = miniback.Auth{AppID: appid, UserID: uid, SessionID: c.SessionID, TokenID: c.ID}
+	a := miniback.Auth{AppID: appid, UserID: uid, SessionID: c.SessionID, TokenID: c.ID}
 	i.remember(token, a, c.ExpiresAt.Time)
 	return &a, nil
 }
@@ -118,10 +122,8 @@ func (i *Issuer) remember(token string, a miniback.Auth, exp time.Time) {
 	defer i.mu.Unlock()
 	if len(i.cache) >= i.cacheSize {
 		clear(i.cache)
-		clear(i.cacheExp)
 	}
-	i.cache[token] = a
-	i.cacheExp[token] = exp
+	i.cache[token] = verified{auth: a, exp: exp}
 }
 
 func unauthorized(err error) error {
