@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 
@@ -20,11 +21,13 @@ type database struct {
 	Inbox    miniback.InboxStore
 	Messages miniback.MessageStore
 	Media    miniback.MediaStore
+	Stats    miniback.StatsStore
 
 	// ApplyMigrations applies the engine's missing migrations, safely when
 	// several instances start at once, and returns the versions it applied.
 	ApplyMigrations func(context.Context) ([]int, error)
 	Ping            func(context.Context) error
+	PoolStats       func() sql.DBStats // for the pool metrics
 	Close           func() error
 }
 
@@ -71,8 +74,8 @@ func openSQLite(ctx context.Context, path string) (*database, error) {
 	return &database{
 		Users: sqlite.NewUserStore(db), Sessions: sqlite.NewSessionStore(db),
 		Inbox: sqlite.NewInboxStore(db), Messages: sqlite.NewMessageStore(db),
-		Media:           sqlite.NewMediaStore(db),
-		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, Close: db.Close,
+		Media: sqlite.NewMediaStore(db), Stats: sqlite.NewStatsStore(db),
+		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }
 
@@ -85,8 +88,8 @@ func openPostgres(ctx context.Context, c config.Database) (*database, error) {
 	return &database{
 		Users: postgres.NewUserStore(db), Sessions: postgres.NewSessionStore(db),
 		Inbox: postgres.NewInboxStore(db), Messages: postgres.NewMessageStore(db),
-		Media:           postgres.NewMediaStore(db),
-		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, Close: db.Close,
+		Media: postgres.NewMediaStore(db), Stats: postgres.NewStatsStore(db),
+		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }
 
@@ -99,7 +102,7 @@ func openMySQL(ctx context.Context, c config.Database) (*database, error) {
 	return &database{
 		Users: mysql.NewUserStore(db), Sessions: mysql.NewSessionStore(db),
 		Inbox: mysql.NewInboxStore(db), Messages: mysql.NewMessageStore(db),
-		Media:           mysql.NewMediaStore(db),
-		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, Close: db.Close,
+		Media: mysql.NewMediaStore(db), Stats: mysql.NewStatsStore(db),
+		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }

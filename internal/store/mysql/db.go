@@ -150,6 +150,15 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Stats returns the pool's statistics, for the metrics of the connection
+// pool. A DB that is not open reports zeros.
+func (db *DB) Stats() sql.DBStats {
+	if db.db == nil {
+		return sql.DBStats{}
+	}
+	return db.db.Stats()
+}
+
 // Close closes the pool. Closing a DB that is not open is not an error.
 func (db *DB) Close() error {
 	if db.db == nil {

@@ -44,6 +44,7 @@ func TestConformance(t *testing.T) {
 		Inbox:    mysql.NewInboxStore(db),
 		Messages: mysql.NewMessageStore(db),
 		Media:    mysql.NewMediaStore(db),
+		Stats:    mysql.NewStatsStore(db),
 	}
 	storetest.Run(t, func(*testing.T) storetest.Stores { return stores })
 }

@@ -103,15 +103,16 @@ func (s *InboxStore) InboxMessage(ctx context.Context, appid string, id int64) (
 	return &m, nil
 }
 
-// Inbox implements miniback.InboxStore. A limit of 0 or less returns no
-// messages.
-func (s *InboxStore) Inbox(ctx context.Context, appid string, beforeID int64, limit int) ([]*miniback.InboxMessage, error) {
-	if limit <= 0 {
+// Inbox implements miniback.InboxStore.
+func (s *InboxStore) Inbox(ctx context.Context, appid string, q miniback.InboxQuery) ([]*miniback.InboxMessage, error) {
+	if q.Limit <= 0 {
 		return []*miniback.InboxMessage{}, nil
 	}
 	msgs, err := s.query(ctx, `SELECT `+inboxColumns+` FROM inbox
-		WHERE appid = $1 AND ($2::BIGINT = 0 OR id < $2::BIGINT) ORDER BY id DESC LIMIT $3`,
-		appid, beforeID, limit)
+		WHERE appid = $1 AND ($2::BIGINT = 0 OR id < $2::BIGINT)
+			AND ($3::TEXT = '' OR msg_type = $3) AND ($4::TEXT = '' OR status = $4)
+		ORDER BY id DESC LIMIT $5`,
+		appid, q.BeforeID, q.MsgType, q.Status, q.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: inbox: %w", err)
 	}

@@ -86,6 +86,35 @@ func (s *MessageStore) Message(ctx context.Context, appid, id string) (*miniback
 	return m, nil
 }
 
+// Messages implements miniback.MessageStore.
+func (s *MessageStore) Messages(ctx context.Context, appid string, q miniback.MessageQuery) ([]*miniback.Message, error) {
+	msgs := []*miniback.Message{}
+	if q.Limit <= 0 {
+		return msgs, nil
+	}
+	rows, err := s.db.db.QueryContext(ctx, `
+		SELECT `+messageColumns+` FROM messages
+		WHERE appid = $1 AND ($2::TEXT = '' OR status = $2)
+			AND ($3::TEXT = '' OR (created_at, id) < (SELECT created_at, id FROM messages WHERE appid = $1 AND id = $3))
+		ORDER BY created_at DESC, id DESC LIMIT $4`,
+		appid, q.Status, q.Before, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: messages: %w", err)
+		}
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: messages: %w", err)
+	}
+	return msgs, nil
+}
+
 // ClaimMessage implements miniback.MessageStore with one conditional
 // UPDATE; under READ COMMITTED a concurrent claimer waits for the first and
 // then finds the row no longer queued. When it matches nothing, the

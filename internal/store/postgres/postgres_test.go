@@ -44,6 +44,7 @@ func TestConformance(t *testing.T) {
 		Inbox:    postgres.NewInboxStore(db),
 		Messages: postgres.NewMessageStore(db),
 		Media:    postgres.NewMediaStore(db),
+		Stats:    postgres.NewStatsStore(db),
 	}
 	storetest.Run(t, func(*testing.T) storetest.Stores { return stores })
 }
