@@ -75,6 +75,10 @@ type SessionStore interface {
 	// RevokeSession marks the session revoked; revoking twice is not an error.
 	// It returns an Error with code not_found when there is no such session.
 	RevokeSession(ctx context.Context, id string, now time.Time) error
+	// UserSessions returns up to limit sessions of the user in appid, newest
+	// first, revoked and expired ones included. A user without sessions (or
+	// of another app) has none; that is not an error.
+	UserSessions(ctx context.Context, appid string, userID int64, limit int) ([]*Session, error)
 	// SetSessionKey replaces the sealed session key of every live session of
 	// the user, because WeChat keeps only one valid session_key per user.
 	SetSessionKey(ctx context.Context, userID int64, sealed []byte) error

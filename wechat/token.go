@@ -61,6 +61,14 @@ func (c *Client) AccessToken(ctx context.Context) (string, error) {
 	return c.shared(ctx, "", false)
 }
 
+// TokenCached reports whether an access token is in the store now, without
+// fetching one (a client fetches on first use). It fails with the store's
+// error when the store fails. Safe for concurrent use.
+func (c *Client) TokenCached(ctx context.Context) (bool, error) {
+	_, ok, err := c.cached(ctx, "")
+	return ok, err
+}
+
 // InvalidateToken drops the cached access token, but only while it still
 // equals token, so a newer token stored by another caller survives.
 func (c *Client) InvalidateToken(ctx context.Context, token string) error {

@@ -125,6 +125,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Messages:   messages,
 		Outbox:     m.Outbox,
 		Media:      media,
+		Stats:      sqlite.NewStatsStore(m.DB),
 		AdminKeys:  cfg.Admin.APIKeys,
 		Tokens:     session.NewIssuer(signingKey, cfg.Auth.AccessTTL),
 		Sealer:     sealer,

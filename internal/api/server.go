@@ -33,6 +33,7 @@ type Server struct {
 	Inbox      miniback.InboxStore
 	Messages   miniback.MessageStore
 	Media      miniback.MediaStore
+	Stats      miniback.StatsStore
 	Outbox     Outbox
 	Portal     Portal
 	AdminKeys  []string

@@ -198,7 +198,7 @@ func (env *portalEnv) send(tb testing.TB, p pushReq) (int, string) {
 // rows returns the inbox rows of appid.
 func (env *portalEnv) rows(tb testing.TB, appid string) []*miniback.InboxMessage {
 	tb.Helper()
-	rows, err := env.inbox.Inbox(context.Background(), appid, 0, 100)
+	rows, err := env.inbox.Inbox(context.Background(), appid, miniback.InboxQuery{Limit: 100})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -213,6 +213,32 @@ func (s *SessionStore) RevokeSession(ctx context.Context, id string, now time.Ti
 	return nil
 }
 
+// UserSessions implements miniback.SessionStore. A limit of 0 or less
+// returns no sessions.
+func (s *SessionStore) UserSessions(ctx context.Context, appid string, userID int64, limit int) ([]*miniback.Session, error) {
+	sessions := []*miniback.Session{}
+	if limit <= 0 {
+		return sessions, nil
+	}
+	rows, err := s.db.read.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
+		WHERE appid = ? AND user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, appid, userID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: user sessions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: user sessions: %w", err)
+		}
+		sessions = append(sessions, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: user sessions: %w", err)
+	}
+	return sessions, nil
+}
+
 // SetSessionKey implements miniback.SessionStore. A live session is one not
 // revoked; a user with no live session is not an error.
 func (s *SessionStore) SetSessionKey(ctx context.Context, userID int64, sealed []byte) error {

@@ -43,6 +43,7 @@ func TestConformance(t *testing.T) {
 			Inbox:    sqlite.NewInboxStore(db),
 			Messages: sqlite.NewMessageStore(db),
 			Media:    sqlite.NewMediaStore(db),
+			Stats:    sqlite.NewStatsStore(db),
 		}
 	})
 }
@@ -58,6 +59,7 @@ func TestConformanceSharedDB(t *testing.T) {
 		Inbox:    sqlite.NewInboxStore(db),
 		Messages: sqlite.NewMessageStore(db),
 		Media:    sqlite.NewMediaStore(db),
+		Stats:    sqlite.NewStatsStore(db),
 	}
 	storetest.Run(t, func(*testing.T) storetest.Stores { return stores })
 }

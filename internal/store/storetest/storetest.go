@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every SQL engine of miniback
 // runs: it checks each method of miniback.UserStore, SessionStore,
-// InboxStore, MessageStore and MediaStore, and each error contract in their
+// InboxStore, MessageStore, MediaStore and StatsStore, and each error contract in their
 // docs, against a real database.
 //
 // An engine's test calls Run with a function that opens an empty, migrated
@@ -28,6 +28,7 @@ type Stores struct {
 	Inbox    miniback.InboxStore
 	Messages miniback.MessageStore
 	Media    miniback.MediaStore
+	Stats    miniback.StatsStore
 }
 
 // OpenFunc opens the stores under test for t and arranges their cleanup.
@@ -65,10 +66,12 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Login", testLogin},
 		{"LoginAtomic", testLoginAtomic},
 		{"LoginConcurrent", testLoginConcurrent},
+		{"UserSessions", testUserSessions},
 		{"AddInbox", testAddInbox},
 		{"AddInboxConcurrent", testAddInboxConcurrent},
 		{"InboxMessage", testInboxMessage},
 		{"Inbox", testInbox},
+		{"InboxFilter", testInboxFilter},
 		{"FinishInbox", testFinishInbox},
 		{"StaleInbox", testStaleInbox},
 		{"CreateMessage", testCreateMessage},
@@ -77,9 +80,11 @@ func Run(t *testing.T, open OpenFunc) {
 		{"ClaimMessageConcurrent", testClaimMessageConcurrent},
 		{"FinishMessage", testFinishMessage},
 		{"PendingMessages", testPendingMessages},
+		{"Messages", testMessages},
 		{"Media", testMedia},
 		{"MediaCheck", testMediaCheck},
 		{"Code", testCode},
+		{"Stats", testStats},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
