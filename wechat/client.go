@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miniback/miniback/internal/flex"
@@ -60,9 +61,11 @@ type Client struct {
 	timeout time.Duration
 	now     func() time.Time
 	log     *slog.Logger
+	obs     Observer
 
-	mu      sync.Mutex
-	flights map[string]*flight
+	hadToken atomic.Bool // a token was seen: a later miss is an expiry, not a cold start
+	mu       sync.Mutex
+	flights  map[string]*flight
 }
 
 // Option configures a Client.
@@ -291,19 +294,22 @@ func decodeJSON(api string, body []byte, out any) error {
 // the call needs a token.
 func (c *Client) callJSON(ctx context.Context, r *request, out any) error {
 	if !r.auth {
-		resp, err := c.send(ctx, r, "", maxJSONBytes)
-		if err != nil {
-			return err
-		}
-		return decodeJSON(r.path, resp.body, out)
+		return c.roundTripJSON(ctx, r, "", out)
 	}
 	return c.withToken(ctx, func(ctx context.Context, token string) error {
-		resp, err := c.send(ctx, r, token, maxJSONBytes)
-		if err != nil {
-			return err
-		}
-		return decodeJSON(r.path, resp.body, out)
+		return c.roundTripJSON(ctx, r, token, out)
 	})
+}
+
+// roundTripJSON sends r once and decodes its JSON answer into out.
+func (c *Client) roundTripJSON(ctx context.Context, r *request, token string, out any) (err error) {
+	start := time.Now()
+	defer func() { c.observe(r.path, start, err) }()
+	resp, err := c.send(ctx, r, token, maxJSONBytes)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(r.path, resp.body, out)
 }
 
 // callBinary makes a token-bearing call answered with bytes on success and a
@@ -311,21 +317,29 @@ func (c *Client) callJSON(ctx context.Context, r *request, out any) error {
 // Content-Type or a leading '{', which no image format starts with.
 func (c *Client) callBinary(ctx context.Context, r *request) (*response, error) {
 	var out *response
-	err := c.withToken(ctx, func(ctx context.Context, token string) error {
-		resp, err := c.send(ctx, r, token, maxMediaBytes)
-		if err != nil {
-			return err
-		}
-		if isJSONAnswer(resp) {
-			if err := decodeJSON(r.path, resp.body, nil); err != nil {
-				return err
-			}
-			return errUnexpected(r.path, "JSON instead of bytes")
-		}
-		out = resp
-		return nil
+	err := c.withToken(ctx, func(ctx context.Context, token string) (err error) {
+		out, err = c.roundTripBinary(ctx, r, token)
+		return err
 	})
 	return out, err
+}
+
+// roundTripBinary sends r once and returns its bytes, or the error its JSON
+// answer holds.
+func (c *Client) roundTripBinary(ctx context.Context, r *request, token string) (_ *response, err error) {
+	start := time.Now()
+	defer func() { c.observe(r.path, start, err) }()
+	resp, err := c.send(ctx, r, token, maxMediaBytes)
+	if err != nil {
+		return nil, err
+	}
+	if isJSONAnswer(resp) {
+		if err := decodeJSON(r.path, resp.body, nil); err != nil {
+			return nil, err
+		}
+		return nil, errUnexpected(r.path, "JSON instead of bytes")
+	}
+	return resp, nil
 }
 
 func isJSONAnswer(r *response) bool {

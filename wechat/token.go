@@ -87,6 +87,7 @@ func (c *Client) cached(ctx context.Context, stale string) (string, bool, error)
 	if !ok || tok == "" || tok == stale {
 		return "", false, nil
 	}
+	c.hadToken.Store(true)
 	return tok, true, nil
 }
 
@@ -183,10 +184,14 @@ func (c *Client) fetchHolding(ctx context.Context, owner, stale string, force bo
 			return "", err
 		}
 	}
+	if c.obs != nil {
+		c.obs.ObserveTokenFetch(c.appID, c.mode.String(), c.tokenReason(stale, force))
+	}
 	tok, expiresIn, err := c.fetchToken(ctx, force)
 	if err != nil {
 		return "", err
 	}
+	c.hadToken.Store(true)
 	if err := c.store.Set(ctx, c.tokenKey(), tok, tokenTTL(expiresIn)); err != nil {
 		return "", fmt.Errorf("wechat: store token: %w", err)
 	}

@@ -14,12 +14,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/miniback/miniback"
 	"github.com/miniback/miniback/internal/api"
 	"github.com/miniback/miniback/internal/config"
 	"github.com/miniback/miniback/internal/inbox"
+	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/outbox"
 	"github.com/miniback/miniback/internal/queue"
 	"github.com/miniback/miniback/internal/session"
@@ -44,8 +44,13 @@ type Main struct {
 	Sandbox *sandbox.Server // set when wechat.api_base is "sandbox"
 	API     *api.Server
 
-	listener net.Listener
-	server   *http.Server
+	Registry *prometheus.Registry // every metric of this process
+	Metrics  *metrics.Metrics
+
+	listener        net.Listener
+	server          *http.Server
+	metricsListener net.Listener // metrics.listen, when set
+	metricsServer   *http.Server
 
 	tuneOutbox func(*outbox.Config) // tests shorten the retry delays
 }
@@ -61,6 +66,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}()
 	cfg := m.Config
 	m.Logger.Info("starting miniback", slog.Any("config", cfg))
+	m.openMetrics()
 
 	// Database.
 	if m.DB, err = openDatabase(ctx, cfg); err != nil {
@@ -88,6 +94,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	if err = m.openMetricsListener(); err != nil {
+		return err
+	}
 
 	// WeChat: the real API, or the embedded sandbox on this same server.
 	apiBase := cfg.WeChat.APIBase
@@ -95,12 +104,13 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		apiBase = "http://" + loopbackAddr(m.listener.Addr().String())
 		m.Sandbox = sandbox.New(sandbox.Config{Apps: sandboxApps(cfg.Apps, apiBase), Logger: m.Logger.With("component", "sandbox")})
 	}
-	clients := newWeChatClients(cfg, apiBase, m.State, m.Logger)
+	clients := newWeChatClients(cfg, apiBase, m.State, m.Metrics, m.Logger)
 
 	// Queue and outbound messages.
 	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, AckWait: cfg.Queue.AckWait, DataDir: cfg.DataDir, Logger: m.Logger.With("component", "queue")}); err != nil {
 		return err
 	}
+	m.registerPoolMetrics(m.DB.Stats)
 	messages := sqlite.NewMessageStore(m.DB)
 	m.Outbox = outbox.New(messages, m.Queue, outbox.NewWeChatSender(clients), m.outboxConfig())
 
@@ -114,8 +124,6 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	// HTTP API.
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.API = &api.Server{
 		Apps:       apps,
 		Users:      sqlite.NewUserStore(m.DB),
@@ -136,8 +144,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			{Name: "state", Func: m.State.Ping},
 			{Name: "queue", Func: m.Queue.Ping},
 		},
-		Logger:   m.Logger,
-		Registry: reg,
+		Logger:       m.Logger,
+		Registry:     m.mainRegistry(),
+		Metrics:      m.Metrics,
+		NoRequestLog: !cfg.Log.Requests,
 	}
 	m.server = &http.Server{
 		Handler:           m.handler(),
@@ -179,6 +189,7 @@ func (m *Main) Run(ctx context.Context) error {
 		stopWork() // after the HTTP server stopped taking work
 		workers.Wait()
 	}()
+	go m.serveMetrics(workCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.listener) }()
 	m.Logger.Info("listening", slog.String("addr", m.Addr()))
@@ -220,6 +231,9 @@ func (m *Main) Close() error {
 	}
 	if m.listener != nil && m.server == nil {
 		errs = append(errs, m.listener.Close())
+	}
+	if m.metricsListener != nil && m.metricsServer == nil {
+		errs = append(errs, m.metricsListener.Close())
 	}
 	if m.Queue != nil {
 		errs = append(errs, m.Queue.Close())
@@ -284,7 +298,7 @@ func openKeys(cfg config.Config) (*session.SigningKey, *session.Sealer, error) {
 	return key, sealer, err
 }
 
-func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore, log *slog.Logger) map[string]*wechat.Client {
+func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore, obs wechat.Observer, log *slog.Logger) map[string]*wechat.Client {
 	hc := &http.Client{Transport: &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		MaxIdleConnsPerHost: 64,
@@ -299,7 +313,7 @@ func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore
 	for _, a := range cfg.Apps {
 		clients[a.AppID] = wechat.NewClient(a.AppID, a.Secret,
 			wechat.WithBaseURL(apiBase), wechat.WithHTTPClient(hc), wechat.WithTokenStore(store),
-			wechat.WithTokenMode(mode), wechat.WithTimeout(cfg.WeChat.Timeout),
+			wechat.WithTokenMode(mode), wechat.WithTimeout(cfg.WeChat.Timeout), wechat.WithObserver(obs),
 			wechat.WithLogger(log.With("component", "wechat", "appid", a.AppID)))
 	}
 	return clients

@@ -12,7 +12,8 @@ import (
 func (m *Main) outboxConfig() outbox.Config {
 	// A claim older than the lease counts as a send whose instance died, so
 	// the lease must outlast the longest WeChat call (plus its token fetch).
-	c := outbox.Config{Logger: m.Logger.With("component", "outbox"), Lease: max(time.Minute, 3*m.Config.WeChat.Timeout)}
+	c := outbox.Config{Logger: m.Logger.With("component", "outbox"), Lease: max(time.Minute, 3*m.Config.WeChat.Timeout),
+		Observer: m.Metrics}
 	if m.tuneOutbox != nil {
 		m.tuneOutbox(&c)
 	}

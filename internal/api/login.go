@@ -7,6 +7,7 @@ import (
 	"unicode"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/session"
 )
 
@@ -44,7 +45,9 @@ func validCode(code string) error {
 // handleLogin exchanges a wx.login code for a session: code2session, then
 // one store transaction (the user row, the sealed session key, the
 // session) and the first token pair.
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) (err error) {
+	result := metrics.LoginExisting
+	defer func() { s.countLogin(r, result, err) }()
 	var req codeRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
@@ -78,8 +81,31 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	pair.User, pair.Created = user, &created
+	if created {
+		result = metrics.LoginCreated
+	}
 	writeJSON(w, http.StatusOK, pair)
 	return nil
+}
+
+// countLogin counts a login in miniback_logins_total. Requests refused
+// before their code reached WeChat (bad JSON, a code WeChat never issues,
+// a rate limit) and requests the client abandoned are not logins and are
+// not counted.
+func (s *Server) countLogin(r *http.Request, result string, err error) {
+	if clientGone(r) {
+		return // counted as a 499 request, not as a login
+	}
+	switch miniback.ErrorCode(err) {
+	case "":
+	case miniback.ECodeInvalidRequest, miniback.ECodeUnsupportedMedia, miniback.ECodeTooLarge, miniback.ECodeRateLimited:
+		return
+	case miniback.ECodeInvalidCode:
+		result = metrics.LoginInvalidCode
+	default:
+		result = metrics.LoginError
+	}
+	s.Metrics.Login(r.PathValue("appid"), result)
 }
 
 // sealBinding ties a sealed session key to its owner.

@@ -22,6 +22,8 @@ type Config struct {
 	Auth     Auth     `yaml:"auth"`
 	Admin    Admin    `yaml:"admin"`
 	Apps     []App    `yaml:"apps"`
+	Metrics  Metrics  `yaml:"metrics"`
+	Log      Log      `yaml:"log"`
 
 	// Sandbox reports that no app was configured, so serve runs the
 	// embedded sandbox with the demo app. It is derived, not loaded.
@@ -103,6 +105,21 @@ type Admin struct {
 	APIKeys []string `yaml:"api_keys"`
 }
 
+// Metrics configures /metrics. With Listen set, /metrics is served only on
+// that address (e.g. 127.0.0.1:9090) and the main listener answers 404.
+type Metrics struct {
+	Listen string `yaml:"listen"`
+}
+
+// Log configures the process log: Level is debug, info, warn or error;
+// Format is json or text; Requests false stops the one line per request
+// (the metrics still count them).
+type Log struct {
+	Level    string `yaml:"level"`
+	Format   string `yaml:"format"`
+	Requests bool   `yaml:"requests"`
+}
+
 // App is one mini program. Secret, Token and AESKey are secrets.
 type App struct {
 	AppID     string `yaml:"appid" json:"appid"`
@@ -140,6 +157,7 @@ func Default() Config {
 		Push:  Push{MaxAge: 5 * time.Minute},
 		Auth:  Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 720 * time.Hour},
 		Admin: Admin{APIKeys: []string{}},
+		Log:   Log{Level: "info", Format: "json", Requests: true},
 	}
 }
 
@@ -159,6 +177,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("wechat_api_base", c.WeChat.APIBase),
 		slog.String("token_mode", c.WeChat.TokenMode),
 		slog.Int("admin_api_keys", len(c.Admin.APIKeys)),
+		slog.String("metrics_listen", c.Metrics.Listen),
+		slog.String("log_level", c.Log.Level),
 		slog.Any("apps", apps),
 		slog.Bool("sandbox", c.Sandbox),
 	)
