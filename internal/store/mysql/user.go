@@ -52,33 +52,40 @@ func (s *UserStore) UpsertLogin(ctx context.Context, appid, openid, unionid stri
 	var u *miniback.User
 	created := false
 	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO users (appid, openid, unionid, avatar_url, created_at, last_login_at)
-			VALUES (?, ?, ?, '', ?, ?)`,
-			appid, openid, unionid, toMillis(now), toMillis(now))
-		created = err == nil
-		if err != nil && !isDuplicate(err) {
-			return err
-		}
-		if !created {
-			_, err = tx.ExecContext(ctx, `
-				UPDATE users SET
-					unionid = CASE WHEN ? <> '' THEN ? ELSE unionid END,
-					last_login_at = ?
-				WHERE appid = ? AND openid = ?`,
-				unionid, unionid, toMillis(now), appid, openid)
-			if err != nil {
-				return err
-			}
-		}
-		u, err = scanUser(tx.QueryRowContext(ctx,
-			`SELECT `+userColumns+` FROM users WHERE appid = ? AND openid = ?`, appid, openid))
+		var err error
+		u, created, err = upsertLogin(ctx, tx, appid, openid, unionid, now)
 		return err
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("mysql: upsert login: %w", err)
 	}
 	return u, created, nil
+}
+
+// upsertLogin does the work of UpsertLogin inside tx.
+func upsertLogin(ctx context.Context, tx *sql.Tx, appid, openid, unionid string, now time.Time) (*miniback.User, bool, error) {
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO users (appid, openid, unionid, avatar_url, created_at, last_login_at)
+		VALUES (?, ?, ?, '', ?, ?)`,
+		appid, openid, unionid, toMillis(now), toMillis(now))
+	created := err == nil
+	if err != nil && !isDuplicate(err) {
+		return nil, false, err
+	}
+	if !created {
+		_, err = tx.ExecContext(ctx, `
+			UPDATE users SET
+				unionid = CASE WHEN ? <> '' THEN ? ELSE unionid END,
+				last_login_at = ?
+			WHERE appid = ? AND openid = ?`,
+			unionid, unionid, toMillis(now), appid, openid)
+		if err != nil {
+			return nil, false, err
+		}
+	}
+	u, err := scanUser(tx.QueryRowContext(ctx,
+		`SELECT `+userColumns+` FROM users WHERE appid = ? AND openid = ?`, appid, openid))
+	return u, created, err
 }
 
 // User implements miniback.UserStore.

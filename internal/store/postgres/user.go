@@ -48,8 +48,22 @@ func errUserNotFound() error {
 // row and exactly one created=true. xmax is 0 only for a row this statement
 // inserted.
 func (s *UserStore) UpsertLogin(ctx context.Context, appid, openid, unionid string, now time.Time) (*miniback.User, bool, error) {
+	u, created, err := upsertLogin(ctx, s.db.db, appid, openid, unionid, now)
+	if err != nil {
+		return nil, false, fmt.Errorf("postgres: upsert login: %w", err)
+	}
+	return u, created, nil
+}
+
+// queryRower is a *sql.DB or a *sql.Tx.
+type queryRower interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// upsertLogin does the work of UpsertLogin on q.
+func upsertLogin(ctx context.Context, q queryRower, appid, openid, unionid string, now time.Time) (*miniback.User, bool, error) {
 	var created bool
-	u, err := scanUser(s.db.db.QueryRowContext(ctx, `
+	u, err := scanUser(q.QueryRowContext(ctx, `
 		INSERT INTO users AS u (appid, openid, unionid, created_at, last_login_at)
 		VALUES ($1, $2, $3, $4, $4)
 		ON CONFLICT (appid, openid) DO UPDATE SET
@@ -57,10 +71,7 @@ func (s *UserStore) UpsertLogin(ctx context.Context, appid, openid, unionid stri
 			last_login_at = EXCLUDED.last_login_at
 		RETURNING `+userColumns+`, (xmax = 0)`,
 		appid, openid, unionid, toMillis(now)), &created)
-	if err != nil {
-		return nil, false, fmt.Errorf("postgres: upsert login: %w", err)
-	}
-	return u, created, nil
+	return u, created, err
 }
 
 // User implements miniback.UserStore.
