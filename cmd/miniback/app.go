@@ -14,11 +14,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/miniback/miniback"
 	"github.com/miniback/miniback/internal/api"
 	"github.com/miniback/miniback/internal/config"
+	"github.com/miniback/miniback/internal/inbox"
+	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/outbox"
 	"github.com/miniback/miniback/internal/queue"
 	"github.com/miniback/miniback/internal/session"
@@ -39,12 +40,17 @@ type Main struct {
 	State   miniback.StateStore
 	Queue   *queue.Queue
 	Outbox  *outbox.Outbox
-	push    *pushParts
+	Inbox   *inbox.Inbox
 	Sandbox *sandbox.Server // set when wechat.api_base is "sandbox"
 	API     *api.Server
 
-	listener net.Listener
-	server   *http.Server
+	Registry *prometheus.Registry // every metric of this process
+	Metrics  *metrics.Metrics
+
+	listener        net.Listener
+	server          *http.Server
+	metricsListener net.Listener // metrics.listen, when set
+	metricsServer   *http.Server
 
 	tuneOutbox func(*outbox.Config) // tests shorten the retry delays
 }
@@ -60,6 +66,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}()
 	cfg := m.Config
 	m.Logger.Info("starting miniback", slog.Any("config", cfg))
+	m.openMetrics()
 
 	// Database.
 	if m.DB, err = openDatabase(ctx, cfg); err != nil {
@@ -87,6 +94,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	if err = m.openMetricsListener(); err != nil {
+		return err
+	}
 
 	// WeChat: the real API, or the embedded sandbox on this same server.
 	apiBase := cfg.WeChat.APIBase
@@ -94,31 +104,32 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		apiBase = "http://" + loopbackAddr(m.listener.Addr().String())
 		m.Sandbox = sandbox.New(sandbox.Config{Apps: sandboxApps(cfg.Apps, apiBase), Logger: m.Logger.With("component", "sandbox")})
 	}
-	clients := newWeChatClients(cfg, apiBase, m.State, m.Logger)
+	clients := newWeChatClients(cfg, apiBase, m.State, m.Metrics, m.Logger)
 
 	// Queue and outbound messages.
 	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, AckWait: cfg.Queue.AckWait, DataDir: cfg.DataDir, Logger: m.Logger.With("component", "queue")}); err != nil {
 		return err
 	}
+	m.registerPoolMetrics(m.DB.Stats)
 	messages := sqlite.NewMessageStore(m.DB)
 	m.Outbox = outbox.New(messages, m.Queue, outbox.NewWeChatSender(clients), m.outboxConfig())
 
 	// Message push: the endpoint stores and queues; the router runs from the queue.
 	apps := appsOf(cfg.Apps)
-	inbox, media := sqlite.NewInboxStore(m.DB), sqlite.NewMediaStore(m.DB)
-	if m.push, err = newPush(cfg, apps, inbox, media, m.Queue, m.Outbox, m.Logger); err != nil {
-		return err
+	inboxStore, media := sqlite.NewInboxStore(m.DB), sqlite.NewMediaStore(m.DB)
+	m.Inbox, err = inbox.New(apps, inboxStore, media, m.Queue, m.Outbox, inbox.Config{
+		Rules: inboxRules(cfg.Push.Rules), MaxAge: cfg.Push.MaxAge, Logger: m.Logger.With("component", "inbox")})
+	if err != nil {
+		return &config.Error{Key: "push.rules", Msg: "invalid rule", Err: err}
 	}
 
 	// HTTP API.
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.API = &api.Server{
 		Apps:       apps,
 		Users:      sqlite.NewUserStore(m.DB),
 		Sessions:   sqlite.NewSessionStore(m.DB),
-		Inbox:      inbox,
-		Portal:     m.push.portal,
+		Inbox:      inboxStore,
+		Portal:     m.Inbox,
 		Messages:   messages,
 		Outbox:     m.Outbox,
 		Media:      media,
@@ -133,8 +144,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			{Name: "state", Func: m.State.Ping},
 			{Name: "queue", Func: m.Queue.Ping},
 		},
-		Logger:   m.Logger,
-		Registry: reg,
+		Logger:       m.Logger,
+		Registry:     m.mainRegistry(),
+		Metrics:      m.Metrics,
+		NoRequestLog: !cfg.Log.Requests,
 	}
 	m.server = &http.Server{
 		Handler:           m.handler(),
@@ -167,29 +180,37 @@ func (m *Main) handler() http.Handler {
 func (m *Main) Addr() string { return m.listener.Addr().String() }
 
 // Run serves until ctx ends, then shuts down gracefully: in-flight requests
-// get up to 20 s to finish.
+// get up to 20 s to finish. A background worker (outbox, inbox) that stops
+// with an error stops the server too, and Run returns that error.
 func (m *Main) Run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	workers, err := m.startWorkers(workCtx)
-	if err != nil {
-		stopWork()
-		return err
-	}
+	workers, failed := m.startWorkers(workCtx)
 	defer func() {
 		stopWork() // after the HTTP server stopped taking work
 		workers.Wait()
 	}()
+	go m.serveMetrics(workCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.listener) }()
 	m.Logger.Info("listening", slog.String("addr", m.Addr()))
+	var workerErr error
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
 		return fmt.Errorf("serve: %w", err)
+	case workerErr = <-failed:
 	case <-ctx.Done():
 	}
+	if err := m.shutdown(errc); err != nil {
+		return err
+	}
+	return workerErr
+}
+
+// shutdown stops the HTTP server gracefully; errc is the result of Serve.
+func (m *Main) shutdown(errc <-chan error) error {
 	m.Logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -210,6 +231,9 @@ func (m *Main) Close() error {
 	}
 	if m.listener != nil && m.server == nil {
 		errs = append(errs, m.listener.Close())
+	}
+	if m.metricsListener != nil && m.metricsServer == nil {
+		errs = append(errs, m.metricsListener.Close())
 	}
 	if m.Queue != nil {
 		errs = append(errs, m.Queue.Close())
@@ -274,7 +298,7 @@ func openKeys(cfg config.Config) (*session.SigningKey, *session.Sealer, error) {
 	return key, sealer, err
 }
 
-func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore, log *slog.Logger) map[string]*wechat.Client {
+func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore, obs wechat.Observer, log *slog.Logger) map[string]*wechat.Client {
 	hc := &http.Client{Transport: &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		MaxIdleConnsPerHost: 64,
@@ -289,10 +313,22 @@ func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore
 	for _, a := range cfg.Apps {
 		clients[a.AppID] = wechat.NewClient(a.AppID, a.Secret,
 			wechat.WithBaseURL(apiBase), wechat.WithHTTPClient(hc), wechat.WithTokenStore(store),
-			wechat.WithTokenMode(mode), wechat.WithTimeout(cfg.WeChat.Timeout),
+			wechat.WithTokenMode(mode), wechat.WithTimeout(cfg.WeChat.Timeout), wechat.WithObserver(obs),
 			wechat.WithLogger(log.With("component", "wechat", "appid", a.AppID)))
 	}
 	return clients
+}
+
+// inboxRules converts the configured push rules for the router.
+func inboxRules(list []config.PushRule) []inbox.Rule {
+	out := make([]inbox.Rule, len(list))
+	for i, r := range list {
+		out[i] = inbox.Rule{AppID: r.AppID, MsgType: r.MsgType, Event: r.Event, Content: r.Content,
+			ContentRegex: r.ContentRegex, Handler: r.Handler, Continue: r.Continue,
+			ReplyText: r.ReplyText, ReplyMediaID: r.ReplyMediaID,
+			WebhookURL: r.WebhookURL, WebhookSecret: r.WebhookSecret}
+	}
+	return out
 }
 
 func appsOf(list []config.App) miniback.Apps {
