@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/miniback/miniback/internal/flex"
 )
 
 // DefaultBaseURL is the WeChat API host used unless [WithBaseURL] is given.
@@ -157,7 +159,7 @@ type request struct {
 // WeChat does not decode \u0026 and friends (protocol §0). A json.RawMessage
 // or []byte is sent as is after checking it is JSON.
 func newJSONRequest(path string, v any) (*request, error) {
-	body, err := encodeJSON(v)
+	body, err := Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("wechat: %s: %w", path, err)
 	}
@@ -165,7 +167,12 @@ func newJSONRequest(path string, v any) (*request, error) {
 		contentType: "application/json", auth: true}, nil
 }
 
-func encodeJSON(v any) ([]byte, error) {
+// Marshal encodes v as WeChat's API takes JSON: UTF-8 without HTML
+// escaping, since WeChat shows \u0026 and friends literally (protocol §0).
+// A json.RawMessage or []byte is returned trimmed after checking that it is
+// a JSON object. Every body miniback sends to WeChat, also those queued for
+// later (outbox payloads), is encoded here.
+func Marshal(v any) (json.RawMessage, error) {
 	switch raw := v.(type) {
 	case json.RawMessage:
 		return checkRaw(raw)
@@ -258,8 +265,8 @@ func redactURLError(err error) error {
 // envelope is the error part every JSON answer may carry. A missing errcode
 // means success.
 type envelope struct {
-	ErrCode flexInt `json:"errcode"`
-	ErrMsg  string  `json:"errmsg"`
+	ErrCode flex.Int `json:"errcode"`
+	ErrMsg  string   `json:"errmsg"`
 }
 
 // decodeJSON checks the envelope and then decodes the answer into out (which

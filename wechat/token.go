@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/miniback/miniback/internal/flex"
 )
 
 const (
@@ -272,8 +274,8 @@ func (c *Client) retakeGap(ctx context.Context, now time.Time, stamp string) (bo
 }
 
 type tokenAnswer struct {
-	AccessToken string  `json:"access_token"`
-	ExpiresIn   flexInt `json:"expires_in"`
+	AccessToken string   `json:"access_token"`
+	ExpiresIn   flex.Int `json:"expires_in"`
 }
 
 // fetchToken asks WeChat for a token. Its errors are never retried here:

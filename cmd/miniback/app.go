@@ -18,6 +18,7 @@ import (
 	"github.com/miniback/miniback"
 	"github.com/miniback/miniback/internal/api"
 	"github.com/miniback/miniback/internal/config"
+	"github.com/miniback/miniback/internal/inbox"
 	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/outbox"
 	"github.com/miniback/miniback/internal/queue"
@@ -39,7 +40,7 @@ type Main struct {
 	State   miniback.StateStore
 	Queue   *queue.Queue
 	Outbox  *outbox.Outbox
-	push    *pushParts
+	Inbox   *inbox.Inbox
 	Sandbox *sandbox.Server // set when wechat.api_base is "sandbox"
 	API     *api.Server
 
@@ -115,9 +116,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 
 	// Message push: the endpoint stores and queues; the router runs from the queue.
 	apps := appsOf(cfg.Apps)
-	inbox, media := sqlite.NewInboxStore(m.DB), sqlite.NewMediaStore(m.DB)
-	if m.push, err = newPush(cfg, apps, inbox, media, m.Queue, m.Outbox, m.Logger); err != nil {
-		return err
+	inboxStore, media := sqlite.NewInboxStore(m.DB), sqlite.NewMediaStore(m.DB)
+	m.Inbox, err = inbox.New(apps, inboxStore, media, m.Queue, m.Outbox, inbox.Config{
+		Rules: inboxRules(cfg.Push.Rules), MaxAge: cfg.Push.MaxAge, Logger: m.Logger.With("component", "inbox")})
+	if err != nil {
+		return &config.Error{Key: "push.rules", Msg: "invalid rule", Err: err}
 	}
 
 	// HTTP API.
@@ -125,8 +128,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Apps:       apps,
 		Users:      sqlite.NewUserStore(m.DB),
 		Sessions:   sqlite.NewSessionStore(m.DB),
-		Inbox:      inbox,
-		Portal:     m.push.portal,
+		Inbox:      inboxStore,
+		Portal:     m.Inbox,
 		Messages:   messages,
 		Outbox:     m.Outbox,
 		Media:      media,
@@ -177,14 +180,11 @@ func (m *Main) handler() http.Handler {
 func (m *Main) Addr() string { return m.listener.Addr().String() }
 
 // Run serves until ctx ends, then shuts down gracefully: in-flight requests
-// get up to 20 s to finish.
+// get up to 20 s to finish. A background worker (outbox, inbox) that stops
+// with an error stops the server too, and Run returns that error.
 func (m *Main) Run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	workers, err := m.startWorkers(workCtx)
-	if err != nil {
-		stopWork()
-		return err
-	}
+	workers, failed := m.startWorkers(workCtx)
 	defer func() {
 		stopWork() // after the HTTP server stopped taking work
 		workers.Wait()
@@ -193,14 +193,24 @@ func (m *Main) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.listener) }()
 	m.Logger.Info("listening", slog.String("addr", m.Addr()))
+	var workerErr error
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
 		return fmt.Errorf("serve: %w", err)
+	case workerErr = <-failed:
 	case <-ctx.Done():
 	}
+	if err := m.shutdown(errc); err != nil {
+		return err
+	}
+	return workerErr
+}
+
+// shutdown stops the HTTP server gracefully; errc is the result of Serve.
+func (m *Main) shutdown(errc <-chan error) error {
 	m.Logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -307,6 +317,18 @@ func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore
 			wechat.WithLogger(log.With("component", "wechat", "appid", a.AppID)))
 	}
 	return clients
+}
+
+// inboxRules converts the configured push rules for the router.
+func inboxRules(list []config.PushRule) []inbox.Rule {
+	out := make([]inbox.Rule, len(list))
+	for i, r := range list {
+		out[i] = inbox.Rule{AppID: r.AppID, MsgType: r.MsgType, Event: r.Event, Content: r.Content,
+			ContentRegex: r.ContentRegex, Handler: r.Handler, Continue: r.Continue,
+			ReplyText: r.ReplyText, ReplyMediaID: r.ReplyMediaID,
+			WebhookURL: r.WebhookURL, WebhookSecret: r.WebhookSecret}
+	}
+	return out
 }
 
 func appsOf(list []config.App) miniback.Apps {

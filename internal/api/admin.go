@@ -1,15 +1,14 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"net/http"
 	"strconv"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/wechat"
 )
 
 // Outbox queues outbound messages durably (internal/outbox).
@@ -82,7 +81,7 @@ func (s *Server) recipient(ctx context.Context, appid string, userID int64, open
 
 // enqueue stores and queues a message and answers 202 with it.
 func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, kind, openid string, payload any) error {
-	raw, err := marshalNoEscape(payload)
+	raw, err := wechat.Marshal(payload)
 	if err != nil {
 		return err
 	}
@@ -220,15 +219,4 @@ func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
-}
-
-// marshalNoEscape encodes v as WeChat wants it: no HTML escaping.
-func marshalNoEscape(v any) (json.RawMessage, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

@@ -86,6 +86,8 @@ func (s *Server) routes() {
 	s.handle("POST /api/v1/{appid}/logout", s.authed(s.handleLogout))
 	s.handle("GET /api/v1/{appid}/me", s.authed(s.handleMe))
 	s.handle("PATCH /api/v1/{appid}/me", s.authed(s.handlePatchMe))
+	// wx.request cannot send PATCH: the mini program posts the same body.
+	s.handle("POST /api/v1/{appid}/me", s.authed(s.handlePatchMe))
 	s.handle("POST /api/v1/{appid}/me/phone", s.authed(s.handlePhone))
 	s.handle("POST /api/v1/{appid}/me/userinfo", s.authed(s.handleUserInfo))
 	s.handle("POST /api/v1/{appid}/media", s.authed(s.handleUploadMedia))

@@ -6,8 +6,6 @@ package config
 import (
 	"log/slog"
 	"time"
-
-	"github.com/miniback/miniback/push"
 )
 
 // Config is the whole configuration. Field tags give the YAML key; the
@@ -62,7 +60,34 @@ type WeChat struct {
 // rules every push is logged.
 type Push struct {
 	MaxAge time.Duration `yaml:"max_age"`
-	Rules  []push.Rule   `yaml:"rules"`
+	Rules  []PushRule    `yaml:"rules"`
+}
+
+// PushRule is one rule of the push router (SPEC §2): every non-empty match
+// field must match; rules are tried in order and the first match stops the
+// search unless Continue is set. Handler names a built-in (log,
+// auto_reply, webhook). The router checks the rules when serve starts and
+// names the failing one. WebhookSecret is a secret.
+type PushRule struct {
+	AppID        string `yaml:"appid"`
+	MsgType      string `yaml:"msg_type"`
+	Event        string `yaml:"event"`
+	Content      string `yaml:"content"`       // exact match
+	ContentRegex string `yaml:"content_regex"` // RE2, unanchored
+	Handler      string `yaml:"handler"`
+	Continue     bool   `yaml:"continue"`
+	// auto_reply: exactly one of them.
+	ReplyText    string `yaml:"reply_text"`
+	ReplyMediaID string `yaml:"reply_media_id"`
+	// webhook: both required.
+	WebhookURL    string `yaml:"webhook_url"`
+	WebhookSecret string `yaml:"webhook_secret"`
+}
+
+// LogValue implements slog.LogValuer: the webhook secret is never logged.
+func (r PushRule) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("appid", r.AppID), slog.String("msg_type", r.MsgType),
+		slog.String("event", r.Event), slog.String("handler", r.Handler))
 }
 
 // Auth configures sessions and tokens.

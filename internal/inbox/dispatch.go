@@ -1,4 +1,4 @@
-package push
+package inbox
 
 import (
 	"context"
@@ -30,8 +30,7 @@ type Dispatcher struct {
 	Now    func() time.Time
 }
 
-// HandleDelivery handles the inbox message id of appid (the queue subject
-// is SubjectPrefix+appid, the data the id; see ParseInboxID). It returns
+// HandleDelivery handles the inbox message id of appid. It returns
 // nil when the message was already finished, or once it is finished as
 // handled, or as failed with the handler's error (handler failures are
 // recorded in the row, not returned). It returns an error, and the caller
@@ -41,7 +40,7 @@ type Dispatcher struct {
 func (d *Dispatcher) HandleDelivery(ctx context.Context, appid string, inboxID int64) error {
 	in, err := d.Inbox.InboxMessage(ctx, appid, inboxID)
 	if err != nil {
-		return fmt.Errorf("push: load inbox %d: %w", inboxID, err)
+		return fmt.Errorf("inbox: load %d: %w", inboxID, err)
 	}
 	if in.Status != miniback.InboxReceived {
 		return nil
@@ -50,12 +49,12 @@ func (d *Dispatcher) HandleDelivery(ctx context.Context, appid string, inboxID i
 	if herr := d.Router.Dispatch(ctx, in); herr != nil {
 		if ctx.Err() != nil {
 			// Shutting down: leave the row received for redelivery.
-			return fmt.Errorf("push: dispatch inbox %d: %w", inboxID, herr)
+			return fmt.Errorf("inbox: dispatch %d: %w", inboxID, herr)
 		}
 		status, errText = miniback.InboxFailed, herr.Error()
 	}
 	if err := d.Inbox.FinishInbox(ctx, inboxID, status, errText, d.now()); err != nil {
-		return fmt.Errorf("push: finish inbox %d: %w", inboxID, err)
+		return fmt.Errorf("inbox: finish %d: %w", inboxID, err)
 	}
 	return nil
 }

@@ -1,16 +1,15 @@
-package push
+package inbox
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/push"
 )
 
 // Names of the built-in handlers.
@@ -20,25 +19,25 @@ const (
 	HandlerWebhook   = "webhook"
 )
 
-// Rule is one routing rule from configuration. Every non-empty match field
+// Rule is one routing rule (cmd/miniback converts config.PushRule to it). Every non-empty match field
 // (AppID, MsgType, Event, Content, ContentRegex) must match; rules are
 // tried in order and the first match stops the search unless Continue is
 // set. Handler names a built-in (log, auto_reply, webhook) or a handler
 // given with WithHandler.
 type Rule struct {
-	AppID        string `yaml:"appid" json:"appid"`
-	MsgType      string `yaml:"msg_type" json:"msg_type"`
-	Event        string `yaml:"event" json:"event"`
-	Content      string `yaml:"content" json:"content"`             // exact match
-	ContentRegex string `yaml:"content_regex" json:"content_regex"` // RE2, unanchored
-	Handler      string `yaml:"handler" json:"handler"`
-	Continue     bool   `yaml:"continue" json:"continue"`
+	AppID        string
+	MsgType      string
+	Event        string
+	Content      string // exact match
+	ContentRegex string // RE2, unanchored
+	Handler      string
+	Continue     bool
 	// auto_reply: exactly one of them.
-	ReplyText    string `yaml:"reply_text" json:"reply_text"`
-	ReplyMediaID string `yaml:"reply_media_id" json:"reply_media_id"`
+	ReplyText    string
+	ReplyMediaID string
 	// webhook: both required. WebhookSecret is a secret.
-	WebhookURL    string `yaml:"webhook_url" json:"webhook_url"`
-	WebhookSecret string `yaml:"webhook_secret" json:"webhook_secret"`
+	WebhookURL    string
+	WebhookSecret string
 }
 
 // LogValue implements slog.LogValuer: the webhook secret is never logged.
@@ -51,40 +50,38 @@ func (r Rule) LogValue() slog.Value {
 // off the request path, possibly again after a crash (at-least-once); a
 // returned error marks the message failed.
 type Handler interface {
-	Handle(ctx context.Context, m *Message, in *miniback.InboxMessage) error
+	Handle(ctx context.Context, m *push.Message, in *miniback.InboxMessage) error
 }
 
 // HandlerFunc adapts a function to Handler.
-type HandlerFunc func(ctx context.Context, m *Message, in *miniback.InboxMessage) error
+type HandlerFunc func(ctx context.Context, m *push.Message, in *miniback.InboxMessage) error
 
 // Handle calls f.
-func (f HandlerFunc) Handle(ctx context.Context, m *Message, in *miniback.InboxMessage) error {
+func (f HandlerFunc) Handle(ctx context.Context, m *push.Message, in *miniback.InboxMessage) error {
 	return f(ctx, m, in)
 }
 
-// Replier sends a customer-service message (protocol §e.1). payload is the
-// JSON body of /cgi-bin/message/custom/send, touser included.
-type Replier interface {
-	ReplyCustomer(ctx context.Context, appid, openid string, payload json.RawMessage) error
+// Enqueuer queues an outbound message durably: *outbox.Outbox. auto_reply
+// sends its customer-service replies through it.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, m *miniback.Message) error
 }
 
 // Router runs the handlers of the rules that match a message. Rules are
-// compiled and checked by NewRouter; handler names are resolved when a
-// message is dispatched, so Register may add or replace a handler at any
-// time. It is safe for concurrent use.
+// compiled, and handler names resolved, by NewRouter; the Router is then
+// read-only and safe for concurrent use.
 type Router struct {
 	rules    []compiledRule
 	logger   *slog.Logger
-	replier  Replier
+	replies  Enqueuer
 	webhook  WebhookOptions
-	mu       sync.RWMutex
 	handlers map[string]Handler
 }
 
 type compiledRule struct {
 	Rule
 	re      *regexp.Regexp
-	builtin Handler // nil for registered handlers
+	handler Handler
 }
 
 // Option configures a Router.
@@ -93,16 +90,16 @@ type Option func(*Router)
 // WithLogger sets the logger of the log handler (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(r *Router) { r.logger = l } }
 
-// WithReplier sets the customer-service sender of auto_reply rules; they
-// are rejected by NewRouter without one.
-func WithReplier(rp Replier) Option { return func(r *Router) { r.replier = rp } }
+// WithReplies sets the queue of auto_reply's customer-service messages;
+// auto_reply rules are rejected by NewRouter without one.
+func WithReplies(q Enqueuer) Option { return func(r *Router) { r.replies = q } }
 
 // WithWebhookOptions sets the HTTP client, retries and clock of webhook
 // rules.
 func WithWebhookOptions(o WebhookOptions) Option { return func(r *Router) { r.webhook = o } }
 
-// WithHandler registers a named handler before the rules are checked, so
-// rules may name it.
+// WithHandler registers a named handler, so rules may name it. A handler
+// registered under a built-in name replaces the built-in.
 func WithHandler(name string, h Handler) Option {
 	return func(r *Router) { r.handlers[name] = h }
 }
@@ -123,7 +120,7 @@ func NewRouter(rules []Rule, opts ...Option) (*Router, error) {
 	for i, rule := range rules {
 		c, err := r.compile(rule)
 		if err != nil {
-			return nil, fmt.Errorf("push: rules[%d]: %w", i, err)
+			return nil, fmt.Errorf("inbox: rules[%d]: %w", i, err)
 		}
 		r.rules = append(r.rules, c)
 	}
@@ -139,20 +136,22 @@ func (r *Router) compile(rule Rule) (compiledRule, error) {
 		}
 		c.re = re
 	}
+	if h, ok := r.handlers[rule.Handler]; ok {
+		c.handler = h
+		return c, nil
+	}
 	var err error
 	switch rule.Handler {
 	case HandlerLog:
-		c.builtin = logHandler{logger: r.logger}
+		c.handler = logHandler{logger: r.logger}
 	case HandlerAutoReply:
-		c.builtin, err = r.autoReply(rule)
+		c.handler, err = r.autoReply(rule)
 	case HandlerWebhook:
-		c.builtin, err = r.newWebhook(rule)
+		c.handler, err = r.newWebhook(rule)
 	case "":
 		err = fmt.Errorf("handler is required")
 	default:
-		if _, ok := r.handlers[rule.Handler]; !ok {
-			err = fmt.Errorf("unknown handler %q", rule.Handler)
-		}
+		err = fmt.Errorf("unknown handler %q", rule.Handler)
 	}
 	return c, err
 }
@@ -161,10 +160,10 @@ func (r *Router) autoReply(rule Rule) (Handler, error) {
 	if (rule.ReplyText == "") == (rule.ReplyMediaID == "") {
 		return nil, fmt.Errorf("auto_reply needs exactly one of reply_text and reply_media_id")
 	}
-	if r.replier == nil {
+	if r.replies == nil {
 		return nil, fmt.Errorf("auto_reply needs a customer-service sender")
 	}
-	return autoReplyHandler{replier: r.replier, text: rule.ReplyText, mediaID: rule.ReplyMediaID}, nil
+	return autoReplyHandler{replies: r.replies, text: rule.ReplyText, mediaID: rule.ReplyMediaID}, nil
 }
 
 func (r *Router) newWebhook(rule Rule) (Handler, error) {
@@ -178,40 +177,7 @@ func (r *Router) newWebhook(rule Rule) (Handler, error) {
 	return &webhookHandler{url: rule.WebhookURL, secret: []byte(rule.WebhookSecret), opts: r.webhook}, nil
 }
 
-// Register adds or replaces the handler for name. Rules given to
-// NewRouter may name it only if it was also given with WithHandler (so
-// that typos fail at start); Register may then swap it at any time.
-func (r *Router) Register(name string, h Handler) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.handlers[name] = h
-}
-
-func (r *Router) handler(c *compiledRule) (Handler, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if h, ok := r.handlers[c.Handler]; ok {
-		return h, true // a registered handler overrides a built-in name
-	}
-	return c.builtin, c.builtin != nil
-}
-
-// Match returns the rules that match m for appid, in order, stopping after
-// the first match without Continue.
-func (r *Router) Match(appid string, m *Message) []Rule {
-	var out []Rule
-	for i := range r.rules {
-		if c := &r.rules[i]; c.matches(appid, m) {
-			out = append(out, c.Rule)
-			if !c.Continue {
-				break
-			}
-		}
-	}
-	return out
-}
-
-func (c *compiledRule) matches(appid string, m *Message) bool {
+func (c *compiledRule) matches(appid string, m *push.Message) bool {
 	switch {
 	case c.AppID != "" && c.AppID != appid,
 		c.MsgType != "" && !strings.EqualFold(c.MsgType, m.MsgType),
@@ -227,21 +193,17 @@ func (c *compiledRule) matches(appid string, m *Message) bool {
 // in order. It stops at the first handler error and returns it wrapped
 // with the rule index; a message no rule matches is not an error.
 func (r *Router) Dispatch(ctx context.Context, in *miniback.InboxMessage) error {
-	m, err := Parse(FormatJSON, in.Message)
+	m, err := push.Parse(push.FormatJSON, in.Message)
 	if err != nil {
-		return fmt.Errorf("push: dispatch inbox %d: %w", in.ID, err)
+		return fmt.Errorf("inbox: dispatch %d: %w", in.ID, err)
 	}
 	for i := range r.rules {
 		c := &r.rules[i]
 		if !c.matches(in.AppID, m) {
 			continue
 		}
-		h, ok := r.handler(c)
-		if !ok {
-			return fmt.Errorf("push: rules[%d]: handler %q is not registered", i, c.Handler)
-		}
-		if err := h.Handle(ctx, m, in); err != nil {
-			return fmt.Errorf("push: rules[%d] (%s): %w", i, c.Handler, err)
+		if err := c.handler.Handle(ctx, m, in); err != nil {
+			return fmt.Errorf("inbox: rules[%d] (%s): %w", i, c.Handler, err)
 		}
 		if !c.Continue {
 			break

@@ -1,4 +1,4 @@
-package push_test
+package inbox_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/inbox"
 	"github.com/miniback/miniback/push"
 	"github.com/miniback/miniback/wxcrypto"
 )
@@ -208,7 +209,7 @@ func TestPortalRejects(t *testing.T) {
 			return p
 		}, 400},
 		{"oversize body", func(t *testing.T) pushReq {
-			big := `{"MsgType":"text","Content":"` + strings.Repeat("x", push.DefaultMaxBody) + `"}`
+			big := `{"MsgType":"text","Content":"` + strings.Repeat("x", inbox.DefaultMaxBody) + `"}`
 			return buildPush(t, "wxplainjson", "plain", "JSON", []byte(big), now)
 		}, 413},
 		{"unknown appid", func(t *testing.T) pushReq {
@@ -309,7 +310,7 @@ func TestPortalVerify(t *testing.T) {
 
 // TestPortalVerifyOfficial checks the documented verification example.
 func TestPortalVerifyOfficial(t *testing.T) {
-	p := &push.Portal{Apps: miniback.Apps{"wxa": {AppID: "wxa", Token: "AAAAA", MsgFormat: "XML"}}}
+	p := &inbox.Portal{Apps: miniback.Apps{"wxa": {AppID: "wxa", Token: "AAAAA", MsgFormat: "XML"}}}
 	mux := http.NewServeMux()
 	mux.Handle("GET /wx/portal/{appid}", adapt(p.ServeVerify))
 	req := newRequest(t, "GET", "/wx/portal/wxa?signature=f464b24fc39322e44b38aa78f5edd27bd1441696&echostr=4375120948345356249&timestamp=1714036504&nonce=1514711492")

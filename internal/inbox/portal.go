@@ -1,4 +1,4 @@
-package push
+package inbox
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/push"
 	"github.com/miniback/miniback/wxcrypto"
 )
 
@@ -22,16 +23,19 @@ const (
 	DefaultMaxBody = 1 << 20
 )
 
-// SubjectPrefix is the queue subject prefix; a push of app wx… is
-// published on SubjectPrefix+"wx…" with the inbox id as decimal text.
-const SubjectPrefix = "miniback.inbox."
-
-// Publisher is the queue the Portal hands inbox ids to. Publish must be
-// durable when it returns nil and must dedupe on msgID. It is safe for
-// concurrent use.
+// Publisher is the part of *queue.Queue the Portal hands inbox ids to.
+// Publish must be durable when it returns nil and must dedupe on msgID;
+// Subject names the subject of a kind of message and an app. It is safe
+// for concurrent use.
 type Publisher interface {
+	Subject(kind, appid string) string
 	Publish(ctx context.Context, subject string, data []byte, msgID string) error
 }
+
+// subjectKind is the kind of the inbox's queue subjects: a push of app wx…
+// is published on Queue.Subject(subjectKind, "wx…") with its inbox id as
+// decimal text (see ParseInboxID).
+const subjectKind = "inbox"
 
 // Portal is the message-push endpoint /wx/portal/{appid} (SPEC §3.3). Set
 // its fields before serving; it is then safe for concurrent use. It never
@@ -151,8 +155,8 @@ func (p *Portal) readBody(r *http.Request) ([]byte, error) {
 // msg_signature, decrypts and parses the inner message. The plaintext
 // copy of compatible mode is ignored: only the ciphertext is
 // authenticated.
-func (p *Portal) open(app *miniback.App, body []byte, encryptType, timestamp, nonce, msgSignature string) (*Message, error) {
-	outer, err := Parse(app.MsgFormat, body)
+func (p *Portal) open(app *miniback.App, body []byte, encryptType, timestamp, nonce, msgSignature string) (*push.Message, error) {
+	outer, err := push.Parse(app.MsgFormat, body)
 	if err != nil {
 		return nil, miniback.WrapError(miniback.ECodeInvalidRequest, "the body is not a valid "+app.MsgFormat+" push", err)
 	}
@@ -178,7 +182,7 @@ func (p *Portal) open(app *miniback.App, body []byte, encryptType, timestamp, no
 	if err != nil {
 		return nil, miniback.WrapError(miniback.ECodeInvalidRequest, "the Encrypt field could not be decrypted", err)
 	}
-	m, err := Parse(app.MsgFormat, plain)
+	m, err := push.Parse(app.MsgFormat, plain)
 	if err != nil {
 		return nil, miniback.WrapError(miniback.ECodeInvalidRequest, "the decrypted push is not valid "+app.MsgFormat, err)
 	}
@@ -189,7 +193,7 @@ func (p *Portal) open(app *miniback.App, body []byte, encryptType, timestamp, no
 }
 
 // checked rejects a message without a MsgType: it cannot be routed.
-func checked(m *Message) (*Message, error) {
+func checked(m *push.Message) (*push.Message, error) {
 	if m.MsgType == "" {
 		return nil, miniback.Errorf(miniback.ECodeInvalidRequest, "the push has no MsgType")
 	}
@@ -214,7 +218,7 @@ func (p *Portal) crypt(app *miniback.App) (*wxcrypto.MsgCrypt, error) {
 
 // take stores m in the inbox and publishes its id unless it was already
 // handled.
-func (p *Portal) take(ctx context.Context, appid string, m *Message) error {
+func (p *Portal) take(ctx context.Context, appid string, m *push.Message) error {
 	in := &miniback.InboxMessage{
 		AppID: appid, DedupKey: m.DedupKey(), MsgType: m.MsgType, Event: m.Event,
 		FromUser: m.FromUserName, CreateTime: m.CreateTime, Message: m.Fields,
@@ -239,7 +243,7 @@ func (p *Portal) take(ctx context.Context, appid string, m *Message) error {
 // publish queues the id of in, deduplicated by the queue on "inbox-<id>".
 func (p *Portal) publish(ctx context.Context, in *miniback.InboxMessage) error {
 	id := strconv.FormatInt(in.ID, 10)
-	return p.Queue.Publish(ctx, SubjectPrefix+in.AppID, []byte(id), "inbox-"+id)
+	return p.Queue.Publish(ctx, p.Queue.Subject(subjectKind, in.AppID), []byte(id), "inbox-"+id)
 }
 
 // Requeue publishes again up to limit messages still received that
@@ -250,11 +254,11 @@ func (p *Portal) publish(ctx context.Context, in *miniback.InboxMessage) error {
 func (p *Portal) Requeue(ctx context.Context, olderThan time.Duration, limit int) (int, error) {
 	stale, err := p.Inbox.StaleInbox(ctx, p.now().Add(-olderThan), limit)
 	if err != nil {
-		return 0, fmt.Errorf("push: requeue: %w", err)
+		return 0, fmt.Errorf("inbox: requeue: %w", err)
 	}
 	for i, in := range stale {
 		if err := p.publish(ctx, in); err != nil {
-			return i, fmt.Errorf("push: requeue inbox %d: %w", in.ID, err)
+			return i, fmt.Errorf("inbox: requeue %d: %w", in.ID, err)
 		}
 	}
 	return len(stale), nil

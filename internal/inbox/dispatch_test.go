@@ -1,4 +1,4 @@
-package push_test
+package inbox_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/inbox"
 	"github.com/miniback/miniback/push"
 )
 
@@ -20,16 +21,16 @@ func TestPortalThenDispatcher(t *testing.T) {
 	env := newPortalEnv(t)
 	release := make(chan struct{})
 	var runs atomic.Int32
-	slow := push.HandlerFunc(func(ctx context.Context, m *push.Message, in *miniback.InboxMessage) error {
+	slow := inbox.HandlerFunc(func(ctx context.Context, m *push.Message, in *miniback.InboxMessage) error {
 		<-release
 		runs.Add(1)
 		return nil
 	})
-	router, err := push.NewRouter([]push.Rule{{MsgType: "text", Handler: "slow"}}, push.WithHandler("slow", slow))
+	router, err := inbox.NewRouter([]inbox.Rule{{MsgType: "text", Handler: "slow"}}, inbox.WithHandler("slow", slow))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &push.Dispatcher{Inbox: env.inbox, Router: router, Now: func() time.Time { return testNow }}
+	d := &inbox.Dispatcher{Inbox: env.inbox, Router: router, Now: func() time.Time { return testNow }}
 
 	p := buildPush(t, "wxencxml", "safe", push.FormatXML, readSample(t, "text.xml"), testNow.Unix())
 	if status, body := env.send(t, p); status != http.StatusOK || body != "success" {
@@ -39,7 +40,7 @@ func TestPortalThenDispatcher(t *testing.T) {
 	if len(pubs) != 1 || runs.Load() != 0 {
 		t.Fatalf("publishes %v, handler runs %d: want 1 publish and no run", pubs, runs.Load())
 	}
-	id, err := push.ParseInboxID([]byte(pubs[0].data))
+	id, err := inbox.ParseInboxID([]byte(pubs[0].data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,29 +78,29 @@ func TestDispatcher(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inbox := mustInbox(t)
+			store := mustInbox(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			h := push.HandlerFunc(func(context.Context, *push.Message, *miniback.InboxMessage) error {
+			h := inbox.HandlerFunc(func(context.Context, *push.Message, *miniback.InboxMessage) error {
 				if tt.cancel {
 					cancel()
 				}
 				return tt.handlerErr
 			})
-			router, err := push.NewRouter([]push.Rule{{Handler: "h"}}, push.WithHandler("h", h))
+			router, err := inbox.NewRouter([]inbox.Rule{{Handler: "h"}}, inbox.WithHandler("h", h))
 			if err != nil {
 				t.Fatal(err)
 			}
 			in := inboxOf(t, "wxa", "text.json")
 			in.ID = 0
-			if _, err := inbox.AddInbox(context.Background(), in); err != nil {
+			if _, err := store.AddInbox(context.Background(), in); err != nil {
 				t.Fatal(err)
 			}
-			d := &push.Dispatcher{Inbox: inbox, Router: router, Now: func() time.Time { return testNow }}
+			d := &inbox.Dispatcher{Inbox: store, Router: router, Now: func() time.Time { return testNow }}
 			if err := d.HandleDelivery(ctx, "wxa", in.ID); (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
 			}
-			row, err := inbox.InboxMessage(context.Background(), "wxa", in.ID)
+			row, err := store.InboxMessage(context.Background(), "wxa", in.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,11 +115,11 @@ func TestDispatcher(t *testing.T) {
 }
 
 func TestDispatcherNotFound(t *testing.T) {
-	router, err := push.NewRouter(nil)
+	router, err := inbox.NewRouter(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &push.Dispatcher{Inbox: mustInbox(t), Router: router}
+	d := &inbox.Dispatcher{Inbox: mustInbox(t), Router: router}
 	if err := d.HandleDelivery(context.Background(), "wxa", 99); !miniback.IsNotFound(err) {
 		t.Errorf("err = %v, want not_found", err)
 	}
@@ -131,7 +132,7 @@ func TestParseInboxID(t *testing.T) {
 		ok   bool
 	}{{"12", 12, true}, {" 7\n", 7, true}, {"0", 0, false}, {"-1", 0, false}, {"x", 0, false}, {"", 0, false}}
 	for _, tt := range tests {
-		got, err := push.ParseInboxID([]byte(tt.data))
+		got, err := inbox.ParseInboxID([]byte(tt.data))
 		if got != tt.want || (err == nil) != tt.ok {
 			t.Errorf("ParseInboxID(%q) = %d, %v", tt.data, got, err)
 		}

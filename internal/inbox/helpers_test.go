@@ -1,4 +1,4 @@
-package push_test
+package inbox_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/miniback/miniback"
 	"github.com/miniback/miniback/internal/api"
+	"github.com/miniback/miniback/internal/inbox"
 	"github.com/miniback/miniback/internal/store/sqlite"
 	"github.com/miniback/miniback/push"
 	"github.com/miniback/miniback/wxcrypto"
@@ -54,6 +56,8 @@ type recorder struct {
 	err  error
 }
 
+func (r *recorder) Subject(kind, appid string) string { return "miniback." + kind + "." + appid }
+
 func (r *recorder) Publish(_ context.Context, subject string, data []byte, msgID string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -84,7 +88,7 @@ func testApps() miniback.Apps {
 }
 
 type portalEnv struct {
-	portal *push.Portal
+	portal *inbox.Portal
 	inbox  *sqlite.InboxStore
 	queue  *recorder
 	server *httptest.Server
@@ -93,7 +97,7 @@ type portalEnv struct {
 func newPortalEnv(tb testing.TB) *portalEnv {
 	tb.Helper()
 	env := &portalEnv{inbox: mustInbox(tb), queue: &recorder{}}
-	env.portal = &push.Portal{
+	env.portal = &inbox.Portal{
 		Apps: testApps(), Inbox: env.inbox, Queue: env.queue,
 		MaxAge: 5 * time.Minute, Now: func() time.Time { return testNow },
 	}
@@ -202,6 +206,22 @@ func (env *portalEnv) rows(tb testing.TB, appid string) []*miniback.InboxMessage
 }
 
 var errQueueDown = errors.New("queue down")
+
+func readSample(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "push", "testdata", "samples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func formatOf(name string) string {
+	if strings.HasSuffix(name, ".xml") {
+		return push.FormatXML
+	}
+	return push.FormatJSON
+}
 
 func newRequest(tb testing.TB, method, target string) *http.Request {
 	tb.Helper()

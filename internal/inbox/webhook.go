@@ -1,4 +1,4 @@
-package push
+package inbox
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/push"
 )
 
 // Webhook headers. The signature is "sha256=" + hex(HMAC-SHA256(secret,
@@ -101,7 +102,7 @@ type webhookHandler struct {
 // errPermanent marks an answer that a retry will not change.
 var errPermanent = errors.New("permanent")
 
-func (h *webhookHandler) Handle(ctx context.Context, m *Message, in *miniback.InboxMessage) error {
+func (h *webhookHandler) Handle(ctx context.Context, m *push.Message, in *miniback.InboxMessage) error {
 	body, err := json.Marshal(WebhookBody{AppID: in.AppID, InboxID: in.ID, Message: m.Fields})
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)

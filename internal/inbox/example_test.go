@@ -1,22 +1,23 @@
-package push_test
+package inbox_test
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/inbox"
 	"github.com/miniback/miniback/push"
 )
 
 // An embedder adds its own handler by name, then names it in rules.
 func ExampleNewRouter() {
-	greet := push.HandlerFunc(func(ctx context.Context, m *push.Message, in *miniback.InboxMessage) error {
+	greet := inbox.HandlerFunc(func(ctx context.Context, m *push.Message, in *miniback.InboxMessage) error {
 		fmt.Printf("%s said %q\n", m.FromUserName, m.Content)
 		return nil
 	})
-	router, err := push.NewRouter([]push.Rule{
+	router, err := inbox.NewRouter([]inbox.Rule{
 		{MsgType: "text", ContentRegex: `^hello`, Handler: "greet"},
-	}, push.WithHandler("greet", greet))
+	}, inbox.WithHandler("greet", greet))
 	if err != nil {
 		fmt.Println(err)
 		return
