@@ -273,23 +273,24 @@ func openState(cfg config.Config) (miniback.StateStore, error) {
 	return nil, &config.Error{Key: "redis.url", Msg: "redis is not supported by this build yet; leave it empty"}
 }
 
-// openKeys loads (or creates in data_dir) the access-token signing key and
-// the key that seals WeChat session keys.
+// openKeys loads the access-token signing key and the key that seals
+// WeChat session keys from the files auth.signing_key_file and
+// auth.seal_key_file name, or, when they are empty, from data_dir, where
+// they are created on first start.
 func openKeys(cfg config.Config) (*session.SigningKey, *session.Sealer, error) {
 	var key *session.SigningKey
 	var err error
 	if cfg.Auth.SigningKeyFile != "" {
-		key, err = session.ParseSigningKey([]byte(cfg.Auth.SigningKeyFile))
-		if err != nil {
-			return nil, nil, &config.Error{Key: "auth.signing_key_file", Msg: "must be an Ed25519 private key in PKCS#8 PEM", Err: err}
+		if key, err = session.LoadSigningKey(cfg.Auth.SigningKeyFile); err != nil {
+			return nil, nil, &config.Error{Key: "auth.signing_key_file", Msg: "must name a file holding an Ed25519 private key in PKCS#8 PEM", Err: err}
 		}
 	} else if key, err = session.LoadOrCreateSigningKey(filepath.Join(cfg.DataDir, "signing_key.pem")); err != nil {
 		return nil, nil, err
 	}
 	var sealKey []byte
 	if cfg.Auth.SealKeyFile != "" {
-		if sealKey, err = session.ParseSealKey(cfg.Auth.SealKeyFile); err != nil {
-			return nil, nil, &config.Error{Key: "auth.seal_key_file", Msg: "must hold 32 bytes in base64 or hex", Err: err}
+		if sealKey, err = session.LoadSealKey(cfg.Auth.SealKeyFile); err != nil {
+			return nil, nil, &config.Error{Key: "auth.seal_key_file", Msg: "must name a file holding 32 bytes in base64 or hex", Err: err}
 		}
 	} else if sealKey, err = session.LoadOrCreateSealKey(filepath.Join(cfg.DataDir, "seal.key")); err != nil {
 		return nil, nil, err

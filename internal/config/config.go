@@ -92,9 +92,11 @@ func (r PushRule) LogValue() slog.Value {
 
 // Auth configures sessions and tokens.
 type Auth struct {
-	AccessTTL      time.Duration `yaml:"access_ttl"`
-	RefreshTTL     time.Duration `yaml:"refresh_ttl"`
-	SigningKeyFile string        `yaml:"signing_key_file"`
+	AccessTTL  time.Duration `yaml:"access_ttl"`
+	RefreshTTL time.Duration `yaml:"refresh_ttl"`
+	// SigningKeyFile names a file with the Ed25519 private key (PKCS#8 PEM)
+	// that signs access tokens; generated into data_dir when empty.
+	SigningKeyFile string `yaml:"signing_key_file"`
 	// SealKeyFile names a file with the 32-byte AES key (base64 or hex) that
 	// seals WeChat session keys at rest; generated into data_dir when empty.
 	SealKeyFile string `yaml:"seal_key_file"`
