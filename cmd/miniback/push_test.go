@@ -24,7 +24,7 @@ const xmlAppID = "wx00000000000000a1"
 // embedded sandbox serving both.
 func withXMLApp(c *config.Config) {
 	c.Apps = append(c.Apps, config.App{AppID: xmlAppID, Secret: "xml-secret", Token: "xmltoken",
-		AESKey: "c2FuZGJveGRlbW9hZXNrZXkwMTIzNDU2Nzg5YWJjZGU", MsgFormat: "XML"})
+		AESKey: "c2FuZGJveGRlbW9hZXNrZXkwMTIzNDU2Nzg5YWJjZGU", MsgFormat: "XML", PushMode: "safe"})
 	c.WeChat.APIBase = config.APIBaseSandbox
 }
 

@@ -139,7 +139,6 @@ type App struct {
 	LegacyDecrypt bool `yaml:"legacy_decrypt" json:"legacy_decrypt"`
 }
 
-
 // APIBaseSandbox is the wechat.api_base value that starts the embedded sandbox.
 const APIBaseSandbox = "sandbox"
 
