@@ -118,7 +118,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	apps := appsOf(cfg.Apps)
 	inboxStore, media := sqlite.NewInboxStore(m.DB), sqlite.NewMediaStore(m.DB)
 	m.Inbox, err = inbox.New(apps, inboxStore, media, m.Queue, m.Outbox, inbox.Config{
-		Rules: inboxRules(cfg.Push.Rules), MaxAge: cfg.Push.MaxAge, Logger: m.Logger.With("component", "inbox")})
+		Rules: inboxRules(cfg.Push.Rules), MaxAge: cfg.Push.MaxAge, Logger: m.Logger.With("component", "inbox"),
+		Observer: m.Metrics})
 	if err != nil {
 		return &config.Error{Key: "push.rules", Msg: "invalid rule", Err: err}
 	}
