@@ -57,6 +57,8 @@ type Portal struct {
 	Logger *slog.Logger // optional: debug lines for WeChat's repeats
 	// MaxBody is the largest accepted body in bytes; 0 means DefaultMaxBody.
 	MaxBody int64
+	// Observer counts pushes by result; nil counts nothing.
+	Observer Observer
 
 	crypts sync.Map // *miniback.App → *wxcrypto.MsgCrypt
 }
@@ -73,7 +75,7 @@ func (p *Portal) ServeVerify(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	// The same window as for messages: a recorded verification URL must
 	// not verify forever.
-	if err := p.authenticate(app, q.Get("timestamp"), q.Get("nonce"), q.Get("signature")); err != nil {
+	if _, err := p.authenticate(app, q.Get("timestamp"), q.Get("nonce"), q.Get("signature")); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -92,19 +94,9 @@ func (p *Portal) ServeMessage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	if err := p.authenticate(app, q.Get("timestamp"), q.Get("nonce"), q.Get("signature")); err != nil {
-		return err
-	}
-	body, err := p.readBody(r)
+	result, err := p.receive(r, app)
+	observerOr(p.Observer).PushReceived(app.AppID, result)
 	if err != nil {
-		return err
-	}
-	m, err := p.open(app, body, q.Get("encrypt_type"), q.Get("timestamp"), q.Get("nonce"), q.Get("msg_signature"))
-	if err != nil {
-		return err
-	}
-	if err := p.take(r.Context(), app.AppID, m); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -112,15 +104,43 @@ func (p *Portal) ServeMessage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// receive does the work of ServeMessage and names its result (Received…).
+func (p *Portal) receive(r *http.Request, app *miniback.App) (string, error) {
+	q := r.URL.Query()
+	if result, err := p.authenticate(app, q.Get("timestamp"), q.Get("nonce"), q.Get("signature")); err != nil {
+		return result, err
+	}
+	body, err := p.readBody(r)
+	if err != nil {
+		return ReceivedRefusedBody, err
+	}
+	m, err := p.open(app, body, q.Get("encrypt_type"), q.Get("timestamp"), q.Get("nonce"), q.Get("msg_signature"))
+	if miniback.ErrorCode(err) == miniback.ECodeForbidden {
+		return ReceivedRefusedSignature, err
+	}
+	if err != nil {
+		return ReceivedRefusedBody, err
+	}
+	created, err := p.take(r.Context(), app.AppID, m)
+	switch {
+	case err != nil:
+		return ReceivedUnavailable, err
+	case !created:
+		return ReceivedDuplicate, nil
+	}
+	return ReceivedStored, nil
+}
+
 // authenticate checks the timestamp window and the plain signature, which
-// WeChat sends in every mode.
-func (p *Portal) authenticate(app *miniback.App, timestamp, nonce, signature string) error {
+// WeChat sends in every mode. On failure it also names the refusal
+// (ReceivedRefusedStale or ReceivedRefusedSignature).
+func (p *Portal) authenticate(app *miniback.App, timestamp, nonce, signature string) (string, error) {
 	if app.Token == "" {
-		return miniback.Errorf(miniback.ECodeForbidden, "message push is not configured for this app")
+		return ReceivedRefusedSignature, miniback.Errorf(miniback.ECodeForbidden, "message push is not configured for this app")
 	}
 	ts, err := strconv.ParseInt(timestamp, 10, 64)
 	if err != nil {
-		return miniback.Errorf(miniback.ECodeForbidden, "the timestamp is missing or not a number")
+		return ReceivedRefusedStale, miniback.Errorf(miniback.ECodeForbidden, "the timestamp is missing or not a number")
 	}
 	maxAge := p.MaxAge
 	if maxAge <= 0 {
@@ -128,12 +148,12 @@ func (p *Portal) authenticate(app *miniback.App, timestamp, nonce, signature str
 	}
 	// Compare in seconds so that huge timestamps cannot overflow a Duration.
 	if skew := p.now().Unix() - ts; skew > int64(maxAge/time.Second) || -skew > int64(maxAge/time.Second) {
-		return miniback.Errorf(miniback.ECodeForbidden, "the timestamp is outside the accepted window")
+		return ReceivedRefusedStale, miniback.Errorf(miniback.ECodeForbidden, "the timestamp is outside the accepted window")
 	}
 	if !wxcrypto.VerifySignature(app.Token, timestamp, nonce, signature) {
-		return miniback.Errorf(miniback.ECodeForbidden, "the signature does not match")
+		return ReceivedRefusedSignature, miniback.Errorf(miniback.ECodeForbidden, "the signature does not match")
 	}
-	return nil
+	return "", nil
 }
 
 func (p *Portal) readBody(r *http.Request) ([]byte, error) {
@@ -242,8 +262,8 @@ func (p *Portal) crypt(app *miniback.App) (*wxcrypto.MsgCrypt, error) {
 }
 
 // take stores m in the inbox and publishes its id unless it was already
-// handled.
-func (p *Portal) take(ctx context.Context, appid string, m *push.Message) error {
+// handled. It reports whether m was new.
+func (p *Portal) take(ctx context.Context, appid string, m *push.Message) (bool, error) {
 	in := &miniback.InboxMessage{
 		AppID: appid, DedupKey: m.DedupKey(), MsgType: m.MsgType, Event: m.Event,
 		FromUser: m.FromUserName, CreateTime: m.CreateTime, Message: m.Fields,
@@ -251,18 +271,18 @@ func (p *Portal) take(ctx context.Context, appid string, m *push.Message) error 
 	}
 	created, err := p.Inbox.AddInbox(ctx, in)
 	if err != nil {
-		return miniback.WrapError(miniback.ECodeUnavailable, "the inbox cannot take the message now", err)
+		return false, miniback.WrapError(miniback.ECodeUnavailable, "the inbox cannot take the message now", err)
 	}
 	if !created {
 		p.debug(ctx, "push repeat", appid, in)
 		if in.Status != miniback.InboxReceived {
-			return nil
+			return false, nil
 		}
 	}
 	if err := p.publish(ctx, in); err != nil {
-		return miniback.WrapError(miniback.ECodeUnavailable, "the queue cannot take the message now", err)
+		return created, miniback.WrapError(miniback.ECodeUnavailable, "the queue cannot take the message now", err)
 	}
-	return nil
+	return created, nil
 }
 
 // publish queues the id of in, deduplicated by the queue on "inbox-<id>".
