@@ -55,6 +55,14 @@ type Config struct {
 	HTTPClient *http.Client     // used for pushes; default http.DefaultClient
 	RiskyWords []string         // msg_sec_check words; default DefaultRiskyWords()
 	MediaTTL   time.Duration    // temporary media lifetime; default 3 days
+
+	// Memory bounds, oldest forgotten first (bound.go): outstanding codes
+	// of each kind, users per app, media bytes, and sent messages kept
+	// for GET /sandbox/sent. Zero takes the Default… constant.
+	MaxCodes      int
+	MaxUsers      int
+	MaxMediaBytes int64
+	MaxSent       int
 }
 
 // DefaultRiskyWords returns the words that make msg_sec_check answer risky
@@ -81,6 +89,9 @@ type Server struct {
 	faults     []*faultState
 	media      map[string]*mediaItem
 	sent       []SentMessage
+
+	codeOrder, phoneOrder, mediaOrder keyQueue // insertion order, for the bounds
+	mediaBytes                        int64
 }
 
 // New returns a Server for cfg. Apps with an empty AppID are ignored.
@@ -99,7 +110,9 @@ func New(cfg Config) *Server {
 	}
 	for _, a := range cfg.Apps {
 		if a.AppID != "" {
-			s.apps[a.AppID] = newAppState(a)
+			st := newAppState(a)
+			st.maxUsers = cfg.MaxUsers
+			s.apps[a.AppID] = st
 		}
 	}
 	s.bg, s.stop = context.WithCancel(context.Background())
@@ -128,6 +141,18 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.RiskyWords == nil {
 		cfg.RiskyWords = DefaultRiskyWords()
+	}
+	if cfg.MaxCodes <= 0 {
+		cfg.MaxCodes = DefaultMaxCodes
+	}
+	if cfg.MaxUsers <= 0 {
+		cfg.MaxUsers = DefaultMaxUsers
+	}
+	if cfg.MaxMediaBytes <= 0 {
+		cfg.MaxMediaBytes = DefaultMaxMediaBytes
+	}
+	if cfg.MaxSent <= 0 {
+		cfg.MaxSent = DefaultMaxSent
 	}
 	return cfg
 }
