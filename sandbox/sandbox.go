@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -39,7 +40,8 @@ type App struct {
 	AESKey    string
 	MsgFormat string
 	PushURL   string
-	PushMode  string // ModePlain, ModeCompat or ModeSafe; default safe with an AESKey, else plain
+	PushMode  string  // ModePlain, ModeCompat or ModeSafe; default safe with an AESKey, else plain
+	Pay       *PayApp // WeChat Pay merchant; nil: the app has no pay
 	Pages     []string
 	Templates map[string][]string
 }
@@ -63,6 +65,12 @@ type Config struct {
 	MaxUsers      int
 	MaxMediaBytes int64
 	MaxSent       int
+	// PayTimeScale multiplies WeChat Pay's notification retry delays
+	// (15 s, 15 s, 30 s, 3 min, …); default 1.
+	PayTimeScale float64
+	// PayPlatformKey is the WeChat Pay platform key; nil: generated on
+	// first use.
+	PayPlatformKey *rsa.PrivateKey
 }
 
 // DefaultRiskyWords returns the words that make msg_sec_check answer risky
@@ -92,6 +100,7 @@ type Server struct {
 
 	codeOrder, phoneOrder, mediaOrder keyQueue // insertion order, for the bounds
 	mediaBytes                        int64
+	pay payWorld
 }
 
 // New returns a Server for cfg. Apps with an empty AppID are ignored.
@@ -115,6 +124,10 @@ func New(cfg Config) *Server {
 			s.apps[a.AppID] = st
 		}
 	}
+	s.pay.merchantKeys = make(map[string]*rsa.PrivateKey)
+	s.pay.orders = make(map[string]*payOrder)
+	s.pay.byTransaction = make(map[string]*payOrder)
+	s.pay.refunds = make(map[string]*payRefund)
 	s.bg, s.stop = context.WithCancel(context.Background())
 	s.mux = s.routes()
 	return s
