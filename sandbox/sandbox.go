@@ -100,7 +100,7 @@ type Server struct {
 
 	codeOrder, phoneOrder, mediaOrder keyQueue // insertion order, for the bounds
 	mediaBytes                        int64
-	pay payWorld
+	pay                               payWorld
 }
 
 // New returns a Server for cfg. Apps with an empty AppID are ignored.
