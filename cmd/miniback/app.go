@@ -319,7 +319,8 @@ func inboxRules(list []config.PushRule) []inbox.Rule {
 func appsOf(list []config.App) miniback.Apps {
 	apps := miniback.Apps{}
 	for _, a := range list {
-		apps[a.AppID] = &miniback.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey, MsgFormat: a.MsgFormat, PushURL: a.PushURL}
+		apps[a.AppID] = &miniback.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey,
+			MsgFormat: a.MsgFormat, PushURL: a.PushURL, PushMode: a.PushMode, LegacyDecrypt: a.LegacyDecrypt}
 	}
 	return apps
 }
@@ -333,7 +334,7 @@ func sandboxApps(list []config.App, self string) []sandbox.App {
 		if push == "" {
 			push = self + "/wx/portal/" + url.PathEscape(a.AppID)
 		}
-		out = append(out, sandbox.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey, MsgFormat: a.MsgFormat, PushURL: push})
+		out = append(out, sandbox.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey, MsgFormat: a.MsgFormat, PushURL: push, PushMode: a.PushMode})
 	}
 	return out
 }

@@ -64,16 +64,19 @@ type Portal struct {
 }
 
 // ServeVerify answers WeChat's URL verification (protocol §d.1): when the
-// signature over (token, timestamp, nonce) matches, it writes echostr
-// verbatim as text/plain; otherwise it returns forbidden.
+// signature over (token, timestamp, nonce) matches and the timestamp is
+// within MaxAge, it writes echostr verbatim as text/plain; otherwise it
+// returns forbidden.
 func (p *Portal) ServeVerify(w http.ResponseWriter, r *http.Request) error {
 	app, err := p.Apps.Get(r.PathValue("appid"))
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
-	if app.Token == "" || !wxcrypto.VerifySignature(app.Token, q.Get("timestamp"), q.Get("nonce"), q.Get("signature")) {
-		return miniback.Errorf(miniback.ECodeForbidden, "the signature does not match")
+	// The same window as for messages: a recorded verification URL must
+	// not verify forever.
+	if _, err := p.authenticate(app, q.Get("timestamp"), q.Get("nonce"), q.Get("signature")); err != nil {
+		return err
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff") // echostr is attacker-chosen
@@ -181,12 +184,22 @@ func (p *Portal) open(app *miniback.App, body []byte, encryptType, timestamp, no
 		return nil, miniback.WrapError(miniback.ECodeInvalidRequest, "the body is not a valid "+app.MsgFormat+" push", err)
 	}
 	if outer.Encrypt == "" && encryptType == "" {
-		// Plaintext mode. WeChat's console asks for an EncodingAESKey in
-		// every mode, so having one does not mean the app is in safe mode,
-		// and plaintext pushes are taken. Nothing but the query's signature
-		// (token, timestamp, nonce) authenticates them: SPEC §7 tells
-		// operators to prefer safe mode; MaxAge bounds a replayed signature.
+		// Plaintext mode. Nothing but the query's signature (token,
+		// timestamp, nonce) authenticates the body, so anyone who saw one
+		// push URL could post any message for MaxAge: taken only from apps
+		// configured in plain mode.
+		if err := allowMode(app, miniback.PushModePlain); err != nil {
+			return nil, err
+		}
 		return checked(outer)
+	}
+	// Compatible mode carries a plaintext copy beside the ciphertext.
+	mode := miniback.PushModeSafe
+	if outer.MsgType != "" {
+		mode = miniback.PushModeCompat
+	}
+	if err := allowMode(app, mode); err != nil {
+		return nil, err
 	}
 	if outer.Encrypt == "" || encryptType != "aes" {
 		return nil, miniback.Errorf(miniback.ECodeInvalidRequest, "encrypted pushes need encrypt_type=aes and an Encrypt field")
@@ -210,6 +223,18 @@ func (p *Portal) open(app *miniback.App, body []byte, encryptType, timestamp, no
 		return nil, miniback.Errorf(miniback.ECodeInvalidRequest, "the decrypted push is itself encrypted")
 	}
 	return checked(m)
+}
+
+// pushModeRank orders the push modes from the weakest.
+var pushModeRank = map[string]int{miniback.PushModePlain: 0, miniback.PushModeCompat: 1, miniback.PushModeSafe: 2}
+
+// allowMode refuses a push in a weaker mode than the app's push_mode (an
+// app without one takes every mode).
+func allowMode(app *miniback.App, mode string) error {
+	if pushModeRank[mode] < pushModeRank[app.PushMode] {
+		return miniback.Errorf(miniback.ECodeForbidden, "a %s-mode push is refused: this app takes %s mode", mode, app.PushMode)
+	}
+	return nil
 }
 
 // checked rejects a message without a MsgType: it cannot be routed.
