@@ -43,6 +43,8 @@ func TestConformance(t *testing.T) {
 			Inbox:    sqlite.NewInboxStore(db),
 			Messages: sqlite.NewMessageStore(db),
 			Media:    sqlite.NewMediaStore(db),
+			Events:   sqlite.NewEventStore(db),
+			Datacube: sqlite.NewDatacubeStore(db),
 		}
 	})
 }
@@ -58,6 +60,8 @@ func TestConformanceSharedDB(t *testing.T) {
 		Inbox:    sqlite.NewInboxStore(db),
 		Messages: sqlite.NewMessageStore(db),
 		Media:    sqlite.NewMediaStore(db),
+		Events:   sqlite.NewEventStore(db),
+		Datacube: sqlite.NewDatacubeStore(db),
 	}
 	storetest.Run(t, func(*testing.T) storetest.Stores { return stores })
 }
