@@ -81,6 +81,7 @@ type Server struct {
 	faults     []*faultState
 	media      map[string]*mediaItem
 	sent       []SentMessage
+	cube       datacubeState
 }
 
 // New returns a Server for cfg. Apps with an empty AppID are ignored.
