@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/analytics"
 	"github.com/miniback/miniback/internal/api"
 	"github.com/miniback/miniback/internal/config"
 	"github.com/miniback/miniback/internal/outbox"
@@ -35,18 +36,20 @@ type Main struct {
 	Logger *slog.Logger
 	Stdout io.Writer // the sandbox-mode banner goes here
 
-	DB      *sqlite.DB
-	State   miniback.StateStore
-	Queue   *queue.Queue
-	Outbox  *outbox.Outbox
-	push    *pushParts
-	Sandbox *sandbox.Server // set when wechat.api_base is "sandbox"
-	API     *api.Server
+	DB        *sqlite.DB
+	State     miniback.StateStore
+	Queue     *queue.Queue
+	Outbox    *outbox.Outbox
+	Analytics *analytics.Service
+	push      *pushParts
+	Sandbox   *sandbox.Server // set when wechat.api_base is "sandbox"
+	API       *api.Server
 
 	listener net.Listener
 	server   *http.Server
 
-	tuneOutbox func(*outbox.Config) // tests shorten the retry delays
+	tuneOutbox    func(*outbox.Config)    // tests shorten the retry delays
+	tuneAnalytics func(*analytics.Config) // tests move the clock and shorten delays
 }
 
 // Open opens the database, the state store, the keys, the WeChat clients
@@ -110,6 +113,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 
+	// Analytics: events through the queue, datacube pulls.
+	m.Analytics = m.newAnalytics(clients)
+
 	// HTTP API.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -127,6 +133,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Sealer:     sealer,
 		WeChat:     clients,
 		RefreshTTL: cfg.Auth.RefreshTTL,
+		Analytics:  m.Analytics,
 		Ready: []api.Check{
 			{Name: "database", Func: m.DB.Ping},
 			{Name: "state", Func: m.State.Ping},
@@ -174,6 +181,11 @@ func (m *Main) Run(ctx context.Context) error {
 		stopWork()
 		return err
 	}
+	workers.Go(func() {
+		if err := m.Analytics.Run(workCtx); err != nil {
+			m.Logger.Error("analytics stopped", slog.String("error", err.Error()))
+		}
+	})
 	defer func() {
 		stopWork() // after the HTTP server stopped taking work
 		workers.Wait()

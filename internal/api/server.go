@@ -35,6 +35,7 @@ type Server struct {
 	Media      miniback.MediaStore
 	Outbox     Outbox
 	Portal     Portal
+	Analytics  Analytics // nil: no analytics routes
 	AdminKeys  []string
 	Tokens     *session.Issuer
 	Sealer     *session.Sealer
@@ -82,6 +83,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/{appid}/media/{media_id}", s.authed(s.handleGetMedia))
 	s.handle("POST /api/v1/{appid}/wxacode", s.authed(s.handleWxaCode))
 	s.adminRoutes()
+	s.analyticsRoutes()
 	if s.Portal != nil {
 		s.handle("GET /wx/portal/{appid}", s.Portal.ServeVerify)
 		s.handle("POST /wx/portal/{appid}", s.Portal.ServeMessage)
