@@ -371,3 +371,65 @@ func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestDatacubeBackfill backfills ten days through the admin API from the
+// embedded sandbox, which refuses any date its rules do not allow, and
+// reads the rows back.
+func TestDatacubeBackfill(t *testing.T) {
+	e := startMain(t, func(c *config.Config) { withAdmin(c); c.Analytics.DatacubeAt = "off" })
+	bj := time.FixedZone("CST", 8*3600)
+	y := time.Now().In(bj).AddDate(0, 0, -1)
+	from, to := y.AddDate(0, 0, -9).Format(time.DateOnly), y.Format(time.DateOnly)
+	var job miniback.DatacubeJob
+	st, _ := e.do("POST", "/admin/v1/"+config.DemoAppID+"/analytics/wechat/sync", adminKey, map[string]string{"from": from, "to": to}, &job)
+	if st != 202 || job.ID == "" || job.Status != "running" || job.Calls < 10*5+2 {
+		t.Fatalf("sync: %d %+v", st, job)
+	}
+	waitFor(t, func() bool {
+		e.query("wechat/sync/"+job.ID, &job)
+		return job.Status != "running"
+	})
+	if job.Status != "done" || job.Failed != 0 || job.Stored != job.Calls {
+		t.Fatalf("job = %+v", job)
+	}
+	for _, c := range e.m.Sandbox.DatacubeCalls() {
+		if c.ErrCode != 0 {
+			t.Fatalf("a pull broke the date rules: %+v", c)
+		}
+	}
+	if n := len(e.m.Sandbox.DatacubeCalls()); n != job.Calls {
+		t.Fatalf("sandbox answered %d pulls, job planned %d", n, job.Calls)
+	}
+	rowsOf := func(q string) int {
+		var out struct {
+			Rows []struct {
+				API   string          `json:"api"`
+				Begin string          `json:"begin_date"`
+				Data  json.RawMessage `json:"data"`
+			} `json:"rows"`
+		}
+		if st := e.query("wechat/"+q+"&from="+from+"&to="+to, &out); st != 200 {
+			t.Fatalf("%s: %d", q, st)
+		}
+		for _, r := range out.Rows {
+			if len(r.Data) < 10 {
+				t.Fatalf("%s: row without figures: %+v", q, r)
+			}
+		}
+		return len(out.Rows)
+	}
+	for q, want := range map[string]int{"visit_trend?period=day": 10, "summary?x=": 10, "retain?period=day": 10, "visit_page?x=": 10,
+		"visit_distribution?x=": 10, "user_portrait?x=": 2} {
+		if got := rowsOf(q); got != want {
+			t.Errorf("%s: %d rows, want %d", q, got, want)
+		}
+	}
+	var er errorAnswer
+	if st, _ := e.do("POST", "/admin/v1/"+config.DemoAppID+"/analytics/wechat/sync", adminKey,
+		map[string]string{"from": from, "to": time.Now().In(bj).Format(time.DateOnly)}, &er); st != 400 {
+		t.Fatalf("sync including today: %d %+v", st, er)
+	}
+	if st, _ := e.do("GET", "/admin/v1/"+config.DemoAppID+"/analytics/wechat/sync/nope", adminKey, nil, &er); st != 404 {
+		t.Fatalf("unknown job: %d", st)
+	}
+}
