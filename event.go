@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Limits of the event ingest (SPEC §8.1).
+// Limits of the event ingest (SPEC §11.1).
 const (
 	MaxEventsPerBatch = 100
 	MaxEventProps     = 32

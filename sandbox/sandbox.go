@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -39,7 +40,8 @@ type App struct {
 	AESKey    string
 	MsgFormat string
 	PushURL   string
-	PushMode  string // ModePlain, ModeCompat or ModeSafe; default safe with an AESKey, else plain
+	PushMode  string  // ModePlain, ModeCompat or ModeSafe; default safe with an AESKey, else plain
+	Pay       *PayApp // WeChat Pay merchant; nil: the app has no pay
 	Pages     []string
 	Templates map[string][]string
 }
@@ -55,6 +57,12 @@ type Config struct {
 	HTTPClient *http.Client     // used for pushes; default http.DefaultClient
 	RiskyWords []string         // msg_sec_check words; default DefaultRiskyWords()
 	MediaTTL   time.Duration    // temporary media lifetime; default 3 days
+	// PayTimeScale multiplies WeChat Pay's notification retry delays
+	// (15 s, 15 s, 30 s, 3 min, …); default 1.
+	PayTimeScale float64
+	// PayPlatformKey is the WeChat Pay platform key; nil: generated on
+	// first use.
+	PayPlatformKey *rsa.PrivateKey
 }
 
 // DefaultRiskyWords returns the words that make msg_sec_check answer risky
@@ -82,6 +90,8 @@ type Server struct {
 	media      map[string]*mediaItem
 	sent       []SentMessage
 	cube       datacubeState
+
+	pay payWorld
 }
 
 // New returns a Server for cfg. Apps with an empty AppID are ignored.
@@ -103,6 +113,10 @@ func New(cfg Config) *Server {
 			s.apps[a.AppID] = newAppState(a)
 		}
 	}
+	s.pay.merchantKeys = make(map[string]*rsa.PrivateKey)
+	s.pay.orders = make(map[string]*payOrder)
+	s.pay.byTransaction = make(map[string]*payOrder)
+	s.pay.refunds = make(map[string]*payRefund)
 	s.bg, s.stop = context.WithCancel(context.Background())
 	s.mux = s.routes()
 	return s

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/miniback/miniback/internal/flex"
 )
 
 const (
@@ -59,6 +61,14 @@ func (c *Client) AccessToken(ctx context.Context) (string, error) {
 	return c.shared(ctx, "", false)
 }
 
+// TokenCached reports whether an access token is in the store now, without
+// fetching one (a client fetches on first use). It fails with the store's
+// error when the store fails. Safe for concurrent use.
+func (c *Client) TokenCached(ctx context.Context) (bool, error) {
+	_, ok, err := c.cached(ctx, "")
+	return ok, err
+}
+
 // InvalidateToken drops the cached access token, but only while it still
 // equals token, so a newer token stored by another caller survives.
 func (c *Client) InvalidateToken(ctx context.Context, token string) error {
@@ -77,6 +87,7 @@ func (c *Client) cached(ctx context.Context, stale string) (string, bool, error)
 	if !ok || tok == "" || tok == stale {
 		return "", false, nil
 	}
+	c.hadToken.Store(true)
 	return tok, true, nil
 }
 
@@ -173,10 +184,14 @@ func (c *Client) fetchHolding(ctx context.Context, owner, stale string, force bo
 			return "", err
 		}
 	}
+	if c.obs != nil {
+		c.obs.ObserveTokenFetch(c.appID, c.mode.String(), c.tokenReason(stale, force))
+	}
 	tok, expiresIn, err := c.fetchToken(ctx, force)
 	if err != nil {
 		return "", err
 	}
+	c.hadToken.Store(true)
 	if err := c.store.Set(ctx, c.tokenKey(), tok, tokenTTL(expiresIn)); err != nil {
 		return "", fmt.Errorf("wechat: store token: %w", err)
 	}
@@ -259,8 +274,8 @@ func (c *Client) retakeGap(ctx context.Context, now time.Time, stamp string) (bo
 }
 
 type tokenAnswer struct {
-	AccessToken string  `json:"access_token"`
-	ExpiresIn   flexInt `json:"expires_in"`
+	AccessToken string   `json:"access_token"`
+	ExpiresIn   flex.Int `json:"expires_in"`
 }
 
 // fetchToken asks WeChat for a token. Its errors are never retried here:

@@ -14,12 +14,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/miniback/miniback"
 	"github.com/miniback/miniback/internal/analytics"
 	"github.com/miniback/miniback/internal/api"
 	"github.com/miniback/miniback/internal/config"
+	"github.com/miniback/miniback/internal/inbox"
+	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/outbox"
 	"github.com/miniback/miniback/internal/queue"
 	"github.com/miniback/miniback/internal/session"
@@ -40,13 +41,18 @@ type Main struct {
 	State     miniback.StateStore
 	Queue     *queue.Queue
 	Outbox    *outbox.Outbox
+	Inbox     *inbox.Inbox
 	Analytics *analytics.Service
-	push      *pushParts
 	Sandbox   *sandbox.Server // set when wechat.api_base is "sandbox"
 	API       *api.Server
 
-	listener net.Listener
-	server   *http.Server
+	Registry *prometheus.Registry // every metric of this process
+	Metrics  *metrics.Metrics
+
+	listener        net.Listener
+	server          *http.Server
+	metricsListener net.Listener // metrics.listen, when set
+	metricsServer   *http.Server
 
 	tuneOutbox    func(*outbox.Config)    // tests shorten the retry delays
 	tuneAnalytics func(*analytics.Config) // tests move the clock and shorten delays
@@ -63,6 +69,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}()
 	cfg := m.Config
 	m.Logger.Info("starting miniback", slog.Any("config", cfg))
+	m.openMetrics()
 
 	// Database.
 	if m.DB, err = openDatabase(ctx, cfg); err != nil {
@@ -90,6 +97,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	if err = m.openMetricsListener(); err != nil {
+		return err
+	}
 
 	// WeChat: the real API, or the embedded sandbox on this same server.
 	apiBase := cfg.WeChat.APIBase
@@ -97,37 +107,39 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		apiBase = "http://" + loopbackAddr(m.listener.Addr().String())
 		m.Sandbox = sandbox.New(sandbox.Config{Apps: sandboxApps(cfg.Apps, apiBase), Logger: m.Logger.With("component", "sandbox")})
 	}
-	clients := newWeChatClients(cfg, apiBase, m.State, m.Logger)
+	clients := newWeChatClients(cfg, apiBase, m.State, m.Metrics, m.Logger)
 
 	// Queue and outbound messages.
 	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, AckWait: cfg.Queue.AckWait, DataDir: cfg.DataDir, Logger: m.Logger.With("component", "queue")}); err != nil {
 		return err
 	}
+	m.registerPoolMetrics(m.DB.Stats)
 	messages := sqlite.NewMessageStore(m.DB)
 	m.Outbox = outbox.New(messages, m.Queue, outbox.NewWeChatSender(clients), m.outboxConfig())
 
 	// Message push: the endpoint stores and queues; the router runs from the queue.
 	apps := appsOf(cfg.Apps)
-	inbox, media := sqlite.NewInboxStore(m.DB), sqlite.NewMediaStore(m.DB)
-	if m.push, err = newPush(cfg, apps, inbox, media, m.Queue, m.Outbox, m.Logger); err != nil {
-		return err
+	inboxStore, media := sqlite.NewInboxStore(m.DB), sqlite.NewMediaStore(m.DB)
+	m.Inbox, err = inbox.New(apps, inboxStore, media, m.Queue, m.Outbox, inbox.Config{
+		Rules: inboxRules(cfg.Push.Rules), MaxAge: cfg.Push.MaxAge, Logger: m.Logger.With("component", "inbox")})
+	if err != nil {
+		return &config.Error{Key: "push.rules", Msg: "invalid rule", Err: err}
 	}
 
 	// Analytics: events through the queue, datacube pulls.
 	m.Analytics = m.newAnalytics(clients)
 
 	// HTTP API.
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.API = &api.Server{
 		Apps:       apps,
 		Users:      sqlite.NewUserStore(m.DB),
 		Sessions:   sqlite.NewSessionStore(m.DB),
-		Inbox:      inbox,
-		Portal:     m.push.portal,
+		Inbox:      inboxStore,
+		Portal:     m.Inbox,
 		Messages:   messages,
 		Outbox:     m.Outbox,
 		Media:      media,
+		Stats:      sqlite.NewStatsStore(m.DB),
 		AdminKeys:  cfg.Admin.APIKeys,
 		Tokens:     session.NewIssuer(signingKey, cfg.Auth.AccessTTL),
 		Sealer:     sealer,
@@ -139,8 +151,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			{Name: "state", Func: m.State.Ping},
 			{Name: "queue", Func: m.Queue.Ping},
 		},
-		Logger:   m.Logger,
-		Registry: reg,
+		Logger:       m.Logger,
+		Registry:     m.mainRegistry(),
+		Metrics:      m.Metrics,
+		NoRequestLog: !cfg.Log.Requests,
 	}
 	m.server = &http.Server{
 		Handler:           m.handler(),
@@ -173,34 +187,37 @@ func (m *Main) handler() http.Handler {
 func (m *Main) Addr() string { return m.listener.Addr().String() }
 
 // Run serves until ctx ends, then shuts down gracefully: in-flight requests
-// get up to 20 s to finish.
+// get up to 20 s to finish. A background worker (outbox, inbox) that stops
+// with an error stops the server too, and Run returns that error.
 func (m *Main) Run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	workers, err := m.startWorkers(workCtx)
-	if err != nil {
-		stopWork()
-		return err
-	}
-	workers.Go(func() {
-		if err := m.Analytics.Run(workCtx); err != nil {
-			m.Logger.Error("analytics stopped", slog.String("error", err.Error()))
-		}
-	})
+	workers, failed := m.startWorkers(workCtx)
 	defer func() {
 		stopWork() // after the HTTP server stopped taking work
 		workers.Wait()
 	}()
+	go m.serveMetrics(workCtx)
 	errc := make(chan error, 1)
 	go func() { errc <- m.server.Serve(m.listener) }()
 	m.Logger.Info("listening", slog.String("addr", m.Addr()))
+	var workerErr error
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
 		return fmt.Errorf("serve: %w", err)
+	case workerErr = <-failed:
 	case <-ctx.Done():
 	}
+	if err := m.shutdown(errc); err != nil {
+		return err
+	}
+	return workerErr
+}
+
+// shutdown stops the HTTP server gracefully; errc is the result of Serve.
+func (m *Main) shutdown(errc <-chan error) error {
 	m.Logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -221,6 +238,9 @@ func (m *Main) Close() error {
 	}
 	if m.listener != nil && m.server == nil {
 		errs = append(errs, m.listener.Close())
+	}
+	if m.metricsListener != nil && m.metricsServer == nil {
+		errs = append(errs, m.metricsListener.Close())
 	}
 	if m.Queue != nil {
 		errs = append(errs, m.Queue.Close())
@@ -260,23 +280,24 @@ func openState(cfg config.Config) (miniback.StateStore, error) {
 	return nil, &config.Error{Key: "redis.url", Msg: "redis is not supported by this build yet; leave it empty"}
 }
 
-// openKeys loads (or creates in data_dir) the access-token signing key and
-// the key that seals WeChat session keys.
+// openKeys loads the access-token signing key and the key that seals
+// WeChat session keys from the files auth.signing_key_file and
+// auth.seal_key_file name, or, when they are empty, from data_dir, where
+// they are created on first start.
 func openKeys(cfg config.Config) (*session.SigningKey, *session.Sealer, error) {
 	var key *session.SigningKey
 	var err error
 	if cfg.Auth.SigningKeyFile != "" {
-		key, err = session.ParseSigningKey([]byte(cfg.Auth.SigningKeyFile))
-		if err != nil {
-			return nil, nil, &config.Error{Key: "auth.signing_key_file", Msg: "must be an Ed25519 private key in PKCS#8 PEM", Err: err}
+		if key, err = session.LoadSigningKey(cfg.Auth.SigningKeyFile); err != nil {
+			return nil, nil, &config.Error{Key: "auth.signing_key_file", Msg: "must name a file holding an Ed25519 private key in PKCS#8 PEM", Err: err}
 		}
 	} else if key, err = session.LoadOrCreateSigningKey(filepath.Join(cfg.DataDir, "signing_key.pem")); err != nil {
 		return nil, nil, err
 	}
 	var sealKey []byte
 	if cfg.Auth.SealKeyFile != "" {
-		if sealKey, err = session.ParseSealKey(cfg.Auth.SealKeyFile); err != nil {
-			return nil, nil, &config.Error{Key: "auth.seal_key_file", Msg: "must hold 32 bytes in base64 or hex", Err: err}
+		if sealKey, err = session.LoadSealKey(cfg.Auth.SealKeyFile); err != nil {
+			return nil, nil, &config.Error{Key: "auth.seal_key_file", Msg: "must name a file holding 32 bytes in base64 or hex", Err: err}
 		}
 	} else if sealKey, err = session.LoadOrCreateSealKey(filepath.Join(cfg.DataDir, "seal.key")); err != nil {
 		return nil, nil, err
@@ -285,7 +306,7 @@ func openKeys(cfg config.Config) (*session.SigningKey, *session.Sealer, error) {
 	return key, sealer, err
 }
 
-func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore, log *slog.Logger) map[string]*wechat.Client {
+func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore, obs wechat.Observer, log *slog.Logger) map[string]*wechat.Client {
 	hc := &http.Client{Transport: &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		MaxIdleConnsPerHost: 64,
@@ -300,10 +321,22 @@ func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore
 	for _, a := range cfg.Apps {
 		clients[a.AppID] = wechat.NewClient(a.AppID, a.Secret,
 			wechat.WithBaseURL(apiBase), wechat.WithHTTPClient(hc), wechat.WithTokenStore(store),
-			wechat.WithTokenMode(mode), wechat.WithTimeout(cfg.WeChat.Timeout),
+			wechat.WithTokenMode(mode), wechat.WithTimeout(cfg.WeChat.Timeout), wechat.WithObserver(obs),
 			wechat.WithLogger(log.With("component", "wechat", "appid", a.AppID)))
 	}
 	return clients
+}
+
+// inboxRules converts the configured push rules for the router.
+func inboxRules(list []config.PushRule) []inbox.Rule {
+	out := make([]inbox.Rule, len(list))
+	for i, r := range list {
+		out[i] = inbox.Rule{AppID: r.AppID, MsgType: r.MsgType, Event: r.Event, Content: r.Content,
+			ContentRegex: r.ContentRegex, Handler: r.Handler, Continue: r.Continue,
+			ReplyText: r.ReplyText, ReplyMediaID: r.ReplyMediaID,
+			WebhookURL: r.WebhookURL, WebhookSecret: r.WebhookSecret}
+	}
+	return out
 }
 
 func appsOf(list []config.App) miniback.Apps {

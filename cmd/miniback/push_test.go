@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/miniback/miniback/internal/config"
-	"github.com/miniback/miniback/push"
 	"github.com/miniback/miniback/sandbox"
 )
 
@@ -183,7 +182,7 @@ func TestSlowWebhookDoesNotDelaySuccess(t *testing.T) {
 	hook := newBlockingHook(t, "hook-secret")
 	e := startMain(t, func(c *config.Config) {
 		withAdmin(c)
-		c.Push.Rules = []push.Rule{{MsgType: "text", ContentRegex: "^order", Handler: "webhook", WebhookURL: hook.srv.URL, WebhookSecret: "hook-secret"}}
+		c.Push.Rules = []config.PushRule{{MsgType: "text", ContentRegex: "^order", Handler: "webhook", WebhookURL: hook.srv.URL, WebhookSecret: "hook-secret"}}
 	})
 	msg := map[string]any{"ToUserName": "gh_1", "FromUserName": "o", "CreateTime": time.Now().Unix(), "MsgType": "text", "Content": "order 42", "MsgId": 99}
 	var ans struct {

@@ -28,6 +28,25 @@ func movingClock(start time.Time) func() time.Time {
 	return func() time.Time { return start.Add(time.Since(t0)) }
 }
 
+// jumpClock is a movingClock that a test can move forward.
+type jumpClock struct {
+	mu    sync.Mutex
+	start time.Time
+	t0    time.Time
+}
+
+func (c *jumpClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.start.Add(time.Since(c.t0))
+}
+
+func (c *jumpClock) Jump(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.start = c.start.Add(d)
+}
+
 type cubeEnv struct {
 	sb    *sandbox.Server
 	db    *sqlite.DB
@@ -197,8 +216,8 @@ func cmpCall(a, b call) int {
 // TestDailyPullWaitsAndGivesUpAtNoon checks that nothing is pulled before
 // datacube_at, and that a report still not ready at noon is given up.
 func TestDailyPullWaitsAndGivesUpAtNoon(t *testing.T) {
-	before := time.Date(2026, 6, 2, 5, 59, 59, 800_000_000, beijing)
-	e := newCubeEnv(t, movingClock(before))
+	clk := &jumpClock{start: time.Date(2026, 6, 2, 5, 0, 0, 0, beijing), t0: time.Now()}
+	e := newCubeEnv(t, clk.Now)
 	if err := e.sb.InjectFault(sandbox.Fault{Path: "/datacube/" + wechat.DatacubeDailyRetain, ErrCode: 61503, Count: 1000}); err != nil {
 		t.Fatal(err)
 	}
@@ -208,6 +227,7 @@ func TestDailyPullWaitsAndGivesUpAtNoon(t *testing.T) {
 	if n := len(e.sb.DatacubeCalls()); n != 0 {
 		t.Fatalf("%d pulls before 06:00", n)
 	}
+	clk.Jump(time.Hour)
 	// Tuesday: 5 daily reports and 3 portraits per app; the retain report
 	// keeps answering 61503 and is retried.
 	waitUntil(t, func() bool {

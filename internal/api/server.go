@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/wechat"
 )
@@ -33,6 +34,7 @@ type Server struct {
 	Inbox      miniback.InboxStore
 	Messages   miniback.MessageStore
 	Media      miniback.MediaStore
+	Stats      miniback.StatsStore
 	Outbox     Outbox
 	Portal     Portal
 	Analytics  Analytics // nil: no analytics routes
@@ -43,12 +45,15 @@ type Server struct {
 	RefreshTTL time.Duration
 	Ready      []Check
 	Logger     *slog.Logger
-	Registry   *prometheus.Registry // nil: no /metrics
-	Now        func() time.Time
+	Registry   *prometheus.Registry // served at /metrics; nil: no /metrics route (metrics.listen serves it)
+	Metrics    *metrics.Metrics     // nil: private metrics nothing exposes
+	// NoRequestLog stops the one log line per request (log.requests:
+	// false); the metrics still count every request.
+	NoRequestLog bool
+	Now          func() time.Time
 
-	mux     *http.ServeMux
-	metrics *metrics
-	codes   codeFlight
+	mux   *http.ServeMux
+	codes codeFlight
 }
 
 // Portal is the message-push endpoint (package push).
@@ -66,7 +71,9 @@ func (s *Server) Handler() http.Handler {
 		s.Now = time.Now
 	}
 	s.mux = http.NewServeMux()
-	s.metrics = newMetrics(s.Registry)
+	if s.Metrics == nil {
+		s.Metrics = defaultMetrics(s.Apps)
+	}
 	s.routes()
 	return s.withRequestID(s.withLogging(s.withRecover(s.mux)))
 }
@@ -77,6 +84,8 @@ func (s *Server) routes() {
 	s.handle("POST /api/v1/{appid}/logout", s.authed(s.handleLogout))
 	s.handle("GET /api/v1/{appid}/me", s.authed(s.handleMe))
 	s.handle("PATCH /api/v1/{appid}/me", s.authed(s.handlePatchMe))
+	// wx.request cannot send PATCH: the mini program posts the same body.
+	s.handle("POST /api/v1/{appid}/me", s.authed(s.handlePatchMe))
 	s.handle("POST /api/v1/{appid}/me/phone", s.authed(s.handlePhone))
 	s.handle("POST /api/v1/{appid}/me/userinfo", s.authed(s.handleUserInfo))
 	s.handle("POST /api/v1/{appid}/media", s.authed(s.handleUploadMedia))
@@ -93,7 +102,7 @@ func (s *Server) routes() {
 	s.handle("GET /readyz", s.handleReadyz)
 	s.handle("GET /.well-known/jwks.json", s.handleJWKS)
 	if s.Registry != nil {
-		s.mux.Handle("GET /metrics", promhttpHandler(s.Registry))
+		s.mux.Handle("GET /metrics", MetricsHandler(s.Registry))
 	}
 	s.handle("/", s.handleNoRoute)
 }

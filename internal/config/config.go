@@ -6,8 +6,6 @@ package config
 import (
 	"log/slog"
 	"time"
-
-	"github.com/miniback/miniback/push"
 )
 
 // Config is the whole configuration. Field tags give the YAML key; the
@@ -24,6 +22,8 @@ type Config struct {
 	Auth     Auth     `yaml:"auth"`
 	Admin    Admin    `yaml:"admin"`
 	Apps     []App    `yaml:"apps"`
+	Metrics  Metrics  `yaml:"metrics"`
+	Log      Log      `yaml:"log"`
 
 	Analytics Analytics `yaml:"analytics"`
 	Retention Retention `yaml:"retention"`
@@ -63,14 +63,43 @@ type WeChat struct {
 // rules every push is logged.
 type Push struct {
 	MaxAge time.Duration `yaml:"max_age"`
-	Rules  []push.Rule   `yaml:"rules"`
+	Rules  []PushRule    `yaml:"rules"`
+}
+
+// PushRule is one rule of the push router (SPEC §2): every non-empty match
+// field must match; rules are tried in order and the first match stops the
+// search unless Continue is set. Handler names a built-in (log,
+// auto_reply, webhook). The router checks the rules when serve starts and
+// names the failing one. WebhookSecret is a secret.
+type PushRule struct {
+	AppID        string `yaml:"appid"`
+	MsgType      string `yaml:"msg_type"`
+	Event        string `yaml:"event"`
+	Content      string `yaml:"content"`       // exact match
+	ContentRegex string `yaml:"content_regex"` // RE2, unanchored
+	Handler      string `yaml:"handler"`
+	Continue     bool   `yaml:"continue"`
+	// auto_reply: exactly one of them.
+	ReplyText    string `yaml:"reply_text"`
+	ReplyMediaID string `yaml:"reply_media_id"`
+	// webhook: both required.
+	WebhookURL    string `yaml:"webhook_url"`
+	WebhookSecret string `yaml:"webhook_secret"`
+}
+
+// LogValue implements slog.LogValuer: the webhook secret is never logged.
+func (r PushRule) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("appid", r.AppID), slog.String("msg_type", r.MsgType),
+		slog.String("event", r.Event), slog.String("handler", r.Handler))
 }
 
 // Auth configures sessions and tokens.
 type Auth struct {
-	AccessTTL      time.Duration `yaml:"access_ttl"`
-	RefreshTTL     time.Duration `yaml:"refresh_ttl"`
-	SigningKeyFile string        `yaml:"signing_key_file"`
+	AccessTTL  time.Duration `yaml:"access_ttl"`
+	RefreshTTL time.Duration `yaml:"refresh_ttl"`
+	// SigningKeyFile names a file with the Ed25519 private key (PKCS#8 PEM)
+	// that signs access tokens; generated into data_dir when empty.
+	SigningKeyFile string `yaml:"signing_key_file"`
 	// SealKeyFile names a file with the 32-byte AES key (base64 or hex) that
 	// seals WeChat session keys at rest; generated into data_dir when empty.
 	SealKeyFile string `yaml:"seal_key_file"`
@@ -79,6 +108,21 @@ type Auth struct {
 // Admin configures the admin API.
 type Admin struct {
 	APIKeys []string `yaml:"api_keys"`
+}
+
+// Metrics configures /metrics. With Listen set, /metrics is served only on
+// that address (e.g. 127.0.0.1:9090) and the main listener answers 404.
+type Metrics struct {
+	Listen string `yaml:"listen"`
+}
+
+// Log configures the process log: Level is debug, info, warn or error;
+// Format is json or text; Requests false stops the one line per request
+// (the metrics still count them).
+type Log struct {
+	Level    string `yaml:"level"`
+	Format   string `yaml:"format"`
+	Requests bool   `yaml:"requests"`
 }
 
 // App is one mini program. Secret, Token and AESKey are secrets.
@@ -118,6 +162,7 @@ func Default() Config {
 		Push:      Push{MaxAge: 5 * time.Minute},
 		Auth:      Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 720 * time.Hour},
 		Admin:     Admin{APIKeys: []string{}},
+		Log:       Log{Level: "info", Format: "json", Requests: true},
 		Analytics: Analytics{MaxEventsPerUserPerDay: 10000, Timezone: "Asia/Shanghai", DatacubeAt: "06:00"},
 		Retention: Retention{Events: 90 * 24 * time.Hour},
 	}
@@ -139,6 +184,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("wechat_api_base", c.WeChat.APIBase),
 		slog.String("token_mode", c.WeChat.TokenMode),
 		slog.Int("admin_api_keys", len(c.Admin.APIKeys)),
+		slog.String("metrics_listen", c.Metrics.Listen),
+		slog.String("log_level", c.Log.Level),
 		slog.Any("apps", apps),
 		slog.Bool("sandbox", c.Sandbox),
 	)

@@ -120,6 +120,11 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"bad env apps", base, []string{"MINIBACK_APPS={"}, "MINIBACK_APPS"},
 		{"missing env file", base, []string{"MINIBACK_DATABASE_URL_FILE=/nonexistent/x"}, "MINIBACK_DATABASE_URL_FILE"},
 		{"refresh shorter than access", base + "auth:\n  refresh_ttl: 1m\n", nil, "auth.refresh_ttl"},
+		{"bad log level", base + "log:\n  level: loud\n", nil, "log.level"},
+		{"bad log format", base + "log:\n  format: xml\n", nil, "log.format"},
+		{"bad log requests", base, []string{"MINIBACK_LOG_REQUESTS=sometimes"}, "log.requests"},
+		{"bad metrics listen", base + "metrics:\n  listen: nine-oh-nine-oh\n", nil, "metrics.listen"},
+		{"metrics on the main listener", base + "listen: 127.0.0.1:8080\nmetrics:\n  listen: 127.0.0.1:8080\n", nil, "metrics.listen"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

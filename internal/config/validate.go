@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -40,7 +41,7 @@ var appIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // Validate checks every value and returns an *Error naming the first bad key.
 func (c *Config) Validate() error {
-	checks := []func() error{c.validateServer, c.validateBackends, c.validateWeChat, c.validateAuth, c.validateApps, c.validateAnalytics}
+	checks := []func() error{c.validateServer, c.validateOps, c.validateBackends, c.validateWeChat, c.validateAuth, c.validateApps, c.validateAnalytics}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
@@ -62,6 +63,26 @@ func (c *Config) validateServer() error {
 	for i, k := range c.Admin.APIKeys {
 		if len(k) < 16 {
 			return &Error{Key: fmt.Sprintf("admin.api_keys[%d]", i), Msg: "must be at least 16 characters"}
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateOps() error {
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return &Error{Key: "log.level", Msg: "must be debug, info, warn or error"}
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		return &Error{Key: "log.format", Msg: "must be json or text"}
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			return &Error{Key: "metrics.listen", Msg: "must be host:port, such as 127.0.0.1:9090"}
+		}
+		if c.Metrics.Listen == c.Listen {
+			return &Error{Key: "metrics.listen", Msg: "must differ from listen"}
 		}
 	}
 	return nil

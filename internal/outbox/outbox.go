@@ -52,7 +52,25 @@ type Config struct {
 	Logger *slog.Logger
 	// Rand returns a number in [0, 1) for the jitter. Default math/rand/v2.
 	Rand func() float64
+	// Observer counts messages and attempts (internal/metrics implements
+	// it). nil counts nothing.
+	Observer Observer
 }
+
+// Observer is told what happens to messages, for metrics. Its methods must
+// be fast and safe for concurrent use.
+type Observer interface {
+	// OutboxMessage reports a message of kind reaching status "queued"
+	// (stored), "sent" or "failed" (final).
+	OutboxMessage(kind, status string)
+	// OutboxAttempt reports one send attempt and its wechat.Outcome.
+	OutboxAttempt(kind, outcome string)
+}
+
+type noObserver struct{}
+
+func (noObserver) OutboxMessage(kind, status string)  {}
+func (noObserver) OutboxAttempt(kind, outcome string) {}
 
 func (c Config) withDefaults() Config {
 	if c.BaseDelay <= 0 {
@@ -78,6 +96,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Rand == nil {
 		c.Rand = rand.Float64
+	}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
 	}
 	return c
 }
@@ -125,6 +146,7 @@ func (o *Outbox) Enqueue(ctx context.Context, m *miniback.Message) error {
 	if err := o.store.CreateMessage(ctx, m); err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
 	}
+	o.cfg.Observer.OutboxMessage(m.Kind, miniback.MessageQueued)
 	if err := o.publish(ctx, m); err != nil {
 		o.log.Warn("outbox: publish failed; the sweeper will retry", "id", m.ID, "appid", m.AppID, "err", err)
 	}
@@ -198,6 +220,7 @@ func (o *Outbox) interrupt(ctx context.Context, m *miniback.Message) error {
 		return nil
 	}
 	if err == nil {
+		o.cfg.Observer.OutboxMessage(m.Kind, miniback.MessageFailed)
 		o.log.Warn("outbox: message interrupted mid-send; not resent", "id", m.ID, "appid", m.AppID,
 			"attempts", m.Attempts)
 	}

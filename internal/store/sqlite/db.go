@@ -119,6 +119,26 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Stats sums the statistics of both pools, for the metrics of the
+// connection pool. A DB that is not open reports zeros.
+func (db *DB) Stats() sql.DBStats {
+	if db.write == nil || db.read == nil {
+		return sql.DBStats{}
+	}
+	w, r := db.write.Stats(), db.read.Stats()
+	return sql.DBStats{
+		MaxOpenConnections: w.MaxOpenConnections + r.MaxOpenConnections,
+		OpenConnections:    w.OpenConnections + r.OpenConnections,
+		InUse:              w.InUse + r.InUse,
+		Idle:               w.Idle + r.Idle,
+		WaitCount:          w.WaitCount + r.WaitCount,
+		WaitDuration:       w.WaitDuration + r.WaitDuration,
+		MaxIdleClosed:      w.MaxIdleClosed + r.MaxIdleClosed,
+		MaxIdleTimeClosed:  w.MaxIdleTimeClosed + r.MaxIdleTimeClosed,
+		MaxLifetimeClosed:  w.MaxLifetimeClosed + r.MaxLifetimeClosed,
+	}
+}
+
 // Close closes both pools. Closing a DB that is not open is not an error.
 func (db *DB) Close() error {
 	var errs []error

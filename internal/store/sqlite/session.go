@@ -46,25 +46,58 @@ func errInvalidRefresh() error {
 	return miniback.Errorf(miniback.ECodeInvalidRefresh, "invalid refresh token")
 }
 
+// Login implements miniback.SessionStore in one IMMEDIATE write
+// transaction: the upsert, the key replacement and the new session commit
+// together or not at all.
+func (s *SessionStore) Login(ctx context.Context, l *miniback.Login) (*miniback.User, bool, error) {
+	var u *miniback.User
+	created := false
+	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if u, created, err = upsertLogin(ctx, tx, l.AppID, l.OpenID, l.UnionID, l.Now); err != nil {
+			return err
+		}
+		sealed, err := l.Seal(u)
+		if err != nil {
+			return err
+		}
+		if err := setSessionKey(ctx, tx, u.ID, sealed); err != nil {
+			return err
+		}
+		l.Session.UserID, l.Session.SealedSessionKey = u.ID, sealed
+		l.RefreshToken.SessionID = l.Session.ID
+		return insertSession(ctx, tx, l.Session, l.RefreshToken)
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: login: %w", err)
+	}
+	return u, created, nil
+}
+
 // CreateSession implements miniback.SessionStore: it stores s and rt, whose
 // SessionID is taken to be s.ID, in one transaction. A duplicate session id
 // or token hash is an Error with code conflict; a missing user is an Error
 // with code not_found.
 func (s *SessionStore) CreateSession(ctx context.Context, sess *miniback.Session, rt *miniback.RefreshToken) error {
 	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			sess.ID, sess.AppID, sess.UserID, nonNilBytes(sess.SealedSessionKey),
-			toMillis(sess.CreatedAt), toMillis(sess.ExpiresAt), nullMillis(sess.RevokedAt))
-		if err != nil {
-			return constraintError(err, "session")
-		}
-		return insertRefreshToken(ctx, tx, sess.ID, rt)
+		return insertSession(ctx, tx, sess, rt)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create session: %w", err)
 	}
 	return nil
+}
+
+// insertSession stores sess and its refresh token rt.
+func insertSession(ctx context.Context, tx *sql.Tx, sess *miniback.Session, rt *miniback.RefreshToken) error {
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		sess.ID, sess.AppID, sess.UserID, nonNilBytes(sess.SealedSessionKey),
+		toMillis(sess.CreatedAt), toMillis(sess.ExpiresAt), nullMillis(sess.RevokedAt))
+	if err != nil {
+		return constraintError(err, "session")
+	}
+	return insertRefreshToken(ctx, tx, sess.ID, rt)
 }
 
 // insertRefreshToken stores rt in the family of sessionID.
@@ -180,16 +213,50 @@ func (s *SessionStore) RevokeSession(ctx context.Context, id string, now time.Ti
 	return nil
 }
 
+// UserSessions implements miniback.SessionStore. A limit of 0 or less
+// returns no sessions.
+func (s *SessionStore) UserSessions(ctx context.Context, appid string, userID int64, limit int) ([]*miniback.Session, error) {
+	sessions := []*miniback.Session{}
+	if limit <= 0 {
+		return sessions, nil
+	}
+	rows, err := s.db.read.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
+		WHERE appid = ? AND user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, appid, userID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: user sessions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: user sessions: %w", err)
+		}
+		sessions = append(sessions, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: user sessions: %w", err)
+	}
+	return sessions, nil
+}
+
 // SetSessionKey implements miniback.SessionStore. A live session is one not
 // revoked; a user with no live session is not an error.
 func (s *SessionStore) SetSessionKey(ctx context.Context, userID int64, sealed []byte) error {
-	_, err := s.db.write.ExecContext(ctx,
-		`UPDATE sessions SET sealed_session_key = ? WHERE user_id = ? AND revoked_at IS NULL`,
-		nonNilBytes(sealed), userID)
+	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+		return setSessionKey(ctx, tx, userID, sealed)
+	})
 	if err != nil {
 		return fmt.Errorf("sqlite: set session key: %w", err)
 	}
 	return nil
+}
+
+// setSessionKey does the work of SetSessionKey inside tx.
+func setSessionKey(ctx context.Context, tx *sql.Tx, userID int64, sealed []byte) error {
+	_, err := tx.ExecContext(ctx,
+		`UPDATE sessions SET sealed_session_key = ? WHERE user_id = ? AND revoked_at IS NULL`,
+		nonNilBytes(sealed), userID)
+	return err
 }
 
 // nonNilBytes turns nil into an empty slice, which the NOT NULL column takes.

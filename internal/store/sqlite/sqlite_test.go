@@ -43,6 +43,7 @@ func TestConformance(t *testing.T) {
 			Inbox:    sqlite.NewInboxStore(db),
 			Messages: sqlite.NewMessageStore(db),
 			Media:    sqlite.NewMediaStore(db),
+			Stats:    sqlite.NewStatsStore(db),
 			Events:   sqlite.NewEventStore(db),
 			Datacube: sqlite.NewDatacubeStore(db),
 		}
@@ -60,6 +61,7 @@ func TestConformanceSharedDB(t *testing.T) {
 		Inbox:    sqlite.NewInboxStore(db),
 		Messages: sqlite.NewMessageStore(db),
 		Media:    sqlite.NewMediaStore(db),
+		Stats:    sqlite.NewStatsStore(db),
 		Events:   sqlite.NewEventStore(db),
 		Datacube: sqlite.NewDatacubeStore(db),
 	}

@@ -51,32 +51,37 @@ func (s *UserStore) UpsertLogin(ctx context.Context, appid, openid, unionid stri
 	created := false
 	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		u, err = scanUser(tx.QueryRowContext(ctx, `
-			INSERT INTO users (appid, openid, unionid, created_at, last_login_at)
-			VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (appid, openid) DO NOTHING
-			RETURNING `+userColumns,
-			appid, openid, unionid, toMillis(now), toMillis(now)))
-		if err == nil {
-			created = true
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		u, err = scanUser(tx.QueryRowContext(ctx, `
-			UPDATE users SET
-				unionid = CASE WHEN ? <> '' THEN ? ELSE unionid END,
-				last_login_at = ?
-			WHERE appid = ? AND openid = ?
-			RETURNING `+userColumns,
-			unionid, unionid, toMillis(now), appid, openid))
+		u, created, err = upsertLogin(ctx, tx, appid, openid, unionid, now)
 		return err
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("sqlite: upsert login: %w", err)
 	}
 	return u, created, nil
+}
+
+// upsertLogin does the work of UpsertLogin inside tx.
+func upsertLogin(ctx context.Context, tx *sql.Tx, appid, openid, unionid string, now time.Time) (*miniback.User, bool, error) {
+	u, err := scanUser(tx.QueryRowContext(ctx, `
+		INSERT INTO users (appid, openid, unionid, created_at, last_login_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (appid, openid) DO NOTHING
+		RETURNING `+userColumns,
+		appid, openid, unionid, toMillis(now), toMillis(now)))
+	if err == nil {
+		return u, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, false, err
+	}
+	u, err = scanUser(tx.QueryRowContext(ctx, `
+		UPDATE users SET
+			unionid = CASE WHEN ? <> '' THEN ? ELSE unionid END,
+			last_login_at = ?
+		WHERE appid = ? AND openid = ?
+		RETURNING `+userColumns,
+		unionid, unionid, toMillis(now), appid, openid))
+	return u, false, err
 }
 
 // User implements miniback.UserStore.

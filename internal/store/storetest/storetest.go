@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every SQL engine of miniback
 // runs: it checks each method of miniback.UserStore, SessionStore,
-// InboxStore, MessageStore, MediaStore, EventStore and DatacubeStore, and each error contract in their
+// InboxStore, MessageStore, MediaStore, StatsStore, EventStore and DatacubeStore, and each error contract in their
 // docs, against a real database.
 //
 // An engine's test calls Run with a function that opens an empty, migrated
@@ -28,6 +28,7 @@ type Stores struct {
 	Inbox    miniback.InboxStore
 	Messages miniback.MessageStore
 	Media    miniback.MediaStore
+	Stats    miniback.StatsStore
 	Events   miniback.EventStore
 	Datacube miniback.DatacubeStore
 }
@@ -64,10 +65,15 @@ func Run(t *testing.T, open OpenFunc) {
 		{"RotateRefreshTokenConcurrent", testRotateConcurrent},
 		{"RevokeSession", testRevokeSession},
 		{"SetSessionKey", testSetSessionKey},
+		{"Login", testLogin},
+		{"LoginAtomic", testLoginAtomic},
+		{"LoginConcurrent", testLoginConcurrent},
+		{"UserSessions", testUserSessions},
 		{"AddInbox", testAddInbox},
 		{"AddInboxConcurrent", testAddInboxConcurrent},
 		{"InboxMessage", testInboxMessage},
 		{"Inbox", testInbox},
+		{"InboxFilter", testInboxFilter},
 		{"FinishInbox", testFinishInbox},
 		{"StaleInbox", testStaleInbox},
 		{"CreateMessage", testCreateMessage},
@@ -76,9 +82,11 @@ func Run(t *testing.T, open OpenFunc) {
 		{"ClaimMessageConcurrent", testClaimMessageConcurrent},
 		{"FinishMessage", testFinishMessage},
 		{"PendingMessages", testPendingMessages},
+		{"Messages", testMessages},
 		{"Media", testMedia},
 		{"MediaCheck", testMediaCheck},
 		{"Code", testCode},
+		{"Stats", testStats},
 		{"EventSeries", testEventSeries},
 		{"EventFunnel", testEventFunnel},
 		{"EventRetention", testEventRetention},
