@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Limits of the event ingest (SPEC §11.1).
+// Limits of the event ingest (SPEC §12.1).
 const (
 	MaxEventsPerBatch = 100
 	MaxEventProps     = 32

@@ -249,7 +249,7 @@ func upload(t *testing.T, e *testEnv, token, field string, data []byte) (int, []
 	req, _ := http.NewRequest("POST", e.base+"/api/v1/"+config.DemoAppID+"/media", &buf)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func (e *testEnv) postRaw(path, token, key, body string) (int, []byte) {
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.client.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,7 +24,6 @@ import (
 	"github.com/miniback/miniback/internal/queue"
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/internal/state/memory"
-	"github.com/miniback/miniback/internal/store/sqlite"
 	"github.com/miniback/miniback/sandbox"
 	"github.com/miniback/miniback/wechat"
 )
@@ -37,7 +35,7 @@ type Main struct {
 	Logger *slog.Logger
 	Stdout io.Writer // the sandbox-mode banner goes here
 
-	DB        *sqlite.DB
+	DB        *database
 	State     miniback.StateStore
 	Queue     *queue.Queue
 	Outbox    *outbox.Outbox
@@ -113,13 +111,13 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, AckWait: cfg.Queue.AckWait, DataDir: cfg.DataDir, Logger: m.Logger.With("component", "queue")}); err != nil {
 		return err
 	}
-	m.registerPoolMetrics(m.DB.Stats)
-	messages := sqlite.NewMessageStore(m.DB)
+	m.registerPoolMetrics(m.DB.PoolStats)
+	messages := m.DB.Messages
 	m.Outbox = outbox.New(messages, m.Queue, outbox.NewWeChatSender(clients), m.outboxConfig())
 
 	// Message push: the endpoint stores and queues; the router runs from the queue.
 	apps := appsOf(cfg.Apps)
-	inboxStore, media := sqlite.NewInboxStore(m.DB), sqlite.NewMediaStore(m.DB)
+	inboxStore, media := m.DB.Inbox, m.DB.Media
 	m.Inbox, err = inbox.New(apps, inboxStore, media, m.Queue, m.Outbox, inbox.Config{
 		Rules: inboxRules(cfg.Push.Rules), MaxAge: cfg.Push.MaxAge, Logger: m.Logger.With("component", "inbox")})
 	if err != nil {
@@ -132,20 +130,20 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// HTTP API.
 	m.API = &api.Server{
 		Apps:       apps,
-		Users:      sqlite.NewUserStore(m.DB),
-		Sessions:   sqlite.NewSessionStore(m.DB),
+		Users:      m.DB.Users,
+		Sessions:   m.DB.Sessions,
 		Inbox:      inboxStore,
 		Portal:     m.Inbox,
 		Messages:   messages,
 		Outbox:     m.Outbox,
 		Media:      media,
-		Stats:      sqlite.NewStatsStore(m.DB),
+		Stats:      m.DB.Stats,
 		AdminKeys:  cfg.Admin.APIKeys,
 		Tokens:     session.NewIssuer(signingKey, cfg.Auth.AccessTTL),
 		Sealer:     sealer,
 		WeChat:     clients,
 		RefreshTTL: cfg.Auth.RefreshTTL,
-		Analytics:  m.Analytics,
+		Analytics:  m.analyticsAPI(),
 		Ready: []api.Check{
 			{Name: "database", Func: m.DB.Ping},
 			{Name: "state", Func: m.State.Ping},
@@ -255,21 +253,6 @@ func (m *Main) Close() error {
 		m.DB = nil
 	}
 	return errors.Join(errs...)
-}
-
-// openDatabase opens the SQL engine named by database.url's scheme.
-func openDatabase(ctx context.Context, cfg config.Config) (*sqlite.DB, error) {
-	u := cfg.Database.URL
-	switch scheme, _, _ := strings.Cut(u, "://"); scheme {
-	case "sqlite":
-		db := sqlite.NewDB(strings.TrimPrefix(u, "sqlite://"))
-		if err := db.Open(ctx); err != nil {
-			return nil, err
-		}
-		return db, nil
-	default:
-		return nil, &config.Error{Key: "database.url", Msg: scheme + " is not supported by this build yet; use sqlite://"}
-	}
 }
 
 // openState opens the state store named by redis.url.

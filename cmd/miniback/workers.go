@@ -26,7 +26,11 @@ func (m *Main) outboxConfig() outbox.Config {
 func (m *Main) startWorkers(ctx context.Context) (wg *sync.WaitGroup, failed <-chan error) {
 	wg = &sync.WaitGroup{}
 	errs := make(chan error, 3)
-	for _, w := range []interface{ Run(context.Context) error }{m.Outbox, m.Inbox, m.Analytics} {
+	flows := []interface{ Run(context.Context) error }{m.Outbox, m.Inbox}
+	if m.Analytics != nil {
+		flows = append(flows, m.Analytics)
+	}
+	for _, w := range flows {
 		wg.Go(func() {
 			if err := w.Run(ctx); err != nil {
 				errs <- err

@@ -1,4 +1,4 @@
-// Package analytics owns the analytics flow (SPEC §11): the mini program's
+// Package analytics owns the analytics flow (SPEC §12): the mini program's
 // own events are validated, published to the durable queue before the
 // client is answered, and written to the database in batches off the
 // request path, each batch exactly once; the admin queries read the

@@ -8,7 +8,7 @@ import (
 )
 
 // Analytics configures the event ingest, its queries and the daily
-// datacube pull (SPEC §11).
+// datacube pull (SPEC §12).
 type Analytics struct {
 	// Anonymous accepts events without an access token, keyed by the
 	// client's device_id.

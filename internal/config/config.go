@@ -34,9 +34,14 @@ type Config struct {
 }
 
 // Database selects the SQL engine by the URL scheme.
+// MaxOpenConns 0 is the engine's default (one writer for SQLite, 4 ×
+// GOMAXPROCS for MySQL and PostgreSQL); MaxIdleConns 0 is MaxOpenConns.
 type Database struct {
-	URL         string `yaml:"url"`
-	AutoMigrate bool   `yaml:"auto_migrate"`
+	URL             string        `yaml:"url"`
+	AutoMigrate     bool          `yaml:"auto_migrate"`
+	MaxOpenConns    int           `yaml:"max_open_conns"`
+	MaxIdleConns    int           `yaml:"max_idle_conns"`
+	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
 }
 
 // Redis selects the state store: "" is in-process.
@@ -152,7 +157,7 @@ func Default() Config {
 	return Config{
 		Listen:   ":8080",
 		DataDir:  "./data",
-		Database: Database{URL: "", AutoMigrate: true},
+		Database: Database{URL: "", AutoMigrate: true, ConnMaxLifetime: 30 * time.Minute},
 		WeChat: WeChat{
 			APIBase:   "https://api.weixin.qq.com",
 			Timeout:   5 * time.Second,

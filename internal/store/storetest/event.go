@@ -109,6 +109,7 @@ func same(t *testing.T, what string, got, want any) {
 
 func testEventSeries(t *testing.T, open OpenFunc) {
 	st := open(t)
+	needAnalytics(t, st)
 	f := addEventFixture(t, st)
 	ctx := context.Background()
 	got, err := st.Events.Series(ctx, miniback.SeriesQuery{AppID: f.appid, Name: "open", From: local(0, 0, 0), To: local(3, 0, 0), Loc: shanghai})
@@ -148,6 +149,7 @@ func testEventSeries(t *testing.T, open OpenFunc) {
 
 func testEventFunnel(t *testing.T, open OpenFunc) {
 	st := open(t)
+	needAnalytics(t, st)
 	f := addEventFixture(t, st)
 	for _, tc := range []struct {
 		within time.Duration
@@ -171,6 +173,7 @@ func testEventFunnel(t *testing.T, open OpenFunc) {
 
 func testEventRetention(t *testing.T, open OpenFunc) {
 	st := open(t)
+	needAnalytics(t, st)
 	f := addEventFixture(t, st)
 	ret := func(event string) []miniback.Cohort {
 		got, err := st.Events.Retention(context.Background(), miniback.RetentionQuery{AppID: f.appid, Event: event,
@@ -197,6 +200,7 @@ func testEventRetention(t *testing.T, open OpenFunc) {
 
 func testEventActive(t *testing.T, open OpenFunc) {
 	st := open(t)
+	needAnalytics(t, st)
 	f := addEventFixture(t, st)
 	got, err := st.Events.Active(context.Background(), miniback.ActiveQuery{AppID: f.appid, Loc: shanghai,
 		From: miniback.DayOf(local(0, 0, 0), shanghai), To: miniback.DayOf(local(3, 0, 0), shanghai)})
@@ -215,6 +219,7 @@ func testEventActive(t *testing.T, open OpenFunc) {
 // among new ones, and that its rollups do not count twice.
 func testAddEventsOnce(t *testing.T, open OpenFunc) {
 	st := open(t)
+	needAnalytics(t, st)
 	f := addEventFixture(t, st)
 	ctx := context.Background()
 	again := []miniback.EventBatch{
@@ -244,6 +249,7 @@ func testAddEventsOnce(t *testing.T, open OpenFunc) {
 // testDeleteEventsBefore checks that raw events go and rollups stay.
 func testDeleteEventsBefore(t *testing.T, open OpenFunc) {
 	st := open(t)
+	needAnalytics(t, st)
 	f := addEventFixture(t, st)
 	ctx := context.Background()
 	n, err := st.Events.DeleteEventsBefore(ctx, local(1, 0, 0))
@@ -266,6 +272,7 @@ func testDeleteEventsBefore(t *testing.T, open OpenFunc) {
 
 func testDatacube(t *testing.T, open OpenFunc) {
 	st := open(t)
+	needAnalytics(t, st)
 	ctx := context.Background()
 	appid := appID(t)
 	put := func(api, begin, end, data string) {

@@ -1,4 +1,4 @@
--- The mini program's own events (SPEC §11). Raw events are kept for
+-- The mini program's own events (SPEC §12). Raw events are kept for
 -- retention.events; the rollups below are kept forever and answer the
 -- series, retention and active-user queries. Times are UTC unix
 -- milliseconds; day is the calendar day in analytics.timezone counted from

@@ -1,4 +1,4 @@
--- WeChat's datacube answers as received (SPEC §11.3): one row per app,
+-- WeChat's datacube answers as received (SPEC §12.3): one row per app,
 -- endpoint and date range; begin_date and end_date are yyyymmdd.
 CREATE TABLE datacube_rows (
 	appid      TEXT    NOT NULL,
