@@ -119,7 +119,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	apps := appsOf(cfg.Apps)
 	inboxStore, media := m.DB.Inbox, m.DB.Media
 	m.Inbox, err = inbox.New(apps, inboxStore, media, m.Queue, m.Outbox, inbox.Config{
-		Rules: inboxRules(cfg.Push.Rules), MaxAge: cfg.Push.MaxAge, Logger: m.Logger.With("component", "inbox")})
+		Rules: inboxRules(cfg.Push.Rules), MaxAge: cfg.Push.MaxAge, Logger: m.Logger.With("component", "inbox"),
+		Observer: m.Metrics})
 	if err != nil {
 		return &config.Error{Key: "push.rules", Msg: "invalid rule", Err: err}
 	}
@@ -325,7 +326,8 @@ func inboxRules(list []config.PushRule) []inbox.Rule {
 func appsOf(list []config.App) miniback.Apps {
 	apps := miniback.Apps{}
 	for _, a := range list {
-		apps[a.AppID] = &miniback.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey, MsgFormat: a.MsgFormat, PushURL: a.PushURL}
+		apps[a.AppID] = &miniback.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey,
+			MsgFormat: a.MsgFormat, PushURL: a.PushURL, PushMode: a.PushMode, LegacyDecrypt: a.LegacyDecrypt}
 	}
 	return apps
 }
@@ -339,7 +341,7 @@ func sandboxApps(list []config.App, self string) []sandbox.App {
 		if push == "" {
 			push = self + "/wx/portal/" + url.PathEscape(a.AppID)
 		}
-		out = append(out, sandbox.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey, MsgFormat: a.MsgFormat, PushURL: push})
+		out = append(out, sandbox.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey, MsgFormat: a.MsgFormat, PushURL: push, PushMode: a.PushMode})
 	}
 	return out
 }

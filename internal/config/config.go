@@ -138,6 +138,13 @@ type App struct {
 	AESKey    string `yaml:"aes_key" json:"aes_key"`
 	MsgFormat string `yaml:"msg_format" json:"msg_format"`
 	PushURL   string `yaml:"push_url" json:"push_url"`
+	// PushMode is the message-push mode set in the WeChat console: plain,
+	// compat or safe; pushes in a weaker mode are refused. Default safe
+	// when AESKey is set, else plain.
+	PushMode string `yaml:"push_mode" json:"push_mode"`
+	// LegacyDecrypt turns on the legacy encrypted_data routes (userinfo,
+	// and the phone number from encrypted_data). Default off.
+	LegacyDecrypt bool `yaml:"legacy_decrypt" json:"legacy_decrypt"`
 }
 
 // APIBaseSandbox is the wechat.api_base value that starts the embedded sandbox.

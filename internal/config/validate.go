@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/miniback/miniback"
 )
 
 // fill derives the values that depend on others.
@@ -25,16 +27,24 @@ func (c *Config) fill() {
 		c.Apps = []App{DemoApp()}
 	}
 	for i := range c.Apps {
-		c.Apps[i].MsgFormat = strings.ToUpper(c.Apps[i].MsgFormat)
-		if c.Apps[i].MsgFormat == "" {
-			c.Apps[i].MsgFormat = "XML" // the WeChat console's default
+		a := &c.Apps[i]
+		a.MsgFormat = strings.ToUpper(a.MsgFormat)
+		if a.MsgFormat == "" {
+			a.MsgFormat = "XML" // the WeChat console's default
+		}
+		a.PushMode = strings.ToLower(a.PushMode)
+		if a.PushMode == "" {
+			a.PushMode = miniback.PushModePlain
+			if a.AESKey != "" {
+				a.PushMode = miniback.PushModeSafe
+			}
 		}
 	}
 }
 
 // DemoApp is the app of sandbox mode.
 func DemoApp() App {
-	return App{AppID: DemoAppID, Secret: demoSecret, Token: demoToken, AESKey: demoAESKey, MsgFormat: "JSON"}
+	return App{AppID: DemoAppID, Secret: demoSecret, Token: demoToken, AESKey: demoAESKey, MsgFormat: "JSON", PushMode: miniback.PushModeSafe}
 }
 
 var appIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -178,6 +188,10 @@ func (c *Config) validateApps() error {
 			return &Error{Key: key + ".aes_key", Msg: "must be a 43-character EncodingAESKey"}
 		case a.AESKey != "" && a.Token == "":
 			return &Error{Key: key + ".token", Msg: "must be set when aes_key is set"}
+		case a.PushMode != miniback.PushModePlain && a.PushMode != miniback.PushModeCompat && a.PushMode != miniback.PushModeSafe:
+			return &Error{Key: key + ".push_mode", Msg: "must be plain, compat or safe"}
+		case a.PushMode != miniback.PushModePlain && a.AESKey == "":
+			return &Error{Key: key + ".push_mode", Msg: "compat and safe need aes_key"}
 		}
 		if a.PushURL != "" {
 			if u, err := url.Parse(a.PushURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
