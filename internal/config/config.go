@@ -45,8 +45,10 @@ type Database struct {
 }
 
 // Redis selects the state store: "" is in-process.
+// Prefix starts every key, so several deployments can share one Redis.
 type Redis struct {
-	URL string `yaml:"url"`
+	URL    string `yaml:"url"`
+	Prefix string `yaml:"prefix"`
 }
 
 // Queue selects the queue: "" is embedded NATS JetStream under data_dir.
@@ -164,6 +166,7 @@ func Default() Config {
 	return Config{
 		Listen:   ":8080",
 		DataDir:  "./data",
+		Redis:    Redis{Prefix: "miniback:"},
 		Database: Database{URL: "", AutoMigrate: true, ConnMaxLifetime: 30 * time.Minute},
 		WeChat: WeChat{
 			APIBase:   "https://api.weixin.qq.com",

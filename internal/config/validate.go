@@ -107,6 +107,9 @@ func (c *Config) validateBackends() error {
 			return err
 		}
 	}
+	if strings.ContainsAny(c.Redis.Prefix, "{} ") {
+		return &Error{Key: "redis.prefix", Msg: "must not hold braces or spaces (braces would make it a cluster hash tag)"}
+	}
 	if c.Database.MaxOpenConns < 0 {
 		return &Error{Key: "database.max_open_conns", Msg: "must not be negative"}
 	}
