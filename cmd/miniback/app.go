@@ -69,6 +69,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}()
 	cfg := m.Config
 	m.Logger.Info("starting miniback", slog.Any("config", cfg))
+	privateUmask()
 	m.openMetrics()
 
 	// Database.
