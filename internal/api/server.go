@@ -38,6 +38,7 @@ type Server struct {
 	Stats     miniback.StatsStore
 	Outbox    Outbox
 	Portal    Portal
+	Analytics Analytics // nil: no analytics routes
 	AdminKeys []string
 	Tokens    *session.Issuer
 	// Live, when set, caches the revocation check per instance; Handler
@@ -104,6 +105,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/{appid}/media/{media_id}", s.authed(s.handleGetMedia))
 	s.handle("POST /api/v1/{appid}/wxacode", s.authed(s.handleWxaCode))
 	s.adminRoutes()
+	s.analyticsRoutes()
 	s.consoleRoutes()
 	if s.Portal != nil {
 		s.handle("GET /wx/portal/{appid}", s.Portal.ServeVerify)
