@@ -55,10 +55,14 @@ func checkStartedAtOnce(t *testing.T, d *deployment) {
 	}
 }
 
-// checkOneTokenFetch: twelve requests needing the access token, four on
-// each instance at once, cost one token fetch from WeChat.
+// checkOneTokenFetch: with no token cached, twelve requests needing it,
+// four on each instance at once, cost one token fetch from WeChat.
 func checkOneTokenFetch(t *testing.T, d *deployment) {
 	openid := d.login(d.instances[0].base, "checker").User.OpenID
+	// Background work (the datacube pull) may have fetched one already.
+	if err := d.redis.Delete(t.Context(), "wechat:{"+d.app.AppID+"}:token:stable"); err != nil {
+		t.Fatal(err)
+	}
 	before := d.calls("/cgi-bin/stable_token")
 	var wg sync.WaitGroup
 	for _, in := range d.instances {

@@ -37,6 +37,7 @@ type deployment struct {
 	instances []*instance
 	adminKey  string
 	app       config.App
+	redis     *redis.Store // the deployment's keys in the shared Redis
 }
 
 // instance is one miniback process of a deployment.
@@ -75,6 +76,12 @@ func startDeployment(t *testing.T, dbURL string, o deployOptions) *deployment {
 	redisPrefix := "multi:" + rand.Text()[:10] + ":"
 	queuePrefix := "m" + strings.ToLower(rand.Text()[:10])
 	t.Cleanup(func() { cleanupShared(t, redisPrefix, queuePrefix) })
+	rs, err := openTestRedis(t.Context(), t, redisPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rs.Close() })
+	d.redis = rs
 	for i := range o.instances {
 		in := &instance{name: fmt.Sprintf("i%d", i), addr: freeAddr(t)}
 		in.base = "http://" + in.addr
