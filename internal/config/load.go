@@ -245,6 +245,17 @@ func setValue(f reflect.Value, raw any, key string) error {
 			return bad("a string")
 		}
 		f.SetString(s)
+	case f.Kind() == reflect.Int:
+		n, ok := raw.(int)
+		if s, isStr := raw.(string); isStr {
+			var err error
+			n, err = strconv.Atoi(s)
+			ok = err == nil
+		}
+		if !ok {
+			return bad("an integer")
+		}
+		f.SetInt(int64(n))
 	case f.Kind() == reflect.Bool:
 		b, ok := raw.(bool)
 		if s, isStr := raw.(string); isStr {
