@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/analytics"
 	"github.com/miniback/miniback/internal/api"
 	"github.com/miniback/miniback/internal/config"
 	"github.com/miniback/miniback/internal/inbox"
@@ -23,6 +25,7 @@ import (
 	"github.com/miniback/miniback/internal/queue"
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/internal/state/memory"
+	"github.com/miniback/miniback/internal/state/redis"
 	"github.com/miniback/miniback/sandbox"
 	"github.com/miniback/miniback/wechat"
 )
@@ -34,13 +37,14 @@ type Main struct {
 	Logger *slog.Logger
 	Stdout io.Writer // the sandbox-mode banner goes here
 
-	DB      *database
-	State   miniback.StateStore
-	Queue   *queue.Queue
-	Outbox  *outbox.Outbox
-	Inbox   *inbox.Inbox
-	Sandbox *sandbox.Server // set when wechat.api_base is "sandbox"
-	API     *api.Server
+	DB        *database
+	State     miniback.StateStore
+	Queue     *queue.Queue
+	Outbox    *outbox.Outbox
+	Inbox     *inbox.Inbox
+	Analytics *analytics.Service
+	Sandbox   *sandbox.Server // set when wechat.api_base is "sandbox"
+	API       *api.Server
 
 	Registry *prometheus.Registry // every metric of this process
 	Metrics  *metrics.Metrics
@@ -50,7 +54,8 @@ type Main struct {
 	metricsListener net.Listener // metrics.listen, when set
 	metricsServer   *http.Server
 
-	tuneOutbox func(*outbox.Config) // tests shorten the retry delays
+	tuneOutbox    func(*outbox.Config)    // tests shorten the retry delays
+	tuneAnalytics func(*analytics.Config) // tests move the clock and shorten delays
 }
 
 // Open opens the database, the state store, the keys, the WeChat clients
@@ -64,6 +69,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}()
 	cfg := m.Config
 	m.Logger.Info("starting miniback", slog.Any("config", cfg))
+	privateUmask()
 	m.openMetrics()
 
 	// Database.
@@ -77,7 +83,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	// State store.
-	if m.State, err = openState(cfg); err != nil {
+	if m.State, err = openState(ctx, cfg); err != nil {
 		return err
 	}
 
@@ -105,7 +111,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	clients := newWeChatClients(cfg, apiBase, m.State, m.Metrics, m.Logger)
 
 	// Queue and outbound messages.
-	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, AckWait: cfg.Queue.AckWait, DataDir: cfg.DataDir, Logger: m.Logger.With("component", "queue")}); err != nil {
+	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, AckWait: cfg.Queue.AckWait, DataDir: cfg.DataDir,
+		Stream: strings.ToUpper(cfg.Queue.Prefix), SubjectPrefix: cfg.Queue.Prefix, Replicas: cfg.Queue.Replicas, Logger: m.Logger.With("component", "queue")}); err != nil {
 		return err
 	}
 	m.registerPoolMetrics(m.DB.PoolStats)
@@ -121,6 +128,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err != nil {
 		return &config.Error{Key: "push.rules", Msg: "invalid rule", Err: err}
 	}
+
+	// Analytics: events through the queue, datacube pulls.
+	m.Analytics = m.newAnalytics(clients)
 
 	// HTTP API.
 	m.API = &api.Server{
@@ -138,6 +148,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Sealer:     sealer,
 		WeChat:     clients,
 		RefreshTTL: cfg.Auth.RefreshTTL,
+		Analytics:  m.Analytics,
 		Ready: []api.Check{
 			{Name: "database", Func: m.DB.Ping},
 			{Name: "state", Func: m.State.Ping},
@@ -169,7 +180,7 @@ func (m *Main) handler() http.Handler {
 	}
 	root := http.NewServeMux()
 	root.Handle("/", h)
-	for _, prefix := range []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/"} {
+	for _, prefix := range []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/", "/datacube/"} {
 		root.Handle(prefix, m.Sandbox)
 	}
 	return root
@@ -253,12 +264,27 @@ func (m *Main) Close() error {
 	return errors.Join(errs...)
 }
 
-// openState opens the state store named by redis.url.
-func openState(cfg config.Config) (miniback.StateStore, error) {
-	if cfg.Redis.URL == "" {
+// openState opens the state store named by redis.url: in-process when
+// empty, else Redis (one server, Sentinel or Cluster, by the scheme). A URL
+// that does not parse or connect is a *config.Error naming redis.url,
+// without the password.
+func openState(ctx context.Context, cfg config.Config) (miniback.StateStore, error) {
+	u := cfg.Redis.URL
+	switch scheme, _, _ := strings.Cut(u, "://"); scheme {
+	case "":
 		return memory.New(), nil
+	case "redis", "rediss", "redis+sentinel", "redis+cluster":
+		s, err := redis.Open(ctx, u, redis.Options{Prefix: cfg.Redis.Prefix})
+		switch {
+		case errors.Is(err, redis.ErrBadURL):
+			return nil, &config.Error{Key: "redis.url", Msg: "is malformed", Err: err}
+		case err != nil:
+			return nil, &config.Error{Key: "redis.url", Msg: "cannot connect", Err: err}
+		}
+		return s, nil
+	default:
+		return nil, &config.Error{Key: "redis.url", Msg: "scheme must be redis, rediss, redis+sentinel or redis+cluster"}
 	}
-	return nil, &config.Error{Key: "redis.url", Msg: "redis is not supported by this build yet; leave it empty"}
 }
 
 // openKeys loads the access-token signing key and the key that seals

@@ -22,6 +22,8 @@ type database struct {
 	Messages miniback.MessageStore
 	Media    miniback.MediaStore
 	Stats    miniback.StatsStore
+	Events   miniback.EventStore
+	Datacube miniback.DatacubeStore
 
 	// ApplyMigrations applies the engine's missing migrations, safely when
 	// several instances start at once, and returns the versions it applied.
@@ -75,6 +77,7 @@ func openSQLite(ctx context.Context, path string) (*database, error) {
 		Users: sqlite.NewUserStore(db), Sessions: sqlite.NewSessionStore(db),
 		Inbox: sqlite.NewInboxStore(db), Messages: sqlite.NewMessageStore(db),
 		Media: sqlite.NewMediaStore(db), Stats: sqlite.NewStatsStore(db),
+		Events: sqlite.NewEventStore(db), Datacube: sqlite.NewDatacubeStore(db),
 		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }
@@ -89,6 +92,7 @@ func openPostgres(ctx context.Context, c config.Database) (*database, error) {
 		Users: postgres.NewUserStore(db), Sessions: postgres.NewSessionStore(db),
 		Inbox: postgres.NewInboxStore(db), Messages: postgres.NewMessageStore(db),
 		Media: postgres.NewMediaStore(db), Stats: postgres.NewStatsStore(db),
+		Events: postgres.NewEventStore(db), Datacube: postgres.NewDatacubeStore(db),
 		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }
@@ -103,6 +107,7 @@ func openMySQL(ctx context.Context, c config.Database) (*database, error) {
 		Users: mysql.NewUserStore(db), Sessions: mysql.NewSessionStore(db),
 		Inbox: mysql.NewInboxStore(db), Messages: mysql.NewMessageStore(db),
 		Media: mysql.NewMediaStore(db), Stats: mysql.NewStatsStore(db),
+		Events: mysql.NewEventStore(db), Datacube: mysql.NewDatacubeStore(db),
 		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }

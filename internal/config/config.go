@@ -25,6 +25,9 @@ type Config struct {
 	Metrics  Metrics  `yaml:"metrics"`
 	Log      Log      `yaml:"log"`
 
+	Analytics Analytics `yaml:"analytics"`
+	Retention Retention `yaml:"retention"`
+
 	// Sandbox reports that no app was configured, so serve runs the
 	// embedded sandbox with the demo app. It is derived, not loaded.
 	Sandbox bool `yaml:"-"`
@@ -42,16 +45,22 @@ type Database struct {
 }
 
 // Redis selects the state store: "" is in-process.
+// Prefix starts every key, so several deployments can share one Redis.
 type Redis struct {
-	URL string `yaml:"url"`
+	URL    string `yaml:"url"`
+	Prefix string `yaml:"prefix"`
 }
 
 // Queue selects the queue: "" is embedded NATS JetStream under data_dir.
 // AckWait is how long a taken message may go unanswered (the process died)
 // before another consumer gets it.
+// Prefix names the JetStream stream (upper-cased) and starts every
+// subject; Replicas is how many members of a NATS cluster hold it.
 type Queue struct {
-	URL     string        `yaml:"url"`
-	AckWait time.Duration `yaml:"ack_wait"`
+	URL      string        `yaml:"url"`
+	AckWait  time.Duration `yaml:"ack_wait"`
+	Prefix   string        `yaml:"prefix"`
+	Replicas int           `yaml:"replicas"`
 }
 
 // WeChat configures the WeChat API client.
@@ -161,17 +170,20 @@ func Default() Config {
 	return Config{
 		Listen:   ":8080",
 		DataDir:  "./data",
+		Redis:    Redis{Prefix: "miniback:"},
 		Database: Database{URL: "", AutoMigrate: true, ConnMaxLifetime: 30 * time.Minute},
 		WeChat: WeChat{
 			APIBase:   "https://api.weixin.qq.com",
 			Timeout:   5 * time.Second,
 			TokenMode: "stable",
 		},
-		Queue: Queue{AckWait: 30 * time.Second},
-		Push:  Push{MaxAge: 5 * time.Minute},
-		Auth:  Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 720 * time.Hour},
-		Admin: Admin{APIKeys: []string{}},
-		Log:   Log{Level: "info", Format: "json", Requests: true},
+		Queue:     Queue{AckWait: 30 * time.Second, Prefix: "miniback", Replicas: 1},
+		Push:      Push{MaxAge: 5 * time.Minute},
+		Auth:      Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 720 * time.Hour},
+		Admin:     Admin{APIKeys: []string{}},
+		Log:       Log{Level: "info", Format: "json", Requests: true},
+		Analytics: Analytics{MaxEventsPerUserPerDay: 10000, Timezone: "Asia/Shanghai", DatacubeAt: "06:00"},
+		Retention: Retention{Events: 90 * 24 * time.Hour},
 	}
 }
 

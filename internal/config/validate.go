@@ -51,7 +51,7 @@ var appIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // Validate checks every value and returns an *Error naming the first bad key.
 func (c *Config) Validate() error {
-	checks := []func() error{c.validateServer, c.validateOps, c.validateBackends, c.validateWeChat, c.validateAuth, c.validateApps}
+	checks := []func() error{c.validateServer, c.validateOps, c.validateBackends, c.validateWeChat, c.validateAuth, c.validateApps, c.validateAnalytics}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
@@ -107,6 +107,9 @@ func (c *Config) validateBackends() error {
 			return err
 		}
 	}
+	if strings.ContainsAny(c.Redis.Prefix, "{} ") {
+		return &Error{Key: "redis.prefix", Msg: "must not hold braces or spaces (braces would make it a cluster hash tag)"}
+	}
 	if c.Database.MaxOpenConns < 0 {
 		return &Error{Key: "database.max_open_conns", Msg: "must not be negative"}
 	}
@@ -125,6 +128,21 @@ func (c *Config) validateBackends() error {
 				return err
 			}
 		}
+	}
+	return c.validateQueueNames()
+}
+
+var queuePrefixPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+
+func (c *Config) validateQueueNames() error {
+	if !queuePrefixPattern.MatchString(c.Queue.Prefix) {
+		return &Error{Key: "queue.prefix", Msg: "must be 1-32 letters, digits, '-' or '_'"}
+	}
+	switch r := c.Queue.Replicas; {
+	case r != 1 && r != 3 && r != 5:
+		return &Error{Key: "queue.replicas", Msg: "must be 1, 3 or 5"}
+	case r > 1 && c.Queue.URL == "":
+		return &Error{Key: "queue.replicas", Msg: "must be 1 with the embedded queue (queue.url empty)"}
 	}
 	return nil
 }
