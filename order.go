@@ -2,6 +2,7 @@ package miniback
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -168,4 +169,27 @@ type PayStore interface {
 	PendingPayEvents(ctx context.Context, limit int) ([]*PayEvent, error)
 	// FinishPayEvent marks an event delivered (or given up).
 	FinishPayEvent(ctx context.Context, id string, now time.Time) error
+}
+
+// OrderRequest is the admin API's body creating an order (SPEC §8).
+// Amount.Total is a json.Number so that fractions and values past int64
+// are refused rather than rounded.
+type OrderRequest struct {
+	UserID      int64  `json:"user_id,omitempty"`
+	OpenID      string `json:"openid,omitempty"`
+	Description string `json:"description"`
+	Amount      struct {
+		Total    json.Number `json:"total"`
+		Currency string      `json:"currency,omitempty"`
+	} `json:"amount"`
+	OutTradeNo string `json:"out_trade_no,omitempty"`
+	Attach     string `json:"attach,omitempty"`
+	TimeExpire string `json:"time_expire,omitempty"`
+}
+
+// RefundRequest is the admin API's body asking for a refund.
+type RefundRequest struct {
+	OutRefundNo string      `json:"out_refund_no,omitempty"`
+	Amount      json.Number `json:"amount"`
+	Reason      string      `json:"reason,omitempty"`
 }

@@ -43,6 +43,7 @@ type Server struct {
 	WeChat     map[string]*wechat.Client // by appid
 	RefreshTTL time.Duration
 	Ready      []Check
+	Pay        PayService // nil: no pay routes
 	Logger     *slog.Logger
 	Registry   *prometheus.Registry // served at /metrics; nil: no /metrics route (metrics.listen serves it)
 	Metrics    *metrics.Metrics     // nil: private metrics nothing exposes
@@ -89,6 +90,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/{appid}/media/{media_id}", s.authed(s.handleGetMedia))
 	s.handle("POST /api/v1/{appid}/wxacode", s.authed(s.handleWxaCode))
 	s.adminRoutes()
+	s.payRoutes()
 	if s.Portal != nil {
 		s.handle("GET /wx/portal/{appid}", s.Portal.ServeVerify)
 		s.handle("POST /wx/portal/{appid}", s.Portal.ServeMessage)
