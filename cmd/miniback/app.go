@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +23,6 @@ import (
 	"github.com/miniback/miniback/internal/queue"
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/internal/state/memory"
-	"github.com/miniback/miniback/internal/store/sqlite"
 	"github.com/miniback/miniback/sandbox"
 	"github.com/miniback/miniback/wechat"
 )
@@ -36,7 +34,7 @@ type Main struct {
 	Logger *slog.Logger
 	Stdout io.Writer // the sandbox-mode banner goes here
 
-	DB      *sqlite.DB
+	DB      *database
 	State   miniback.StateStore
 	Queue   *queue.Queue
 	Outbox  *outbox.Outbox
@@ -110,13 +108,13 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, AckWait: cfg.Queue.AckWait, DataDir: cfg.DataDir, Logger: m.Logger.With("component", "queue")}); err != nil {
 		return err
 	}
-	m.registerPoolMetrics(m.DB.Stats)
-	messages := sqlite.NewMessageStore(m.DB)
+	m.registerPoolMetrics(m.DB.PoolStats)
+	messages := m.DB.Messages
 	m.Outbox = outbox.New(messages, m.Queue, outbox.NewWeChatSender(clients), m.outboxConfig())
 
 	// Message push: the endpoint stores and queues; the router runs from the queue.
 	apps := appsOf(cfg.Apps)
-	inboxStore, media := sqlite.NewInboxStore(m.DB), sqlite.NewMediaStore(m.DB)
+	inboxStore, media := m.DB.Inbox, m.DB.Media
 	m.Inbox, err = inbox.New(apps, inboxStore, media, m.Queue, m.Outbox, inbox.Config{
 		Rules: inboxRules(cfg.Push.Rules), MaxAge: cfg.Push.MaxAge, Logger: m.Logger.With("component", "inbox")})
 	if err != nil {
@@ -126,14 +124,14 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// HTTP API.
 	m.API = &api.Server{
 		Apps:       apps,
-		Users:      sqlite.NewUserStore(m.DB),
-		Sessions:   sqlite.NewSessionStore(m.DB),
+		Users:      m.DB.Users,
+		Sessions:   m.DB.Sessions,
 		Inbox:      inboxStore,
 		Portal:     m.Inbox,
 		Messages:   messages,
 		Outbox:     m.Outbox,
 		Media:      media,
-		Stats:      sqlite.NewStatsStore(m.DB),
+		Stats:      m.DB.Stats,
 		AdminKeys:  cfg.Admin.APIKeys,
 		Tokens:     session.NewIssuer(signingKey, cfg.Auth.AccessTTL),
 		Sealer:     sealer,
@@ -250,21 +248,6 @@ func (m *Main) Close() error {
 	return errors.Join(errs...)
 }
 
-// openDatabase opens the SQL engine named by database.url's scheme.
-func openDatabase(ctx context.Context, cfg config.Config) (*sqlite.DB, error) {
-	u := cfg.Database.URL
-	switch scheme, _, _ := strings.Cut(u, "://"); scheme {
-	case "sqlite":
-		db := sqlite.NewDB(strings.TrimPrefix(u, "sqlite://"))
-		if err := db.Open(ctx); err != nil {
-			return nil, err
-		}
-		return db, nil
-	default:
-		return nil, &config.Error{Key: "database.url", Msg: scheme + " is not supported by this build yet; use sqlite://"}
-	}
-}
-
 // openState opens the state store named by redis.url.
 func openState(cfg config.Config) (miniback.StateStore, error) {
 	if cfg.Redis.URL == "" {
@@ -273,23 +256,24 @@ func openState(cfg config.Config) (miniback.StateStore, error) {
 	return nil, &config.Error{Key: "redis.url", Msg: "redis is not supported by this build yet; leave it empty"}
 }
 
-// openKeys loads (or creates in data_dir) the access-token signing key and
-// the key that seals WeChat session keys.
+// openKeys loads the access-token signing key and the key that seals
+// WeChat session keys from the files auth.signing_key_file and
+// auth.seal_key_file name, or, when they are empty, from data_dir, where
+// they are created on first start.
 func openKeys(cfg config.Config) (*session.SigningKey, *session.Sealer, error) {
 	var key *session.SigningKey
 	var err error
 	if cfg.Auth.SigningKeyFile != "" {
-		key, err = session.ParseSigningKey([]byte(cfg.Auth.SigningKeyFile))
-		if err != nil {
-			return nil, nil, &config.Error{Key: "auth.signing_key_file", Msg: "must be an Ed25519 private key in PKCS#8 PEM", Err: err}
+		if key, err = session.LoadSigningKey(cfg.Auth.SigningKeyFile); err != nil {
+			return nil, nil, &config.Error{Key: "auth.signing_key_file", Msg: "must name a file holding an Ed25519 private key in PKCS#8 PEM", Err: err}
 		}
 	} else if key, err = session.LoadOrCreateSigningKey(filepath.Join(cfg.DataDir, "signing_key.pem")); err != nil {
 		return nil, nil, err
 	}
 	var sealKey []byte
 	if cfg.Auth.SealKeyFile != "" {
-		if sealKey, err = session.ParseSealKey(cfg.Auth.SealKeyFile); err != nil {
-			return nil, nil, &config.Error{Key: "auth.seal_key_file", Msg: "must hold 32 bytes in base64 or hex", Err: err}
+		if sealKey, err = session.LoadSealKey(cfg.Auth.SealKeyFile); err != nil {
+			return nil, nil, &config.Error{Key: "auth.seal_key_file", Msg: "must name a file holding 32 bytes in base64 or hex", Err: err}
 		}
 	} else if sealKey, err = session.LoadOrCreateSealKey(filepath.Join(cfg.DataDir, "seal.key")); err != nil {
 		return nil, nil, err

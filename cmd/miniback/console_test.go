@@ -246,3 +246,17 @@ func TestAdminStatsMessagesAndFilters(t *testing.T) {
 		t.Fatalf("unknown openid: %+v", users)
 	}
 }
+
+// TestProfileUpdateByPost: wx.request cannot send PATCH, so POST …/me takes
+// the same body.
+func TestProfileUpdateByPost(t *testing.T) {
+	e := startMain(t, nil)
+	l := e.login("vera")
+	var u struct{ Nickname string }
+	if st, _ := e.do("POST", "/api/v1/"+config.DemoAppID+"/me", l.AccessToken, map[string]string{"nickname": "Vera"}, &u); st != 200 || u.Nickname != "Vera" {
+		t.Fatalf("POST me: %d %+v", st, u)
+	}
+	if st, _ := e.do("POST", "/api/v1/"+config.DemoAppID+"/me", "", map[string]string{"nickname": "x"}, nil); st != 401 {
+		t.Fatalf("POST me without a token: %d", st)
+	}
+}

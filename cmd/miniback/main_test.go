@@ -39,6 +39,7 @@ type testEnv struct {
 	t      *testing.T
 	m      *Main
 	base   string
+	client *http.Client // checks every request and answer against /openapi.json
 	logs   *syncBuffer
 	bodies *syncBuffer // every response body the test saw
 	keys   []string    // every session key the sandbox handed out for our logins
@@ -68,7 +69,7 @@ func startMain(t *testing.T, mutate func(*config.Config)) *testEnv {
 	}
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
-	e := &testEnv{t: t, m: m, base: "http://" + m.Addr(), logs: logs, bodies: &syncBuffer{}}
+	e := &testEnv{t: t, m: m, base: "http://" + m.Addr(), client: newValidatingClient(t), logs: logs, bodies: &syncBuffer{}}
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -102,7 +103,7 @@ func (e *testEnv) do(method, path, token string, body any, out any) (int, http.H
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.client.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

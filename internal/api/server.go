@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,8 +53,10 @@ type Server struct {
 	NoRequestLog bool
 	Now          func() time.Time
 
-	mux   *http.ServeMux
-	codes codeFlight
+	mux      *http.ServeMux
+	codes    codeFlight
+	routesMu sync.Mutex
+	patterns []string // registered routes, for Routes
 }
 
 // Portal is the message-push endpoint (package push).
@@ -84,6 +87,8 @@ func (s *Server) routes() {
 	s.handle("POST /api/v1/{appid}/logout", s.authed(s.handleLogout))
 	s.handle("GET /api/v1/{appid}/me", s.authed(s.handleMe))
 	s.handle("PATCH /api/v1/{appid}/me", s.authed(s.handlePatchMe))
+	// wx.request cannot send PATCH: the mini program posts the same body.
+	s.handle("POST /api/v1/{appid}/me", s.authed(s.handlePatchMe))
 	s.handle("POST /api/v1/{appid}/me/phone", s.authed(s.handlePhone))
 	s.handle("POST /api/v1/{appid}/me/userinfo", s.authed(s.handleUserInfo))
 	s.handle("POST /api/v1/{appid}/media", s.authed(s.handleUploadMedia))
@@ -99,8 +104,9 @@ func (s *Server) routes() {
 	s.handle("GET /healthz", s.handleHealthz)
 	s.handle("GET /readyz", s.handleReadyz)
 	s.handle("GET /.well-known/jwks.json", s.handleJWKS)
+	s.handle("GET /openapi.json", s.handleOpenAPI)
 	if s.Registry != nil {
-		s.mux.Handle("GET /metrics", MetricsHandler(s.Registry))
+		s.register("GET /metrics", MetricsHandler(s.Registry))
 	}
 	s.handle("/", s.handleNoRoute)
 }
@@ -108,7 +114,7 @@ func (s *Server) routes() {
 // handle registers h for pattern. Routes with {appid} answer 404
 // app_not_found for an appid this process does not serve.
 func (s *Server) handle(pattern string, h handlerFunc) {
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	s.register(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if appid := r.PathValue("appid"); appid != "" {
 			if _, err := s.Apps.Get(appid); err != nil {
 				s.writeError(w, r, err)
@@ -118,7 +124,7 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
-	})
+	}))
 }
 
 // Handle registers an extra route through the same error adapter; later

@@ -31,9 +31,14 @@ type Config struct {
 }
 
 // Database selects the SQL engine by the URL scheme.
+// MaxOpenConns 0 is the engine's default (one writer for SQLite, 4 ×
+// GOMAXPROCS for MySQL and PostgreSQL); MaxIdleConns 0 is MaxOpenConns.
 type Database struct {
-	URL         string `yaml:"url"`
-	AutoMigrate bool   `yaml:"auto_migrate"`
+	URL             string        `yaml:"url"`
+	AutoMigrate     bool          `yaml:"auto_migrate"`
+	MaxOpenConns    int           `yaml:"max_open_conns"`
+	MaxIdleConns    int           `yaml:"max_idle_conns"`
+	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
 }
 
 // Redis selects the state store: "" is in-process.
@@ -92,9 +97,11 @@ func (r PushRule) LogValue() slog.Value {
 
 // Auth configures sessions and tokens.
 type Auth struct {
-	AccessTTL      time.Duration `yaml:"access_ttl"`
-	RefreshTTL     time.Duration `yaml:"refresh_ttl"`
-	SigningKeyFile string        `yaml:"signing_key_file"`
+	AccessTTL  time.Duration `yaml:"access_ttl"`
+	RefreshTTL time.Duration `yaml:"refresh_ttl"`
+	// SigningKeyFile names a file with the Ed25519 private key (PKCS#8 PEM)
+	// that signs access tokens; generated into data_dir when empty.
+	SigningKeyFile string `yaml:"signing_key_file"`
 	// SealKeyFile names a file with the 32-byte AES key (base64 or hex) that
 	// seals WeChat session keys at rest; generated into data_dir when empty.
 	SealKeyFile string `yaml:"seal_key_file"`
@@ -147,7 +154,7 @@ func Default() Config {
 	return Config{
 		Listen:   ":8080",
 		DataDir:  "./data",
-		Database: Database{URL: "", AutoMigrate: true},
+		Database: Database{URL: "", AutoMigrate: true, ConnMaxLifetime: 30 * time.Minute},
 		WeChat: WeChat{
 			APIBase:   "https://api.weixin.qq.com",
 			Timeout:   5 * time.Second,

@@ -93,9 +93,18 @@ func (c *Config) validateBackends() error {
 		return err
 	}
 	if c.Redis.URL != "" {
-		if err := checkScheme("redis.url", c.Redis.URL, "redis", "rediss", "redis+cluster"); err != nil {
+		if err := checkScheme("redis.url", c.Redis.URL, "redis", "rediss", "redis+sentinel", "redis+cluster"); err != nil {
 			return err
 		}
+	}
+	if c.Database.MaxOpenConns < 0 {
+		return &Error{Key: "database.max_open_conns", Msg: "must not be negative"}
+	}
+	if c.Database.MaxIdleConns < 0 {
+		return &Error{Key: "database.max_idle_conns", Msg: "must not be negative"}
+	}
+	if c.Database.ConnMaxLifetime < 0 {
+		return &Error{Key: "database.conn_max_lifetime", Msg: "must not be negative"}
 	}
 	if c.Queue.AckWait < time.Second {
 		return &Error{Key: "queue.ack_wait", Msg: "must be at least 1s"}
@@ -188,9 +197,15 @@ func validAESKey(k string) bool {
 	return err == nil && len(b) == 32
 }
 
+// maskURL replaces the password of raw with xxxxx. A URL that does not
+// parse is not shown at all: it may hold a password in a place url.Parse
+// cannot find.
 func maskURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return "(malformed URL)"
+	}
+	if u.User == nil {
 		return raw
 	}
 	if _, has := u.User.Password(); has {

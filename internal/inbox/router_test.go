@@ -299,6 +299,37 @@ func TestWebhook(t *testing.T) {
 	}
 }
 
+// TestWebhookNoRedirect: a 3xx is a permanent failure; the signed body is
+// never sent to the Location (issue #6 item 6).
+func TestWebhookNoRedirect(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	for _, status := range []int{http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		var tries atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			tries.Add(1)
+			http.Redirect(w, r, other.URL+"/stolen", status)
+		}))
+		r, err := inbox.NewRouter([]inbox.Rule{{Handler: "webhook", WebhookURL: srv.URL, WebhookSecret: "s"}},
+			inbox.WithWebhookOptions(inbox.WebhookOptions{Client: srv.Client(), Sleep: func(context.Context, time.Duration) error { return nil }}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = r.Dispatch(context.Background(), inboxOf(t, "wxa", "text.json"))
+		srv.Close()
+		if err == nil || !strings.Contains(err.Error(), strconv.Itoa(status)) {
+			t.Errorf("%d: err = %v, want a permanent failure naming the status", status, err)
+		}
+		if n := tries.Load(); n != 1 {
+			t.Errorf("%d: %d tries, want 1 (permanent)", status, n)
+		}
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the redirect target received %d posts", n)
+	}
+}
+
 // TestWebhookNetworkError: a receiver that is gone is retried, then fails.
 func TestWebhookNetworkError(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())

@@ -33,7 +33,11 @@ const (
 // WebhookOptions tunes the built-in webhook handler. Zero fields take the
 // defaults.
 type WebhookOptions struct {
-	Client    *http.Client     // default: a client with a 10 s timeout
+	// Client sends the posts; default a client with a 10 s timeout. Its
+	// redirects are never followed, whatever its CheckRedirect says: the
+	// signed body goes only to the configured URL, and a 3xx is a
+	// permanent failure.
+	Client    *http.Client
 	Attempts  int              // tries in total, default 5
 	BaseDelay time.Duration    // first backoff, doubled per retry, default 1 s
 	MaxDelay  time.Duration    // backoff cap, default 1 min
@@ -46,6 +50,9 @@ func (o WebhookOptions) withDefaults() WebhookOptions {
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: 10 * time.Second}
 	}
+	c := *o.Client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	o.Client = &c
 	if o.Attempts <= 0 {
 		o.Attempts = 5
 	}
