@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Order statuses (SPEC §8).
+// Order statuses (SPEC §12).
 const (
 	OrderCreated  = "created"  // no prepay yet
 	OrderPaying   = "paying"   // prepay issued
@@ -15,7 +15,7 @@ const (
 	OrderRefunded = "refunded" // refunded in full
 )
 
-// Refund statuses (SPEC §8).
+// Refund statuses (SPEC §12).
 const (
 	RefundProcessing = "processing"
 	RefundSucceeded  = "succeeded"
@@ -23,7 +23,7 @@ const (
 	RefundAbnormal   = "abnormal"
 )
 
-// Business events of payments (SPEC §8).
+// Business events of payments (SPEC §12).
 const (
 	EventOrderPaid       = "order.paid"
 	EventOrderClosed     = "order.closed"
@@ -171,16 +171,16 @@ type PayStore interface {
 	FinishPayEvent(ctx context.Context, id string, now time.Time) error
 }
 
-// OrderRequest is the admin API's body creating an order (SPEC §8).
-// Amount.Total is a json.Number so that fractions and values past int64
-// are refused rather than rounded.
+// OrderRequest is the admin API's body creating an order (SPEC §12).
+// Amount.Total is kept raw so that strings, fractions and values past
+// int64 are refused rather than converted or rounded.
 type OrderRequest struct {
 	UserID      int64  `json:"user_id,omitempty"`
 	OpenID      string `json:"openid,omitempty"`
 	Description string `json:"description"`
 	Amount      struct {
-		Total    json.Number `json:"total"`
-		Currency string      `json:"currency,omitempty"`
+		Total    json.RawMessage `json:"total"`
+		Currency string          `json:"currency,omitempty"`
 	} `json:"amount"`
 	OutTradeNo string `json:"out_trade_no,omitempty"`
 	Attach     string `json:"attach,omitempty"`
@@ -189,7 +189,7 @@ type OrderRequest struct {
 
 // RefundRequest is the admin API's body asking for a refund.
 type RefundRequest struct {
-	OutRefundNo string      `json:"out_refund_no,omitempty"`
-	Amount      json.Number `json:"amount"`
-	Reason      string      `json:"reason,omitempty"`
+	OutRefundNo string          `json:"out_refund_no,omitempty"`
+	Amount      json.RawMessage `json:"amount"`
+	Reason      string          `json:"reason,omitempty"`
 }

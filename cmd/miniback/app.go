@@ -20,6 +20,7 @@ import (
 	"github.com/miniback/miniback/internal/inbox"
 	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/outbox"
+	"github.com/miniback/miniback/internal/pay"
 	"github.com/miniback/miniback/internal/queue"
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/internal/state/memory"
@@ -40,6 +41,7 @@ type Main struct {
 	Outbox  *outbox.Outbox
 	Inbox   *inbox.Inbox
 	Sandbox *sandbox.Server // set when wechat.api_base is "sandbox"
+	Pay     *pay.Service    // nil when no app has pay
 	API     *api.Server
 
 	Registry *prometheus.Registry // every metric of this process
@@ -51,6 +53,7 @@ type Main struct {
 	metricsServer   *http.Server
 
 	tuneOutbox func(*outbox.Config) // tests shorten the retry delays
+	tunePay    func(*pay.Service)   // tests shorten the tick and move the clock
 }
 
 // Open opens the database, the state store, the keys, the WeChat clients
@@ -100,7 +103,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	apiBase := cfg.WeChat.APIBase
 	if apiBase == config.APIBaseSandbox {
 		apiBase = "http://" + loopbackAddr(m.listener.Addr().String())
-		m.Sandbox = sandbox.New(sandbox.Config{Apps: sandboxApps(cfg.Apps, apiBase), Logger: m.Logger.With("component", "sandbox")})
+		m.Sandbox = sandbox.New(sandbox.Config{Apps: sandboxApps(cfg.Apps, apiBase), Logger: m.Logger.With("component", "sandbox"),
+			PayTimeScale: cfg.SandboxOpts.PayTimeScale})
 	}
 	clients := newWeChatClients(cfg, apiBase, m.State, m.Metrics, m.Logger)
 
@@ -119,6 +123,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Rules: inboxRules(cfg.Push.Rules), MaxAge: cfg.Push.MaxAge, Logger: m.Logger.With("component", "inbox")})
 	if err != nil {
 		return &config.Error{Key: "push.rules", Msg: "invalid rule", Err: err}
+	}
+
+	// WeChat Pay: orders, notifications, reconciliation, business events.
+	self := "http://" + loopbackAddr(m.listener.Addr().String())
+	if m.Pay, err = m.openPay(self); err != nil {
+		return err
 	}
 
 	// HTTP API.
@@ -147,6 +157,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Metrics:      m.Metrics,
 		NoRequestLog: !cfg.Log.Requests,
 	}
+	if m.Pay != nil {
+		m.API.Pay = m.Pay
+	}
 	m.server = &http.Server{
 		Handler:           m.handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -168,7 +181,7 @@ func (m *Main) handler() http.Handler {
 	}
 	root := http.NewServeMux()
 	root.Handle("/", h)
-	for _, prefix := range []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/"} {
+	for _, prefix := range []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/", "/v3/"} {
 		root.Handle(prefix, m.Sandbox)
 	}
 	return root

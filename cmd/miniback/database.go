@@ -22,6 +22,7 @@ type database struct {
 	Messages miniback.MessageStore
 	Media    miniback.MediaStore
 	Stats    miniback.StatsStore
+	Pay      miniback.PayStore // nil: the engine does not store orders yet
 
 	// ApplyMigrations applies the engine's missing migrations, safely when
 	// several instances start at once, and returns the versions it applied.
@@ -74,7 +75,7 @@ func openSQLite(ctx context.Context, path string) (*database, error) {
 	return &database{
 		Users: sqlite.NewUserStore(db), Sessions: sqlite.NewSessionStore(db),
 		Inbox: sqlite.NewInboxStore(db), Messages: sqlite.NewMessageStore(db),
-		Media: sqlite.NewMediaStore(db), Stats: sqlite.NewStatsStore(db),
+		Media: sqlite.NewMediaStore(db), Stats: sqlite.NewStatsStore(db), Pay: sqlite.NewPayStore(db),
 		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }

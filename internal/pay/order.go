@@ -30,9 +30,10 @@ func invalid(format string, args ...any) error {
 	return miniback.Errorf(miniback.ECodeInvalidRequest, format, args...)
 }
 
-// parseFen reads an amount in fen: a JSON integer in 1..MaxInt64.
-func parseFen(n json.Number, field string) (int64, error) {
-	v, err := strconv.ParseInt(string(n), 10, 64)
+// parseFen reads an amount in fen: a JSON integer (not a string, not a
+// fraction) in 1..MaxInt64.
+func parseFen(raw json.RawMessage, field string) (int64, error) {
+	v, err := strconv.ParseInt(string(raw), 10, 64)
 	if err != nil {
 		return 0, invalid("%s must be a whole number of fen that fits in 64 bits", field)
 	}

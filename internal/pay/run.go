@@ -28,7 +28,9 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	refreshed := map[string]time.Time{}
 	for {
+		s.refreshCertificates(ctx, refreshed)
 		if s.lead(ctx, 6*tick) {
 			s.RunOnce(ctx)
 		}
@@ -37,6 +39,22 @@ func (s *Service) Run(ctx context.Context) error {
 			_, _ = s.State.DeleteIfEqual(context.WithoutCancel(ctx), leaseKey, s.Instance)
 			return nil
 		case <-t.C:
+		}
+	}
+}
+
+// refreshCertificates downloads the platform certificates of apps in
+// certificate mode when due. Every instance keeps its own, so this runs
+// everywhere, not only on the lease holder.
+func (s *Service) refreshCertificates(ctx context.Context, last map[string]time.Time) {
+	for id, app := range s.Apps {
+		if !app.CertMode || s.now().Sub(last[id]) < CertRefresh {
+			continue
+		}
+		last[id] = s.now()
+		if err := app.Client.RefreshCertificates(ctx); err != nil {
+			last[id] = s.now().Add(-CertRefresh + time.Minute) // try again in a minute
+			s.log().Warn("pay: platform certificates", "appid", id, "err", err)
 		}
 	}
 }

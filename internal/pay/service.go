@@ -22,7 +22,14 @@ type App struct {
 	WebhookURL    string // "" : no business events
 	WebhookSecret string
 	Client        *wechatpay.Client
+	// CertMode: answers are verified with platform certificates, which
+	// Run downloads at start and every CertRefresh.
+	CertMode bool
 }
+
+// CertRefresh is how often platform certificates are downloaded again:
+// under WeChat Pay's advice of less than 12 hours.
+const CertRefresh = 6 * time.Hour
 
 // Service is the pay flow. Set the fields, then use it; it is safe for
 // concurrent use. Run drives reconciliation and event delivery.
