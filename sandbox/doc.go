@@ -129,4 +129,11 @@
 //
 // Server.SessionKey exists for tests only: it reveals a user's current
 // session_key, which the real platform gives to the backend alone.
+//
+// # Memory
+//
+// Everything lives in memory and is bounded (Config.MaxCodes, MaxUsers,
+// MaxMediaBytes, MaxSent): expired codes and media are dropped, and beyond
+// a bound the oldest entries go first. A forgotten code answers 40029, as
+// an expired one does; a forgotten user is made anew on its next login.
 package sandbox

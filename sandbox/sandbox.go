@@ -57,6 +57,14 @@ type Config struct {
 	HTTPClient *http.Client     // used for pushes; default http.DefaultClient
 	RiskyWords []string         // msg_sec_check words; default DefaultRiskyWords()
 	MediaTTL   time.Duration    // temporary media lifetime; default 3 days
+
+	// Memory bounds, oldest forgotten first (bound.go): outstanding codes
+	// of each kind, users per app, media bytes, and sent messages kept
+	// for GET /sandbox/sent. Zero takes the Default… constant.
+	MaxCodes      int
+	MaxUsers      int
+	MaxMediaBytes int64
+	MaxSent       int
 	// PayTimeScale multiplies WeChat Pay's notification retry delays
 	// (15 s, 15 s, 30 s, 3 min, …); default 1.
 	PayTimeScale float64
@@ -90,7 +98,9 @@ type Server struct {
 	media      map[string]*mediaItem
 	sent       []SentMessage
 
-	pay payWorld
+	codeOrder, phoneOrder, mediaOrder keyQueue // insertion order, for the bounds
+	mediaBytes                        int64
+	pay                               payWorld
 }
 
 // New returns a Server for cfg. Apps with an empty AppID are ignored.
@@ -109,7 +119,9 @@ func New(cfg Config) *Server {
 	}
 	for _, a := range cfg.Apps {
 		if a.AppID != "" {
-			s.apps[a.AppID] = newAppState(a)
+			st := newAppState(a)
+			st.maxUsers = cfg.MaxUsers
+			s.apps[a.AppID] = st
 		}
 	}
 	s.pay.merchantKeys = make(map[string]*rsa.PrivateKey)
@@ -142,6 +154,18 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.RiskyWords == nil {
 		cfg.RiskyWords = DefaultRiskyWords()
+	}
+	if cfg.MaxCodes <= 0 {
+		cfg.MaxCodes = DefaultMaxCodes
+	}
+	if cfg.MaxUsers <= 0 {
+		cfg.MaxUsers = DefaultMaxUsers
+	}
+	if cfg.MaxMediaBytes <= 0 {
+		cfg.MaxMediaBytes = DefaultMaxMediaBytes
+	}
+	if cfg.MaxSent <= 0 {
+		cfg.MaxSent = DefaultMaxSent
 	}
 	return cfg
 }

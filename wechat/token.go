@@ -39,11 +39,13 @@ var ErrForceRefreshBudget = errors.New("wechat: force_refresh budget spent")
 // wechatDay is the time zone in which WeChat counts daily quotas.
 var wechatDay = time.FixedZone("CST", 8*3600)
 
-func (c *Client) tokenKey() string { return "wechat:token:" + c.mode.String() + ":" + c.appID }
-func (c *Client) lockKey() string  { return "wechat:token-lock:" + c.mode.String() + ":" + c.appID }
-func (c *Client) gapKey() string   { return "wechat:token-force-gap:" + c.appID }
+// The keys of one app carry its appid as a hash tag ({appid}), so that on a
+// Redis Cluster they live on one slot.
+func (c *Client) tokenKey() string { return "wechat:{" + c.appID + "}:token:" + c.mode.String() }
+func (c *Client) lockKey() string  { return "wechat:{" + c.appID + "}:token-lock:" + c.mode.String() }
+func (c *Client) gapKey() string   { return "wechat:{" + c.appID + "}:token-force-gap" }
 func (c *Client) dayKey(t time.Time) string {
-	return "wechat:token-force-day:" + c.appID + ":" + t.In(wechatDay).Format("20060102")
+	return "wechat:{" + c.appID + "}:token-force-day:" + t.In(wechatDay).Format("20060102")
 }
 
 // lockTTL covers one token fetch, so a holder that dies frees the lock soon.

@@ -29,12 +29,15 @@ export interface PhoneAnswer {
   country_code: string;
 }
 
-/** Where the client keeps its tokens; defaults to wx.getStorageSync and friends. */
-export interface TokenStorage {
-  get(key: string): string | object | null | undefined;
-  set(key: string, value: string): void;
-  remove(key: string): void;
-}
+/**
+ * Where the client keeps its tokens (synchronous): get/set/remove, Web
+ * Storage's getItem/setItem/removeItem, or wx's getStorageSync and friends
+ * (the default is wx itself).
+ */
+export type TokenStorage =
+  | { get(key: string): any; set(key: string, value: string): void; remove(key: string): void }
+  | { getItem(key: string): any; setItem(key: string, value: string): void; removeItem(key: string): void }
+  | { getStorageSync(key: string): any; setStorageSync(key: string, value: any): void; removeStorageSync(key: string): void };
 
 /** The part of the mini program's wx object the client uses. */
 export interface WxLike {

@@ -28,11 +28,15 @@ class MinibackError extends Error {
 const REFRESH_AHEAD_MS = 60000;
 const ABSOLUTE = /^https?:\/\//i;
 
-function wxStorage(wx) {
+// storageOf adapts what createClient was given: an object with
+// get/set/remove, Web Storage's getItem/setItem/removeItem, or wx's
+// getStorageSync/setStorageSync/removeStorageSync (the default).
+function storageOf(st) {
+  const pick = (a, b, c) => (st[a] || st[b] || st[c]).bind(st);
   return {
-    get: (k) => wx.getStorageSync(k),
-    set: (k, v) => wx.setStorageSync(k, v),
-    remove: (k) => wx.removeStorageSync(k),
+    get: pick('get', 'getItem', 'getStorageSync'),
+    set: pick('set', 'setItem', 'setStorageSync'),
+    remove: pick('remove', 'removeItem', 'removeStorageSync'),
   };
 }
 
@@ -86,7 +90,7 @@ function createClient(options) {
   }
   const base = String(o.baseURL).replace(/\/+$/, '');
   const api = base + '/api/v1/' + encodeURIComponent(o.appid);
-  const storage = o.storage || wxStorage(wx);
+  const storage = storageOf(o.storage || wx);
   const now = o.now || Date.now;
   const key = 'miniback:' + o.appid;
 
@@ -225,11 +229,18 @@ function createClient(options) {
       return requestJSON({ url: '/me', method: 'POST', data });
     },
     bindPhone: (code) => requestJSON({ url: '/me/phone', method: 'POST', data: { code } }),
+    // logout revokes the session on the server, refreshing first when the
+    // access token was refused (so that an expired token still revokes),
+    // and forgets the tokens even when the server cannot be reached.
     logout: async () => {
       const s = load();
       if (!s) return;
       try {
-        const res = await send({ url: '/logout', method: 'POST' }, s.access);
+        let res = await send({ url: '/logout', method: 'POST' }, s.access);
+        if (res.statusCode === 401) {
+          const r = await send({ url: '/token/refresh', method: 'POST', data: { refresh_token: s.refresh } });
+          if (ok(r)) res = await send({ url: '/logout', method: 'POST' }, jsonOf(r).access_token);
+        }
         if (!ok(res) && res.statusCode !== 401) throw errorOf(res);
       } finally {
         clear();

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,7 @@ import (
 	"github.com/miniback/miniback/internal/queue"
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/internal/state/memory"
+	"github.com/miniback/miniback/internal/state/redis"
 	"github.com/miniback/miniback/sandbox"
 	"github.com/miniback/miniback/wechat"
 )
@@ -80,7 +82,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	// State store.
-	if m.State, err = openState(cfg); err != nil {
+	if m.State, err = openState(ctx, cfg); err != nil {
 		return err
 	}
 
@@ -120,7 +122,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	apps := appsOf(cfg.Apps)
 	inboxStore, media := m.DB.Inbox, m.DB.Media
 	m.Inbox, err = inbox.New(apps, inboxStore, media, m.Queue, m.Outbox, inbox.Config{
-		Rules: inboxRules(cfg.Push.Rules), MaxAge: cfg.Push.MaxAge, Logger: m.Logger.With("component", "inbox")})
+		Rules: inboxRules(cfg.Push.Rules), MaxAge: cfg.Push.MaxAge, Logger: m.Logger.With("component", "inbox"),
+		Observer: m.Metrics})
 	if err != nil {
 		return &config.Error{Key: "push.rules", Msg: "invalid rule", Err: err}
 	}
@@ -261,12 +264,27 @@ func (m *Main) Close() error {
 	return errors.Join(errs...)
 }
 
-// openState opens the state store named by redis.url.
-func openState(cfg config.Config) (miniback.StateStore, error) {
-	if cfg.Redis.URL == "" {
+// openState opens the state store named by redis.url: in-process when
+// empty, else Redis (one server, Sentinel or Cluster, by the scheme). A URL
+// that does not parse or connect is a *config.Error naming redis.url,
+// without the password.
+func openState(ctx context.Context, cfg config.Config) (miniback.StateStore, error) {
+	u := cfg.Redis.URL
+	switch scheme, _, _ := strings.Cut(u, "://"); scheme {
+	case "":
 		return memory.New(), nil
+	case "redis", "rediss", "redis+sentinel", "redis+cluster":
+		s, err := redis.Open(ctx, u, redis.Options{Prefix: cfg.Redis.Prefix})
+		switch {
+		case errors.Is(err, redis.ErrBadURL):
+			return nil, &config.Error{Key: "redis.url", Msg: "is malformed", Err: err}
+		case err != nil:
+			return nil, &config.Error{Key: "redis.url", Msg: "cannot connect", Err: err}
+		}
+		return s, nil
+	default:
+		return nil, &config.Error{Key: "redis.url", Msg: "scheme must be redis, rediss, redis+sentinel or redis+cluster"}
 	}
-	return nil, &config.Error{Key: "redis.url", Msg: "redis is not supported by this build yet; leave it empty"}
 }
 
 // openKeys loads the access-token signing key and the key that seals
@@ -331,7 +349,8 @@ func inboxRules(list []config.PushRule) []inbox.Rule {
 func appsOf(list []config.App) miniback.Apps {
 	apps := miniback.Apps{}
 	for _, a := range list {
-		apps[a.AppID] = &miniback.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey, MsgFormat: a.MsgFormat, PushURL: a.PushURL}
+		apps[a.AppID] = &miniback.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey,
+			MsgFormat: a.MsgFormat, PushURL: a.PushURL, PushMode: a.PushMode, LegacyDecrypt: a.LegacyDecrypt}
 	}
 	return apps
 }
@@ -345,7 +364,7 @@ func sandboxApps(list []config.App, self string) []sandbox.App {
 		if push == "" {
 			push = self + "/wx/portal/" + url.PathEscape(a.AppID)
 		}
-		out = append(out, sandbox.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey, MsgFormat: a.MsgFormat, PushURL: push})
+		out = append(out, sandbox.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey, MsgFormat: a.MsgFormat, PushURL: push, PushMode: a.PushMode})
 	}
 	return out
 }

@@ -41,6 +41,9 @@ func TestCommandsAndExitCodes(t *testing.T) {
 		{"unreachable postgres", []string{"migrate"}, []string{"MINIBACK_DATABASE_URL=postgres://u:s3cretpw@127.0.0.1:1/x?sslmode=disable"}, 2, "", "database.url: cannot connect"},
 		{"unreachable mysql", []string{"migrate"}, []string{"MINIBACK_DATABASE_URL=mysql://u:s3cretpw@127.0.0.1:1/x"}, 2, "", "database.url: cannot connect"},
 		{"unknown redis scheme", []string{"migrate"}, []string{"MINIBACK_REDIS_URL=memcached://u:s3cretpw@127.0.0.1:1"}, 2, "", "redis.url"},
+		{"malformed redis url", []string{"serve", "--config", write("r1.yaml", base)}, []string{"MINIBACK_REDIS_URL=redis://:s3cretpw@127.0.0.1:1/x"}, 2, "", "redis.url: is malformed"},
+		{"unreachable redis", []string{"serve", "--config", write("r2.yaml", base)}, []string{"MINIBACK_REDIS_URL=redis://:s3cretpw@127.0.0.1:1/0"}, 2, "", "redis.url: cannot connect"},
+		{"redis prefix with a brace", []string{"migrate"}, []string{"MINIBACK_REDIS_PREFIX=a{b}"}, 2, "", "redis.prefix"},
 		{"migrate", []string{"migrate", "--config", write("c.yaml", base)}, nil, 0, "migrations applied", ""},
 		{"missing config file", []string{"serve", "--config", filepath.Join(dir, "none.yaml")}, nil, 2, "", "--config"},
 	}

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"strings"
 	"testing"
 
 	"github.com/miniback/miniback/internal/config"
+	"github.com/miniback/miniback/internal/state/redis"
+	"github.com/miniback/miniback/internal/state/redis/redistest"
 	"github.com/miniback/miniback/internal/store/storetest"
 )
 
@@ -70,4 +73,33 @@ func TestMigrateCommandOnEngines(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRedisStateOverHTTP runs Main with redis.url: the WeChat access token
+// a login needs is cached in Redis, under redis.prefix, with the appid as
+// a hash tag.
+func TestRedisStateOverHTTP(t *testing.T) {
+	u := redistest.URL(t)
+	prefix := "test:" + rand.Text()[:10] + ":"
+	e := startMain(t, func(c *config.Config) { c.Redis.URL, c.Redis.Prefix = u, prefix })
+	l := e.login("alice")
+	if st, _ := e.do("GET", "/api/v1/"+config.DemoAppID+"/me", l.AccessToken, nil, nil); st != 200 {
+		t.Fatalf("me: %d", st)
+	}
+	// A phone-number call needs the access token, which lands in Redis.
+	var pc struct{ Code string }
+	e.do("POST", "/sandbox/phone-code", "", map[string]string{"appid": config.DemoAppID, "openid": l.User.OpenID, "phone_number": "13800138000"}, &pc)
+	if st, _ := e.do("POST", "/api/v1/"+config.DemoAppID+"/me/phone", l.AccessToken, map[string]string{"code": pc.Code}, nil); st != 200 {
+		t.Fatalf("phone: %d", st)
+	}
+	s, ok := e.m.State.(*redis.Store)
+	if !ok {
+		t.Fatalf("state store is %T, want *redis.Store", e.m.State)
+	}
+	key := prefix + "wechat:{" + config.DemoAppID + "}:token:stable"
+	n, err := s.Client().Exists(context.Background(), key).Result()
+	if err != nil || n != 1 {
+		t.Fatalf("EXISTS %s = %d, %v", key, n, err)
+	}
+	t.Cleanup(func() { s.Client().Del(context.Background(), key) })
 }

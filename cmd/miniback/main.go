@@ -29,6 +29,9 @@ Usage:
                                      run only the WeChat sandbox
   miniback migrate [--config FILE]   apply database migrations and exit
   miniback version                   print version, commit and Go version
+  miniback config check|print [--config FILE]
+                                     validate the configuration, or print it with
+                                     every secret masked
   miniback load --target URL [flags] drive virtual users against a sandbox-mode
                                      miniback and report latencies (load --help)
 `
@@ -60,6 +63,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return runMigrate(ctx, args[1:], environ, stdout, stderr)
 	case "version":
 		return runVersion(stdout)
+	case "config":
+		return runConfig(args[1:], environ, stdout, stderr)
 	case "load":
 		return runLoad(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

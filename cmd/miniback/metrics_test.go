@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -88,6 +89,8 @@ var contractFamilies = map[string]struct {
 	"miniback_wechat_token_fetches_total":      {dto.MetricType_COUNTER, []string{"appid", "mode", "reason"}},
 	"miniback_logins_total":                    {dto.MetricType_COUNTER, []string{"appid", "result"}},
 	"miniback_push_received_total":             {dto.MetricType_COUNTER, []string{"appid", "result"}},
+	"miniback_push_handled_total":              {dto.MetricType_COUNTER, []string{"handler", "result"}},
+	"miniback_push_handling_lag_seconds":       {dto.MetricType_HISTOGRAM, nil},
 	"miniback_outbox_messages_total":           {dto.MetricType_COUNTER, []string{"kind", "status"}},
 	"miniback_outbox_attempts_total":           {dto.MetricType_COUNTER, []string{"kind", "errcode"}},
 	"miniback_queue_pending_messages":          {dto.MetricType_GAUGE, []string{"consumer"}},
@@ -149,6 +152,23 @@ func TestMetricsAfterHostileFlows(t *testing.T) {
 	e.waitMessage(sent.ID)
 	e.waitMessage(refused.ID)
 
+	// Pushes: stored, repeated by WeChat, stale, forged, garbled.
+	msg := mustJSON(t, map[string]any{"ToUserName": "gh_1", "FromUserName": alice.User.OpenID, "CreateTime": time.Now().Unix(),
+		"MsgType": "text", "Content": "call me " + phone, "MsgId": 8000000000000000001})
+	built, err := e.m.Sandbox.BuildPush(sandbox.PushRequest{AppID: demo, Message: msg, Mode: sandbox.ModeSafe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendPush(t, e.client, built, built.Body, 200)
+	sendPush(t, e.client, built, built.Body, 200)
+	stale, _ := e.m.Sandbox.BuildPush(sandbox.PushRequest{AppID: demo, Message: msg, Mode: sandbox.ModeSafe, Timestamp: time.Now().Add(-time.Hour).Unix()})
+	sendPush(t, e.client, stale, stale.Body, 403)
+	sendPush(t, e.client, built, []byte(`{"Encrypt":"forged"}`), 403)
+	plain, _ := e.m.Sandbox.BuildPush(sandbox.PushRequest{AppID: demo, Message: msg, Mode: sandbox.ModePlain})
+	sendPush(t, e.client, plain, []byte(`{"MsgType":`), 400)
+	e.do("POST", "/wx/portal/"+hostile, "", `{}`, nil)
+	e.waitInbox(demo, 1)
+
 	var fams map[string]*dto.MetricFamily
 	var text string
 	loginRoute := "POST /api/v1/{appid}/login"
@@ -209,6 +229,14 @@ func TestMetricsAfterHostileFlows(t *testing.T) {
 		{"miniback_outbox_attempts_total", []string{"kind", "subscribe", "errcode", "0"}, 1},
 		{"miniback_outbox_attempts_total", []string{"kind", "subscribe", "errcode", "43101"}, 1},
 		{"miniback_build_info", []string{"version", "dev"}, 1},
+		{"miniback_push_received_total", []string{"appid", demo, "result", "stored"}, 1},
+		{"miniback_push_received_total", []string{"appid", demo, "result", "duplicate"}, 1},
+		{"miniback_push_received_total", []string{"appid", demo, "result", "refused_stale"}, 1},
+		{"miniback_push_received_total", []string{"appid", demo, "result", "refused_signature"}, 1},
+		{"miniback_push_received_total", []string{"appid", demo, "result", "refused_body"}, 1},
+		{"miniback_push_received_total", []string{"appid", demo, "result", "unavailable"}, 0},
+		{"miniback_push_handled_total", []string{"handler", "log", "result", "ok"}, 1},
+		{"miniback_push_handling_lag_seconds", nil, 1},
 	}
 	for _, c := range checks {
 		if got := value(fams, c.name, c.labels...); got != c.want {
@@ -266,6 +294,22 @@ func assertBoundedLabels(t *testing.T, fams map[string]*dto.MetricFamily) {
 				}
 			}
 		}
+	}
+}
+
+// sendPush posts a push built by the sandbox, with body in place of its
+// own, and checks the status.
+func sendPush(t *testing.T, c *http.Client, p *sandbox.BuiltPush, body []byte, want int) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", p.URL, bytes.NewReader(body))
+	req.Header.Set("Content-Type", p.ContentType)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		t.Fatalf("push: %d, want %d", resp.StatusCode, want)
 	}
 }
 

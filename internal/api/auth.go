@@ -8,12 +8,17 @@ import (
 	"github.com/miniback/miniback"
 )
 
-type sessionKeyCtx struct{}
+type (
+	sessionKeyCtx struct{}
+	userKeyCtx    struct{}
+)
 
 // authed wraps h so that it runs only with a valid access token for the
 // path's appid whose session is live. The signature check may be served
 // from the Issuer's cache; the revocation check reads the session store
-// every time, so a logout is effective at once on every instance.
+// every time, so a logout is effective at once on every instance. A store
+// that reads the session with its user in one query (SessionUserReader)
+// also hands the handler the user, which GET /me then need not read again.
 func (s *Server) authed(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		token, ok := bearer(r)
@@ -25,7 +30,7 @@ func (s *Server) authed(h handlerFunc) handlerFunc {
 		if err != nil {
 			return err
 		}
-		sess, err := s.Sessions.Session(r.Context(), a.SessionID)
+		sess, user, err := s.session(r.Context(), a.SessionID)
 		if miniback.IsNotFound(err) {
 			return miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token no longer exists")
 		}
@@ -37,8 +42,28 @@ func (s *Server) authed(h handlerFunc) handlerFunc {
 		}
 		ctx := miniback.WithAuth(r.Context(), a)
 		ctx = context.WithValue(ctx, sessionKeyCtx{}, sess)
+		if user != nil {
+			ctx = context.WithValue(ctx, userKeyCtx{}, user)
+		}
 		return h(w, r.WithContext(ctx))
 	}
+}
+
+// session reads the session id, with its user when the store can do both
+// in one query (else the user is nil).
+func (s *Server) session(ctx context.Context, id string) (*miniback.Session, *miniback.User, error) {
+	if su, ok := s.Sessions.(miniback.SessionUserReader); ok {
+		return su.SessionUser(ctx, id)
+	}
+	sess, err := s.Sessions.Session(ctx, id)
+	return sess, nil, err
+}
+
+// userOf returns the user authed read with the session in the same query,
+// or nil when the store could not.
+func userOf(ctx context.Context) *miniback.User {
+	u, _ := ctx.Value(userKeyCtx{}).(*miniback.User)
+	return u
 }
 
 func bearer(r *http.Request) (string, bool) {

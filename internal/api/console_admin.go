@@ -34,17 +34,13 @@ func (s *Server) consoleAdminRoutes() {
 type appView struct {
 	AppID     string `json:"appid"`
 	MsgFormat string `json:"msg_format"`
-	PushMode  string `json:"push_mode"` // "safe" with an aes_key, else "plain"
+	PushMode  string `json:"push_mode"` // the app's push_mode: plain, compat or safe
 }
 
 func (s *Server) handleApps(w http.ResponseWriter, r *http.Request) error {
 	apps := []appView{}
 	for _, a := range s.Apps {
-		mode := "plain"
-		if a.AESKey != "" {
-			mode = "safe"
-		}
-		apps = append(apps, appView{AppID: a.AppID, MsgFormat: a.MsgFormat, PushMode: mode})
+		apps = append(apps, appView{AppID: a.AppID, MsgFormat: a.MsgFormat, PushMode: a.PushMode})
 	}
 	slices.SortFunc(apps, func(a, b appView) int { return compareStrings(a.AppID, b.AppID) })
 	writeJSON(w, http.StatusOK, map[string]any{"apps": apps})

@@ -95,6 +95,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/{appid}/media/{media_id}", s.authed(s.handleGetMedia))
 	s.handle("POST /api/v1/{appid}/wxacode", s.authed(s.handleWxaCode))
 	s.adminRoutes()
+	s.consoleRoutes()
 	s.payRoutes()
 	if s.Portal != nil {
 		s.handle("GET /wx/portal/{appid}", s.Portal.ServeVerify)

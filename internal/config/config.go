@@ -44,8 +44,10 @@ type Database struct {
 }
 
 // Redis selects the state store: "" is in-process.
+// Prefix starts every key, so several deployments can share one Redis.
 type Redis struct {
-	URL string `yaml:"url"`
+	URL    string `yaml:"url"`
+	Prefix string `yaml:"prefix"`
 }
 
 // Queue selects the queue: "" is embedded NATS JetStream under data_dir.
@@ -147,7 +149,15 @@ type App struct {
 	AESKey    string `yaml:"aes_key" json:"aes_key"`
 	MsgFormat string `yaml:"msg_format" json:"msg_format"`
 	PushURL   string `yaml:"push_url" json:"push_url"`
-	Pay       Pay    `yaml:"pay" json:"pay"`
+	// PushMode is the message-push mode set in the WeChat console: plain,
+	// compat or safe; pushes in a weaker mode are refused. Default safe
+	// when AESKey is set, else plain.
+	PushMode string `yaml:"push_mode" json:"push_mode"`
+	// LegacyDecrypt turns on the legacy encrypted_data routes (userinfo,
+	// and the phone number from encrypted_data). Default off.
+	LegacyDecrypt bool `yaml:"legacy_decrypt" json:"legacy_decrypt"`
+	// Pay is the app's WeChat Pay merchant (SPEC §12).
+	Pay Pay `yaml:"pay" json:"pay"`
 }
 
 // Pay is an app's WeChat Pay merchant (SPEC §12). It is configured when
@@ -191,6 +201,7 @@ func Default() Config {
 	return Config{
 		Listen:   ":8080",
 		DataDir:  "./data",
+		Redis:    Redis{Prefix: "miniback:"},
 		Database: Database{URL: "", AutoMigrate: true, ConnMaxLifetime: 30 * time.Minute},
 		WeChat: WeChat{
 			APIBase:   "https://api.weixin.qq.com",

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miniback/miniback"
 	"github.com/miniback/miniback/wechatpay"
 )
 
@@ -30,16 +31,24 @@ func (c *Config) fill() {
 		c.WeChat.PayAPIBase = APIBaseSandbox
 	}
 	for i := range c.Apps {
-		c.Apps[i].MsgFormat = strings.ToUpper(c.Apps[i].MsgFormat)
-		if c.Apps[i].MsgFormat == "" {
-			c.Apps[i].MsgFormat = "XML" // the WeChat console's default
+		a := &c.Apps[i]
+		a.MsgFormat = strings.ToUpper(a.MsgFormat)
+		if a.MsgFormat == "" {
+			a.MsgFormat = "XML" // the WeChat console's default
+		}
+		a.PushMode = strings.ToLower(a.PushMode)
+		if a.PushMode == "" {
+			a.PushMode = miniback.PushModePlain
+			if a.AESKey != "" {
+				a.PushMode = miniback.PushModeSafe
+			}
 		}
 	}
 }
 
 // DemoApp is the app of sandbox mode.
 func DemoApp() App {
-	return App{AppID: DemoAppID, Secret: demoSecret, Token: demoToken, AESKey: demoAESKey, MsgFormat: "JSON",
+	return App{AppID: DemoAppID, Secret: demoSecret, Token: demoToken, AESKey: demoAESKey, MsgFormat: "JSON", PushMode: miniback.PushModeSafe,
 		Pay: Pay{MchID: DemoMchID, SerialNo: demoSerial, APIv3Key: demoAPIv3Key}}
 }
 
@@ -102,6 +111,9 @@ func (c *Config) validateBackends() error {
 		if err := checkScheme("redis.url", c.Redis.URL, "redis", "rediss", "redis+sentinel", "redis+cluster"); err != nil {
 			return err
 		}
+	}
+	if strings.ContainsAny(c.Redis.Prefix, "{} ") {
+		return &Error{Key: "redis.prefix", Msg: "must not hold braces or spaces (braces would make it a cluster hash tag)"}
 	}
 	if c.Database.MaxOpenConns < 0 {
 		return &Error{Key: "database.max_open_conns", Msg: "must not be negative"}
@@ -196,6 +208,10 @@ func (c *Config) validateApps() error {
 			return &Error{Key: key + ".aes_key", Msg: "must be a 43-character EncodingAESKey"}
 		case a.AESKey != "" && a.Token == "":
 			return &Error{Key: key + ".token", Msg: "must be set when aes_key is set"}
+		case a.PushMode != miniback.PushModePlain && a.PushMode != miniback.PushModeCompat && a.PushMode != miniback.PushModeSafe:
+			return &Error{Key: key + ".push_mode", Msg: "must be plain, compat or safe"}
+		case a.PushMode != miniback.PushModePlain && a.AESKey == "":
+			return &Error{Key: key + ".push_mode", Msg: "compat and safe need aes_key"}
 		}
 		if a.PushURL != "" {
 			if u, err := url.Parse(a.PushURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {

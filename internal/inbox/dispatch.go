@@ -28,6 +28,9 @@ type Dispatcher struct {
 	Inbox  DispatchStore
 	Router *Router
 	Now    func() time.Time
+	// Observer is told the handling lag of every finished push; nil tells
+	// nobody.
+	Observer Observer
 }
 
 // HandleDelivery handles the inbox message id of appid. It returns
@@ -53,9 +56,11 @@ func (d *Dispatcher) HandleDelivery(ctx context.Context, appid string, inboxID i
 		}
 		status, errText = miniback.InboxFailed, herr.Error()
 	}
-	if err := d.Inbox.FinishInbox(ctx, inboxID, status, errText, d.now()); err != nil {
+	now := d.now()
+	if err := d.Inbox.FinishInbox(ctx, inboxID, status, errText, now); err != nil {
 		return fmt.Errorf("inbox: finish %d: %w", inboxID, err)
 	}
+	observerOr(d.Observer).PushLag(now.Sub(in.ReceivedAt))
 	return nil
 }
 

@@ -51,6 +51,9 @@ type Config struct {
 	// Logger receives the log handler's lines, repeats (debug) and
 	// requeue errors. nil discards them.
 	Logger *slog.Logger
+	// Observer counts pushes received and handled and the handling lag
+	// (internal/metrics implements it). nil counts nothing.
+	Observer Observer
 }
 
 func (c Config) withDefaults() Config {
@@ -98,7 +101,7 @@ func New(apps miniback.Apps, store miniback.InboxStore, media miniback.MediaStor
 	if len(rules) == 0 {
 		rules = []Rule{{Handler: HandlerLog}}
 	}
-	opts := []Option{WithLogger(cfg.Logger), WithReplies(replies), WithWebhookOptions(cfg.Webhook),
+	opts := []Option{WithLogger(cfg.Logger), WithReplies(replies), WithWebhookOptions(cfg.Webhook), WithObserver(cfg.Observer),
 		WithHandler(handlerMediaCheck, mediaCheckHandler{media: media, log: cfg.Logger, now: cfg.Now})}
 	for name, h := range cfg.Handlers {
 		opts = append(opts, WithHandler(name, h))
@@ -115,8 +118,8 @@ func New(apps miniback.Apps, store miniback.InboxStore, media miniback.MediaStor
 	router.rules = append(builtin.rules, router.rules...)
 	in := &Inbox{q: q, cfg: cfg}
 	in.Portal = &Portal{Apps: apps, Inbox: store, Queue: q, MaxAge: cfg.MaxAge, MaxBody: cfg.MaxBody,
-		Now: cfg.Now, Logger: cfg.Logger}
-	in.dispatcher = &Dispatcher{Inbox: store, Router: router, Now: cfg.Now}
+		Now: cfg.Now, Logger: cfg.Logger, Observer: cfg.Observer}
+	in.dispatcher = &Dispatcher{Inbox: store, Router: router, Now: cfg.Now, Observer: cfg.Observer}
 	return in, nil
 }
 

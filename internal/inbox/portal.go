@@ -57,21 +57,26 @@ type Portal struct {
 	Logger *slog.Logger // optional: debug lines for WeChat's repeats
 	// MaxBody is the largest accepted body in bytes; 0 means DefaultMaxBody.
 	MaxBody int64
+	// Observer counts pushes by result; nil counts nothing.
+	Observer Observer
 
 	crypts sync.Map // *miniback.App → *wxcrypto.MsgCrypt
 }
 
 // ServeVerify answers WeChat's URL verification (protocol §d.1): when the
-// signature over (token, timestamp, nonce) matches, it writes echostr
-// verbatim as text/plain; otherwise it returns forbidden.
+// signature over (token, timestamp, nonce) matches and the timestamp is
+// within MaxAge, it writes echostr verbatim as text/plain; otherwise it
+// returns forbidden.
 func (p *Portal) ServeVerify(w http.ResponseWriter, r *http.Request) error {
 	app, err := p.Apps.Get(r.PathValue("appid"))
 	if err != nil {
 		return err
 	}
 	q := r.URL.Query()
-	if app.Token == "" || !wxcrypto.VerifySignature(app.Token, q.Get("timestamp"), q.Get("nonce"), q.Get("signature")) {
-		return miniback.Errorf(miniback.ECodeForbidden, "the signature does not match")
+	// The same window as for messages: a recorded verification URL must
+	// not verify forever.
+	if _, err := p.authenticate(app, q.Get("timestamp"), q.Get("nonce"), q.Get("signature")); err != nil {
+		return err
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff") // echostr is attacker-chosen
@@ -89,19 +94,9 @@ func (p *Portal) ServeMessage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	if err := p.authenticate(app, q.Get("timestamp"), q.Get("nonce"), q.Get("signature")); err != nil {
-		return err
-	}
-	body, err := p.readBody(r)
+	result, err := p.receive(r, app)
+	observerOr(p.Observer).PushReceived(app.AppID, result)
 	if err != nil {
-		return err
-	}
-	m, err := p.open(app, body, q.Get("encrypt_type"), q.Get("timestamp"), q.Get("nonce"), q.Get("msg_signature"))
-	if err != nil {
-		return err
-	}
-	if err := p.take(r.Context(), app.AppID, m); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -109,15 +104,43 @@ func (p *Portal) ServeMessage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// receive does the work of ServeMessage and names its result (Received…).
+func (p *Portal) receive(r *http.Request, app *miniback.App) (string, error) {
+	q := r.URL.Query()
+	if result, err := p.authenticate(app, q.Get("timestamp"), q.Get("nonce"), q.Get("signature")); err != nil {
+		return result, err
+	}
+	body, err := p.readBody(r)
+	if err != nil {
+		return ReceivedRefusedBody, err
+	}
+	m, err := p.open(app, body, q.Get("encrypt_type"), q.Get("timestamp"), q.Get("nonce"), q.Get("msg_signature"))
+	if miniback.ErrorCode(err) == miniback.ECodeForbidden {
+		return ReceivedRefusedSignature, err
+	}
+	if err != nil {
+		return ReceivedRefusedBody, err
+	}
+	created, err := p.take(r.Context(), app.AppID, m)
+	switch {
+	case err != nil:
+		return ReceivedUnavailable, err
+	case !created:
+		return ReceivedDuplicate, nil
+	}
+	return ReceivedStored, nil
+}
+
 // authenticate checks the timestamp window and the plain signature, which
-// WeChat sends in every mode.
-func (p *Portal) authenticate(app *miniback.App, timestamp, nonce, signature string) error {
+// WeChat sends in every mode. On failure it also names the refusal
+// (ReceivedRefusedStale or ReceivedRefusedSignature).
+func (p *Portal) authenticate(app *miniback.App, timestamp, nonce, signature string) (string, error) {
 	if app.Token == "" {
-		return miniback.Errorf(miniback.ECodeForbidden, "message push is not configured for this app")
+		return ReceivedRefusedSignature, miniback.Errorf(miniback.ECodeForbidden, "message push is not configured for this app")
 	}
 	ts, err := strconv.ParseInt(timestamp, 10, 64)
 	if err != nil {
-		return miniback.Errorf(miniback.ECodeForbidden, "the timestamp is missing or not a number")
+		return ReceivedRefusedStale, miniback.Errorf(miniback.ECodeForbidden, "the timestamp is missing or not a number")
 	}
 	maxAge := p.MaxAge
 	if maxAge <= 0 {
@@ -125,12 +148,12 @@ func (p *Portal) authenticate(app *miniback.App, timestamp, nonce, signature str
 	}
 	// Compare in seconds so that huge timestamps cannot overflow a Duration.
 	if skew := p.now().Unix() - ts; skew > int64(maxAge/time.Second) || -skew > int64(maxAge/time.Second) {
-		return miniback.Errorf(miniback.ECodeForbidden, "the timestamp is outside the accepted window")
+		return ReceivedRefusedStale, miniback.Errorf(miniback.ECodeForbidden, "the timestamp is outside the accepted window")
 	}
 	if !wxcrypto.VerifySignature(app.Token, timestamp, nonce, signature) {
-		return miniback.Errorf(miniback.ECodeForbidden, "the signature does not match")
+		return ReceivedRefusedSignature, miniback.Errorf(miniback.ECodeForbidden, "the signature does not match")
 	}
-	return nil
+	return "", nil
 }
 
 func (p *Portal) readBody(r *http.Request) ([]byte, error) {
@@ -161,12 +184,22 @@ func (p *Portal) open(app *miniback.App, body []byte, encryptType, timestamp, no
 		return nil, miniback.WrapError(miniback.ECodeInvalidRequest, "the body is not a valid "+app.MsgFormat+" push", err)
 	}
 	if outer.Encrypt == "" && encryptType == "" {
-		// Plaintext mode. WeChat's console asks for an EncodingAESKey in
-		// every mode, so having one does not mean the app is in safe mode,
-		// and plaintext pushes are taken. Nothing but the query's signature
-		// (token, timestamp, nonce) authenticates them: SPEC §7 tells
-		// operators to prefer safe mode; MaxAge bounds a replayed signature.
+		// Plaintext mode. Nothing but the query's signature (token,
+		// timestamp, nonce) authenticates the body, so anyone who saw one
+		// push URL could post any message for MaxAge: taken only from apps
+		// configured in plain mode.
+		if err := allowMode(app, miniback.PushModePlain); err != nil {
+			return nil, err
+		}
 		return checked(outer)
+	}
+	// Compatible mode carries a plaintext copy beside the ciphertext.
+	mode := miniback.PushModeSafe
+	if outer.MsgType != "" {
+		mode = miniback.PushModeCompat
+	}
+	if err := allowMode(app, mode); err != nil {
+		return nil, err
 	}
 	if outer.Encrypt == "" || encryptType != "aes" {
 		return nil, miniback.Errorf(miniback.ECodeInvalidRequest, "encrypted pushes need encrypt_type=aes and an Encrypt field")
@@ -190,6 +223,18 @@ func (p *Portal) open(app *miniback.App, body []byte, encryptType, timestamp, no
 		return nil, miniback.Errorf(miniback.ECodeInvalidRequest, "the decrypted push is itself encrypted")
 	}
 	return checked(m)
+}
+
+// pushModeRank orders the push modes from the weakest.
+var pushModeRank = map[string]int{miniback.PushModePlain: 0, miniback.PushModeCompat: 1, miniback.PushModeSafe: 2}
+
+// allowMode refuses a push in a weaker mode than the app's push_mode (an
+// app without one takes every mode).
+func allowMode(app *miniback.App, mode string) error {
+	if pushModeRank[mode] < pushModeRank[app.PushMode] {
+		return miniback.Errorf(miniback.ECodeForbidden, "a %s-mode push is refused: this app takes %s mode", mode, app.PushMode)
+	}
+	return nil
 }
 
 // checked rejects a message without a MsgType: it cannot be routed.
@@ -217,8 +262,8 @@ func (p *Portal) crypt(app *miniback.App) (*wxcrypto.MsgCrypt, error) {
 }
 
 // take stores m in the inbox and publishes its id unless it was already
-// handled.
-func (p *Portal) take(ctx context.Context, appid string, m *push.Message) error {
+// handled. It reports whether m was new.
+func (p *Portal) take(ctx context.Context, appid string, m *push.Message) (bool, error) {
 	in := &miniback.InboxMessage{
 		AppID: appid, DedupKey: m.DedupKey(), MsgType: m.MsgType, Event: m.Event,
 		FromUser: m.FromUserName, CreateTime: m.CreateTime, Message: m.Fields,
@@ -226,18 +271,18 @@ func (p *Portal) take(ctx context.Context, appid string, m *push.Message) error 
 	}
 	created, err := p.Inbox.AddInbox(ctx, in)
 	if err != nil {
-		return miniback.WrapError(miniback.ECodeUnavailable, "the inbox cannot take the message now", err)
+		return false, miniback.WrapError(miniback.ECodeUnavailable, "the inbox cannot take the message now", err)
 	}
 	if !created {
 		p.debug(ctx, "push repeat", appid, in)
 		if in.Status != miniback.InboxReceived {
-			return nil
+			return false, nil
 		}
 	}
 	if err := p.publish(ctx, in); err != nil {
-		return miniback.WrapError(miniback.ECodeUnavailable, "the queue cannot take the message now", err)
+		return created, miniback.WrapError(miniback.ECodeUnavailable, "the queue cannot take the message now", err)
 	}
-	return nil
+	return created, nil
 }
 
 // publish queues the id of in, deduplicated by the queue on "inbox-<id>".

@@ -3,6 +3,7 @@ package inbox_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -61,6 +62,42 @@ func TestPortalModes(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestPortalPushMode: a push in a weaker mode than the app's push_mode is
+// 403 and leaves nothing behind; the configured mode and stronger ones
+// pass (issue #6 item 2: a forged plaintext push defeated safe mode).
+func TestPortalPushMode(t *testing.T) {
+	tests := []struct {
+		appMode string
+		want    map[string]int
+	}{
+		{miniback.PushModeSafe, map[string]int{"plain": 403, "compat": 403, "safe": 200}},
+		{miniback.PushModeCompat, map[string]int{"plain": 403, "compat": 200, "safe": 200}},
+		{miniback.PushModePlain, map[string]int{"plain": 200, "compat": 200, "safe": 200}},
+	}
+	for _, tt := range tests {
+		for _, format := range []string{push.FormatJSON, push.FormatXML} {
+			for i, mode := range []string{"plain", "compat", "safe"} {
+				t.Run(tt.appMode+"/"+format+"/"+mode, func(t *testing.T) {
+					env := newPortalEnv(t)
+					appid := "wxenc" + strings.ToLower(format)
+					env.portal.Apps[appid].PushMode = tt.appMode
+					inner := fmt.Appendf(nil, `{"ToUserName":"gh","FromUserName":"oUser","CreateTime":%d,"MsgType":"event","Event":"wxa_media_check","trace_id":"t%d","result":{"suggest":"pass","label":100}}`, testNow.Unix(), i)
+					if format == push.FormatXML {
+						inner = fmt.Appendf(nil, `<xml><ToUserName>gh</ToUserName><FromUserName>oUser</FromUserName><CreateTime>%d</CreateTime><MsgType>event</MsgType><Event>wxa_media_check</Event><trace_id>t%d</trace_id></xml>`, testNow.Unix(), i)
+					}
+					status, body := env.send(t, buildPush(t, appid, mode, format, inner, testNow.Unix()))
+					if status != tt.want[mode] {
+						t.Fatalf("status %d %q, want %d", status, body, tt.want[mode])
+					}
+					if rows, pubs := len(env.rows(t, appid)), len(env.queue.all()); status == 403 && (rows != 0 || pubs != 0) {
+						t.Fatalf("a refused push left %d rows and %d publishes", rows, pubs)
+					}
+				})
+			}
 		}
 	}
 }
@@ -276,21 +313,24 @@ func TestPortalUnavailable(t *testing.T) {
 }
 
 func TestPortalVerify(t *testing.T) {
-	sig := wxcrypto.Signature(testToken, "1714036504", "1514711492")
+	now := strconv.FormatInt(testNow.Unix(), 10)
+	stale := strconv.FormatInt(testNow.Add(-6*time.Minute).Unix(), 10)
 	tests := []struct {
-		name, appid, signature string
-		status                 int
-		body                   string
+		name, appid, signature, timestamp string
+		status                            int
+		body                              string
 	}{
-		{"good", "wxencjson", sig, 200, "4375120948345356249"},
-		{"bad signature", "wxencjson", strings.Repeat("f", 40), 403, "forbidden"},
-		{"missing signature", "wxencjson", "", 403, "forbidden"},
-		{"unknown app", "wxnobody", sig, 404, "app_not_found"},
+		{"good", "wxencjson", wxcrypto.Signature(testToken, now, "1514711492"), now, 200, "4375120948345356249"},
+		{"bad signature", "wxencjson", strings.Repeat("f", 40), now, 403, "forbidden"},
+		{"missing signature", "wxencjson", "", now, 403, "forbidden"},
+		{"unknown app", "wxnobody", wxcrypto.Signature(testToken, now, "1514711492"), now, 404, "app_not_found"},
+		// push.max_age holds for the verification too (issue #6 item 2).
+		{"stale timestamp", "wxencjson", wxcrypto.Signature(testToken, stale, "1514711492"), stale, 403, "forbidden"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := newPortalEnv(t)
-			u := env.server.URL + "/wx/portal/" + tt.appid + "?signature=" + tt.signature + "&timestamp=1714036504&nonce=1514711492&echostr=4375120948345356249"
+			u := env.server.URL + "/wx/portal/" + tt.appid + "?signature=" + tt.signature + "&timestamp=" + tt.timestamp + "&nonce=1514711492&echostr=4375120948345356249"
 			resp, err := env.server.Client().Get(u)
 			if err != nil {
 				t.Fatal(err)
@@ -310,7 +350,8 @@ func TestPortalVerify(t *testing.T) {
 
 // TestPortalVerifyOfficial checks the documented verification example.
 func TestPortalVerifyOfficial(t *testing.T) {
-	p := &inbox.Portal{Apps: miniback.Apps{"wxa": {AppID: "wxa", Token: "AAAAA", MsgFormat: "XML"}}}
+	p := &inbox.Portal{Apps: miniback.Apps{"wxa": {AppID: "wxa", Token: "AAAAA", MsgFormat: "XML"}},
+		Now: func() time.Time { return time.Unix(1714036504, 0) }}
 	mux := http.NewServeMux()
 	mux.Handle("GET /wx/portal/{appid}", adapt(p.ServeVerify))
 	req := newRequest(t, "GET", "/wx/portal/wxa?signature=f464b24fc39322e44b38aa78f5edd27bd1441696&echostr=4375120948345356249&timestamp=1714036504&nonce=1514711492")
@@ -322,7 +363,8 @@ func TestPortalVerifyOfficial(t *testing.T) {
 
 func TestPortalVerifyNosniff(t *testing.T) {
 	env := newPortalEnv(t)
-	u := env.server.URL + "/wx/portal/wxencjson?signature=" + wxcrypto.Signature(testToken, "1", "2") + "&timestamp=1&nonce=2&echostr=%3Cscript%3E"
+	ts := strconv.FormatInt(testNow.Unix(), 10)
+	u := env.server.URL + "/wx/portal/wxencjson?signature=" + wxcrypto.Signature(testToken, ts, "2") + "&timestamp=" + ts + "&nonce=2&echostr=%3Cscript%3E"
 	resp, err := env.server.Client().Get(u)
 	if err != nil {
 		t.Fatal(err)

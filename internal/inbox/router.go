@@ -76,6 +76,7 @@ type Router struct {
 	replies  Enqueuer
 	webhook  WebhookOptions
 	handlers map[string]Handler
+	observer Observer
 }
 
 type compiledRule struct {
@@ -98,6 +99,9 @@ func WithReplies(q Enqueuer) Option { return func(r *Router) { r.replies = q } }
 // rules.
 func WithWebhookOptions(o WebhookOptions) Option { return func(r *Router) { r.webhook = o } }
 
+// WithObserver sets who is told of every handler run (default: nobody).
+func WithObserver(o Observer) Option { return func(r *Router) { r.observer = o } }
+
 // WithHandler registers a named handler, so rules may name it. A handler
 // registered under a built-in name replaces the built-in.
 func WithHandler(name string, h Handler) Option {
@@ -117,6 +121,7 @@ func NewRouter(rules []Rule, opts ...Option) (*Router, error) {
 		r.logger = slog.Default()
 	}
 	r.webhook = r.webhook.withDefaults()
+	r.observer = observerOr(r.observer)
 	for i, rule := range rules {
 		c, err := r.compile(rule)
 		if err != nil {
@@ -189,6 +194,15 @@ func (c *compiledRule) matches(appid string, m *push.Message) bool {
 	return true
 }
 
+// handledResult names a handler failure: retried when ctx ended (the push
+// stays received for redelivery), else failed.
+func handledResult(ctx context.Context) string {
+	if ctx.Err() != nil {
+		return HandledRetried
+	}
+	return HandledFailed
+}
+
 // Dispatch parses in.Message and runs the handlers of the matching rules
 // in order. It stops at the first handler error and returns it wrapped
 // with the rule index; a message no rule matches is not an error.
@@ -203,8 +217,10 @@ func (r *Router) Dispatch(ctx context.Context, in *miniback.InboxMessage) error 
 			continue
 		}
 		if err := c.handler.Handle(ctx, m, in); err != nil {
+			r.observer.PushHandled(c.Handler, handledResult(ctx))
 			return fmt.Errorf("inbox: rules[%d] (%s): %w", i, c.Handler, err)
 		}
+		r.observer.PushHandled(c.Handler, HandledOK)
 		if !c.Continue {
 			break
 		}

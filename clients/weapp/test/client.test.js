@@ -165,6 +165,40 @@ test('logout revokes the session and forgets the tokens', async () => {
   await client.logout(); // nothing to do
 });
 
+test('logout with an expired access token still revokes the session', async () => {
+  const { wx, client } = newClient();
+  await client.login();
+  const s = h.stored(wx, h.APPID);
+  s.access = await h.expiredLike(server, s.access);
+  h.restore(wx, h.APPID, s);
+  await client.logout();
+  assert.equal(h.stored(wx, h.APPID), null);
+  const after = await h.postJSON(`${server.base}/api/v1/${h.APPID}/token/refresh`, { refresh_token: s.refresh });
+  assert.equal(after.status, 401, 'the old refresh token is dead');
+  assert.equal(wx.counts.login, 1, 'logout never logs in');
+});
+
+test('a failing wx.login rejects with wx_login_failed', async () => {
+  const { wx, client, lost } = newClient();
+  wx.loginFails = true;
+  const e = await client.me().then(() => null, (err) => err);
+  assert.ok(e instanceof MinibackError);
+  assert.equal(e.code, 'wx_login_failed');
+  assert.match(e.message, /login:fail/);
+  assert.equal(lost.length, 0, 'no session was lost: there was none');
+});
+
+test('storage may be Web Storage shaped, and holds only the client\'s key', async () => {
+  const items = new Map();
+  const storage = { getItem: (k) => items.get(k) || null, setItem: (k, v) => items.set(k, v), removeItem: (k) => items.delete(k) };
+  const { wx, client } = newClient({ storage });
+  await client.me();
+  assert.deepEqual([...items.keys()], ['miniback:' + h.APPID]);
+  assert.equal(h.stored(wx, h.APPID), null, 'wx storage untouched');
+  await client.logout();
+  assert.equal(items.size, 0);
+});
+
 test('an error JSON rejects with its code, status and message', async () => {
   const { client } = newClient();
   const e = await client.updateProfile({ nickname: 'x'.repeat(1000) }).then(() => null, (err) => err);

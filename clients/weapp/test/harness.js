@@ -74,8 +74,10 @@ function createWx(base, appid, user) {
   const wx = {
     counts,
     loginCode: null, // when set, wx.login hands out this code instead of a real one
+    loginFails: false, // when set, wx.login calls fail as without a network
     login({ success, fail }) {
       counts.login++;
+      if (wx.loginFails) return setImmediate(() => fail({ errMsg: 'login:fail network' }));
       if (wx.loginCode) return setImmediate(() => success({ code: wx.loginCode, errMsg: 'login:ok' }));
       postJSON(base + '/sandbox/login', { appid, user }).then(
         (r) => (r.body && r.body.code ? success({ code: r.body.code, errMsg: 'login:ok' }) : fail({ errMsg: 'login:fail ' + r.status })),

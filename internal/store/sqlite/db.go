@@ -42,6 +42,8 @@ type DB struct {
 
 	write *sql.DB // one connection, BEGIN IMMEDIATE
 	read  *sql.DB // several connections, read-only
+
+	writeStmts, readStmts *stmtCache // prepared statements of the hot paths
 }
 
 // NewDB returns a DB for the file at path, not yet opened.
@@ -79,6 +81,7 @@ func (db *DB) Open(ctx context.Context) error {
 	}
 	r.SetMaxOpenConns(max(4, runtime.NumCPU()))
 	db.write, db.read = w, r
+	db.writeStmts, db.readStmts = newStmtCache(w), newStmtCache(r)
 	// The write pool connects first so that it creates the file and turns
 	// on WAL before any read-only connection looks at it.
 	if err := db.Ping(ctx); err != nil {
@@ -142,6 +145,10 @@ func (db *DB) Stats() sql.DBStats {
 // Close closes both pools. Closing a DB that is not open is not an error.
 func (db *DB) Close() error {
 	var errs []error
+	if db.readStmts != nil {
+		db.readStmts.close()
+		db.writeStmts.close()
+	}
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
 	}
@@ -165,7 +172,9 @@ func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	err = tx.Commit()
+	db.writeStmts.prepareWanted(ctx) // the connection is free again
+	return err
 }
 
 // rowScanner is a *sql.Row or *sql.Rows.

@@ -245,3 +245,34 @@ func BenchmarkSessionLookup(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkSessionUserLookup is the read of every authenticated request:
+// the session and its user in one prepared query.
+func BenchmarkSessionUserLookup(b *testing.B) {
+	ctx := context.Background()
+	db := MustOpenDB(b)
+	us, ss := sqlite.NewUserStore(db), sqlite.NewSessionStore(db)
+	const sessions = 1000
+	for i := range sessions {
+		u, _, err := us.UpsertLogin(ctx, "wxbench", fmt.Sprintf("o%d", i), "", time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := &miniback.Session{ID: fmt.Sprintf("s%d", i), AppID: "wxbench", UserID: u.ID,
+			SealedSessionKey: []byte("k"), CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+		rt := &miniback.RefreshToken{Hash: []byte(s.ID), ExpiresAt: s.ExpiresAt}
+		if err := ss.CreateSession(ctx, s, rt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := ss.SessionUser(ctx, fmt.Sprintf("s%d", n.Add(1)%sessions)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

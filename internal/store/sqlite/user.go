@@ -51,7 +51,7 @@ func (s *UserStore) UpsertLogin(ctx context.Context, appid, openid, unionid stri
 	created := false
 	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		u, created, err = upsertLogin(ctx, tx, appid, openid, unionid, now)
+		u, created, err = upsertLogin(ctx, s.db, tx, appid, openid, unionid, now)
 		return err
 	})
 	if err != nil {
@@ -61,8 +61,8 @@ func (s *UserStore) UpsertLogin(ctx context.Context, appid, openid, unionid stri
 }
 
 // upsertLogin does the work of UpsertLogin inside tx.
-func upsertLogin(ctx context.Context, tx *sql.Tx, appid, openid, unionid string, now time.Time) (*miniback.User, bool, error) {
-	u, err := scanUser(tx.QueryRowContext(ctx, `
+func upsertLogin(ctx context.Context, db *DB, tx *sql.Tx, appid, openid, unionid string, now time.Time) (*miniback.User, bool, error) {
+	u, err := scanUser(db.txRow(ctx, tx, `
 		INSERT INTO users (appid, openid, unionid, created_at, last_login_at)
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (appid, openid) DO NOTHING
@@ -74,7 +74,7 @@ func upsertLogin(ctx context.Context, tx *sql.Tx, appid, openid, unionid string,
 	if !errors.Is(err, sql.ErrNoRows) {
 		return nil, false, err
 	}
-	u, err = scanUser(tx.QueryRowContext(ctx, `
+	u, err = scanUser(db.txRow(ctx, tx, `
 		UPDATE users SET
 			unionid = CASE WHEN ? <> '' THEN ? ELSE unionid END,
 			last_login_at = ?
@@ -86,14 +86,14 @@ func upsertLogin(ctx context.Context, tx *sql.Tx, appid, openid, unionid string,
 
 // User implements miniback.UserStore.
 func (s *UserStore) User(ctx context.Context, appid string, id int64) (*miniback.User, error) {
-	u, err := scanUser(s.db.read.QueryRowContext(ctx,
+	u, err := scanUser(s.db.readRow(ctx,
 		`SELECT `+userColumns+` FROM users WHERE appid = ? AND id = ?`, appid, id))
 	return userResult(u, err, "user")
 }
 
 // UserByOpenID implements miniback.UserStore.
 func (s *UserStore) UserByOpenID(ctx context.Context, appid, openid string) (*miniback.User, error) {
-	u, err := scanUser(s.db.read.QueryRowContext(ctx,
+	u, err := scanUser(s.db.readRow(ctx,
 		`SELECT `+userColumns+` FROM users WHERE appid = ? AND openid = ?`, appid, openid))
 	return userResult(u, err, "user by openid")
 }

@@ -58,6 +58,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"TimesRoundTrip", testTimesRoundTrip},
 		{"CreateSession", testCreateSession},
 		{"Session", testSession},
+		{"SessionUser", testSessionUser},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RotateRefreshTokenChain", testRotateChain},
 		{"RotateRefreshTokenConcurrent", testRotateConcurrent},
