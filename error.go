@@ -30,7 +30,7 @@ const (
 	ECodeUnavailable       = "unavailable"          // a dependency of ours is down
 	ECodeInternal          = "internal"
 
-	// WeChat Pay (SPEC §12).
+	// WeChat Pay (SPEC §13).
 	ECodeOrderPaid         = "order_paid"
 	ECodeOrderClosed       = "order_closed"
 	ECodeOrderExpired      = "order_expired"

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Order statuses (SPEC §12).
+// Order statuses (SPEC §13).
 const (
 	OrderCreated  = "created"  // no prepay yet
 	OrderPaying   = "paying"   // prepay issued
@@ -15,7 +15,7 @@ const (
 	OrderRefunded = "refunded" // refunded in full
 )
 
-// Refund statuses (SPEC §12).
+// Refund statuses (SPEC §13).
 const (
 	RefundProcessing = "processing"
 	RefundSucceeded  = "succeeded"
@@ -23,7 +23,7 @@ const (
 	RefundAbnormal   = "abnormal"
 )
 
-// Business events of payments (SPEC §12).
+// Business events of payments (SPEC §13).
 const (
 	EventOrderPaid       = "order.paid"
 	EventOrderClosed     = "order.closed"
@@ -171,7 +171,7 @@ type PayStore interface {
 	FinishPayEvent(ctx context.Context, id string, now time.Time) error
 }
 
-// OrderRequest is the admin API's body creating an order (SPEC §12).
+// OrderRequest is the admin API's body creating an order (SPEC §13).
 // Amount.Total is kept raw so that strings, fractions and values past
 // int64 are refused rather than converted or rounded.
 type OrderRequest struct {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/analytics"
 	"github.com/miniback/miniback/internal/api"
 	"github.com/miniback/miniback/internal/config"
 	"github.com/miniback/miniback/internal/inbox"
@@ -37,14 +38,15 @@ type Main struct {
 	Logger *slog.Logger
 	Stdout io.Writer // the sandbox-mode banner goes here
 
-	DB      *database
-	State   miniback.StateStore
-	Queue   *queue.Queue
-	Outbox  *outbox.Outbox
-	Inbox   *inbox.Inbox
-	Sandbox *sandbox.Server // set when wechat.api_base is "sandbox"
-	Pay     *pay.Service    // nil when no app has pay
-	API     *api.Server
+	DB        *database
+	State     miniback.StateStore
+	Queue     *queue.Queue
+	Outbox    *outbox.Outbox
+	Inbox     *inbox.Inbox
+	Analytics *analytics.Service
+	Sandbox   *sandbox.Server // set when wechat.api_base is "sandbox"
+	Pay       *pay.Service    // nil when the engine stores no orders
+	API       *api.Server
 
 	Registry *prometheus.Registry // every metric of this process
 	Metrics  *metrics.Metrics
@@ -54,8 +56,9 @@ type Main struct {
 	metricsListener net.Listener // metrics.listen, when set
 	metricsServer   *http.Server
 
-	tuneOutbox func(*outbox.Config) // tests shorten the retry delays
-	tunePay    func(*pay.Service)   // tests shorten the tick and move the clock
+	tuneOutbox    func(*outbox.Config)    // tests shorten the retry delays
+	tuneAnalytics func(*analytics.Config) // tests move the clock and shorten delays
+	tunePay       func(*pay.Service)      // tests shorten the tick and move the clock
 }
 
 // Open opens the database, the state store, the keys, the WeChat clients
@@ -69,6 +72,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}()
 	cfg := m.Config
 	m.Logger.Info("starting miniback", slog.Any("config", cfg))
+	privateUmask()
 	m.openMetrics()
 
 	// Database.
@@ -128,6 +132,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return &config.Error{Key: "push.rules", Msg: "invalid rule", Err: err}
 	}
 
+	// Analytics: events through the queue, datacube pulls.
+	m.Analytics = m.newAnalytics(clients)
+
 	// WeChat Pay: orders, notifications, reconciliation, business events.
 	self := "http://" + loopbackAddr(m.listener.Addr().String())
 	if m.Pay, err = m.openPay(self); err != nil {
@@ -150,6 +157,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Sealer:     sealer,
 		WeChat:     clients,
 		RefreshTTL: cfg.Auth.RefreshTTL,
+		Analytics:  m.analyticsAPI(),
 		Ready: []api.Check{
 			{Name: "database", Func: m.DB.Ping},
 			{Name: "state", Func: m.State.Ping},
@@ -184,7 +192,7 @@ func (m *Main) handler() http.Handler {
 	}
 	root := http.NewServeMux()
 	root.Handle("/", h)
-	for _, prefix := range []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/", "/v3/"} {
+	for _, prefix := range []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/", "/datacube/", "/v3/"} {
 		root.Handle(prefix, m.Sandbox)
 	}
 	return root

@@ -22,6 +22,8 @@ type database struct {
 	Messages miniback.MessageStore
 	Media    miniback.MediaStore
 	Stats    miniback.StatsStore
+	Events   miniback.EventStore
+	Datacube miniback.DatacubeStore
 	Pay      miniback.PayStore // nil: the engine does not store orders yet
 
 	// ApplyMigrations applies the engine's missing migrations, safely when
@@ -75,7 +77,9 @@ func openSQLite(ctx context.Context, path string) (*database, error) {
 	return &database{
 		Users: sqlite.NewUserStore(db), Sessions: sqlite.NewSessionStore(db),
 		Inbox: sqlite.NewInboxStore(db), Messages: sqlite.NewMessageStore(db),
-		Media: sqlite.NewMediaStore(db), Stats: sqlite.NewStatsStore(db), Pay: sqlite.NewPayStore(db),
+		Media: sqlite.NewMediaStore(db), Stats: sqlite.NewStatsStore(db),
+		Events: sqlite.NewEventStore(db), Datacube: sqlite.NewDatacubeStore(db),
+		Pay:             sqlite.NewPayStore(db),
 		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }

@@ -87,7 +87,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	status := StatusOf(e.Code)
-	if status >= 500 {
+	// A client that gave up made whatever failed after it left fail (a
+	// canceled query, a WeChat call cut short): the request line records
+	// 499 and nothing here is the server's or the client's error.
+	if status >= 500 && !clientGone(r) {
 		s.Logger.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("method", r.Method), slog.String("route", r.Pattern),
 			slog.String("appid", r.PathValue("appid")),

@@ -27,6 +27,9 @@ type Config struct {
 	Metrics     Metrics        `yaml:"metrics"`
 	Log         Log            `yaml:"log"`
 
+	Analytics Analytics `yaml:"analytics"`
+	Retention Retention `yaml:"retention"`
+
 	// Sandbox reports that no app was configured, so serve runs the
 	// embedded sandbox with the demo app. It is derived, not loaded.
 	Sandbox bool `yaml:"-"`
@@ -156,11 +159,11 @@ type App struct {
 	// LegacyDecrypt turns on the legacy encrypted_data routes (userinfo,
 	// and the phone number from encrypted_data). Default off.
 	LegacyDecrypt bool `yaml:"legacy_decrypt" json:"legacy_decrypt"`
-	// Pay is the app's WeChat Pay merchant (SPEC §12).
+	// Pay is the app's WeChat Pay merchant (SPEC §13).
 	Pay Pay `yaml:"pay" json:"pay"`
 }
 
-// Pay is an app's WeChat Pay merchant (SPEC §12). It is configured when
+// Pay is an app's WeChat Pay merchant (SPEC §13). It is configured when
 // MchID is set. PrivateKey, APIv3Key and WebhookSecret are secrets, best
 // given as private_key_file, apiv3_key_file and webhook_secret_file;
 // PublicKey is the PEM of the WeChat Pay public key (public_key_file).
@@ -210,11 +213,13 @@ func Default() Config {
 
 			PayAPIBase: "https://api.mch.weixin.qq.com",
 		},
-		Queue: Queue{AckWait: 30 * time.Second},
-		Push:  Push{MaxAge: 5 * time.Minute},
-		Auth:  Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 720 * time.Hour},
-		Admin: Admin{APIKeys: []string{}},
-		Log:   Log{Level: "info", Format: "json", Requests: true},
+		Queue:     Queue{AckWait: 30 * time.Second},
+		Push:      Push{MaxAge: 5 * time.Minute},
+		Auth:      Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 720 * time.Hour},
+		Admin:     Admin{APIKeys: []string{}},
+		Log:       Log{Level: "info", Format: "json", Requests: true},
+		Analytics: Analytics{MaxEventsPerUserPerDay: 10000, Timezone: "Asia/Shanghai", DatacubeAt: "06:00"},
+		Retention: Retention{Events: 90 * 24 * time.Hour},
 	}
 }
 

@@ -102,6 +102,34 @@ func TestPortalPushMode(t *testing.T) {
 	}
 }
 
+// TestPortalInvalidUTF8: a signed push whose text is not UTF-8 is 400 and
+// stored nowhere, in every mode, so the inbox and webhook bodies stay
+// valid UTF-8 JSON (issue #6 item 3).
+func TestPortalInvalidUTF8(t *testing.T) {
+	for _, format := range []string{push.FormatJSON, push.FormatXML} {
+		for _, mode := range []string{"plain", "safe"} {
+			t.Run(format+"/"+mode, func(t *testing.T) {
+				env := newPortalEnv(t)
+				appid := "wxenc" + strings.ToLower(format)
+				if mode == "plain" {
+					appid = "wxplain" + strings.ToLower(format)
+				}
+				inner := fmt.Appendf(nil, "{\"FromUserName\":\"oUser\",\"CreateTime\":%d,\"MsgType\":\"text\",\"Content\":\"bad \xff\xfe\",\"MsgId\":77}", testNow.Unix())
+				if format == push.FormatXML {
+					inner = fmt.Appendf(nil, "<xml><FromUserName>oUser</FromUserName><CreateTime>%d</CreateTime><MsgType>text</MsgType><Content>bad \xff\xfe</Content><MsgId>77</MsgId></xml>", testNow.Unix())
+				}
+				status, body := env.send(t, buildPush(t, appid, mode, format, inner, testNow.Unix()))
+				if status != 400 {
+					t.Fatalf("status %d %q, want 400", status, body)
+				}
+				if rows := env.rows(t, appid); len(rows) != 0 {
+					t.Fatalf("stored %d rows", len(rows))
+				}
+			})
+		}
+	}
+}
+
 // TestPortalDuplicateHandled: a retry of a message already handled is
 // answered success and not published again.
 func TestPortalDuplicateHandled(t *testing.T) {

@@ -1,4 +1,4 @@
-// Package pay owns miniback's WeChat Pay flow (SPEC §12): orders created by
+// Package pay owns miniback's WeChat Pay flow (SPEC §13): orders created by
 // the business, prepay and the wx.requestPayment arguments, refunds,
 // notifications applied exactly once, reconciliation of orders and refunds
 // whose notification never came, and the business events posted to each

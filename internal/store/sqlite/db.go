@@ -69,6 +69,9 @@ func (db *DB) Open(ctx context.Context) error {
 			return fmt.Errorf("sqlite: open: create directory: %w", err)
 		}
 	}
+	if err := privateFiles(db.Path); err != nil {
+		return err
+	}
 	w, err := sql.Open("sqlite", dsn(db.Path, true))
 	if err != nil {
 		return fmt.Errorf("sqlite: open write pool: %w", err)
@@ -87,6 +90,33 @@ func (db *DB) Open(ctx context.Context) error {
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
 		return err
+	}
+	return nil
+}
+
+// privateFiles creates the database file with mode 0600 when it is missing
+// (SQLite gives its -wal and -shm files the mode of the database file) and
+// takes group and other permissions away from the files of an existing
+// database: they hold user data and sealed session keys.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite: open: %w", err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: open: %w", err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("sqlite: open: restrict permissions: %w", err)
+			}
+		}
 	}
 	return nil
 }

@@ -44,6 +44,8 @@ func TestConformance(t *testing.T) {
 			Messages: sqlite.NewMessageStore(db),
 			Media:    sqlite.NewMediaStore(db),
 			Stats:    sqlite.NewStatsStore(db),
+			Events:   sqlite.NewEventStore(db),
+			Datacube: sqlite.NewDatacubeStore(db),
 		}
 	})
 }
@@ -71,6 +73,8 @@ func TestConformanceSharedDB(t *testing.T) {
 		Messages: sqlite.NewMessageStore(db),
 		Media:    sqlite.NewMediaStore(db),
 		Stats:    sqlite.NewStatsStore(db),
+		Events:   sqlite.NewEventStore(db),
+		Datacube: sqlite.NewDatacubeStore(db),
 	}
 	storetest.Run(t, func(*testing.T) storetest.Stores { return stores })
 }
@@ -168,6 +172,41 @@ func TestOpenErrors(t *testing.T) {
 				t.Fatal("Open succeeded")
 			}
 		})
+	}
+}
+
+// TestOpenMakesFilesPrivate: a new database file is 0600, and an existing
+// one left world-readable (by an older version) is restricted on Open.
+func TestOpenMakesFilesPrivate(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	fresh := sqlite.NewDB(filepath.Join(dir, "fresh.db"))
+	if err := fresh.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	old := filepath.Join(dir, "old.db")
+	for _, p := range []string{old, old + "-wal"} {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := sqlite.NewDB(old)
+	if err := db.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, p := range []string{fresh.Path, old, old + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s has mode %v", p, perm)
+		}
 	}
 }
 
