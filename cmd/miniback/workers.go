@@ -26,10 +26,7 @@ func (m *Main) outboxConfig() outbox.Config {
 func (m *Main) startWorkers(ctx context.Context) (wg *sync.WaitGroup, failed <-chan error) {
 	wg = &sync.WaitGroup{}
 	errs := make(chan error, 4)
-	flows := []interface{ Run(context.Context) error }{m.Outbox, m.Inbox}
-	if m.Analytics != nil {
-		flows = append(flows, m.Analytics)
-	}
+	flows := []interface{ Run(context.Context) error }{m.Outbox, m.Inbox, m.Analytics}
 	if m.Pay != nil {
 		flows = append(flows, m.Pay)
 	}
