@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sync"
@@ -29,6 +31,7 @@ func TestDeploymentPostgres(t *testing.T) {
 	t.Run("LogoutEverywhere", func(t *testing.T) { checkLogoutEverywhere(t, d) })
 	t.Run("RefreshRace", func(t *testing.T) { checkRefreshRace(t, d) })
 	t.Run("PushOnce", func(t *testing.T) { checkPushOnce(t, d) })
+	t.Run("OneCodeCall", func(t *testing.T) { checkOneCodeCall(t, d) })
 }
 
 func TestDeploymentMySQL(t *testing.T) {
@@ -237,3 +240,49 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 func randText(n int) string { return rand.Text()[:n] }
+
+// checkOneCodeCall: one mini-program code asked for on three instances at
+// once (twice on each) costs one WeChat call, and every answer is the same
+// image.
+func checkOneCodeCall(t *testing.T, d *deployment) {
+	l := d.login(d.instances[0].base, "coder")
+	before := d.calls("/wxa/getwxacodeunlimit")
+	body := map[string]any{"scene": "id=" + randText(6), "page": "pages/index/index"}
+	raw, _ := json.Marshal(body)
+	var mu sync.Mutex
+	images := map[string]int{}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, in := range d.instances {
+		for range 2 {
+			wg.Go(func() {
+				<-start
+				req, _ := http.NewRequest("POST", in.base+"/api/v1/"+d.app.AppID+"/wxacode", bytes.NewReader(raw))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+l.AccessToken)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer resp.Body.Close()
+				img, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != 200 {
+					t.Errorf("%s: wxacode %d %s", in.name, resp.StatusCode, img)
+					return
+				}
+				mu.Lock()
+				images[string(img)]++
+				mu.Unlock()
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	if got := d.calls("/wxa/getwxacodeunlimit") - before; got != 1 {
+		t.Fatalf("%d WeChat calls for one code asked for on 3 instances at once, want 1", got)
+	}
+	if len(images) != 1 {
+		t.Fatalf("%d different images for one code", len(images))
+	}
+}
