@@ -32,6 +32,8 @@ func TestDeploymentPostgres(t *testing.T) {
 	t.Run("RefreshRace", func(t *testing.T) { checkRefreshRace(t, d) })
 	t.Run("PushOnce", func(t *testing.T) { checkPushOnce(t, d) })
 	t.Run("OneCodeCall", func(t *testing.T) { checkOneCodeCall(t, d) })
+	// Last: it kills an instance.
+	t.Run("KillDuringSends", func(t *testing.T) { checkKillDuringSends(t, d) })
 }
 
 func TestDeploymentMySQL(t *testing.T) {
@@ -285,4 +287,88 @@ func checkOneCodeCall(t *testing.T, d *deployment) {
 	if len(images) != 1 {
 		t.Fatalf("%d different images for one code", len(images))
 	}
+}
+
+// checkKillDuringSends queues 300 customer messages through HAProxy and
+// kills one instance with SIGKILL a third of the way in: every message
+// ends sent or failed, none reaches the user twice, and each one sent was
+// received exactly once (the killed instance's in-flight sends end failed
+// "interrupted" after the lease).
+func checkKillDuringSends(t *testing.T, d *deployment) {
+	const total = 300
+	openid := d.login(d.instances[0].base, "reader").User.OpenID
+	ids := make([]string, total)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	killed := make(chan struct{})
+	var queued sync.WaitGroup
+	queued.Add(total / 3)
+	go func() { queued.Wait(); d.instances[1].kill(); close(killed) }()
+	for i := range total {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			body := map[string]any{"openid": openid, "msgtype": "text", "text": map[string]string{"content": fmt.Sprint("n-", i)}}
+			var m struct{ ID string }
+			// HAProxy's 503 (no instance took it) is retried. A request cut
+			// by the kill (an error or 502) may or may not have made its
+			// message, so it is not retried: a second message of the same
+			// content would look like a duplicate send.
+			st := 503
+			for deadline := time.Now().Add(30 * time.Second); st == 503 && time.Now().Before(deadline); {
+				st, _ = tryCall("POST", d.lb+"/admin/v1/"+d.app.AppID+"/messages/customer", d.adminKey, body, &m)
+			}
+			if st != 202 && st != 502 && st != 0 {
+				t.Errorf("message %d: %d", i, st)
+			}
+			ids[i] = m.ID
+			if i < total/3 {
+				queued.Done()
+			}
+		})
+	}
+	wg.Wait()
+	<-killed
+	status := map[string]string{}
+	waitUntil(t, 150*time.Second, "every message sent or failed", func() bool {
+		for _, id := range ids {
+			if id == "" {
+				continue // its request was cut by the kill
+			}
+			if s := status[id]; s == "sent" || s == "failed" {
+				continue
+			}
+			var m struct{ Status, Error string }
+			if st := call(t, "GET", d.lb+"/admin/v1/"+d.app.AppID+"/messages/"+id, d.adminKey, nil, &m); st != 200 {
+				return false
+			}
+			status[id] = m.Status
+			if m.Status != "sent" && m.Status != "failed" {
+				return false
+			}
+		}
+		return true
+	})
+	received := map[string]int{}
+	for _, m := range d.sent(openid) {
+		raw, _ := json.Marshal(m["body"])
+		var body struct{ Text struct{ Content string } }
+		json.Unmarshal(raw, &body)
+		received[body.Text.Content]++
+	}
+	failed, cut := 0, 0
+	for i, id := range ids {
+		content := fmt.Sprint("n-", i)
+		switch {
+		case id == "":
+			cut++
+		case received[content] > 1:
+			t.Errorf("message %d reached the user %d times", i, received[content])
+		case status[id] == "sent" && received[content] != 1:
+			t.Errorf("message %d is sent but reached the user %d times", i, received[content])
+		case status[id] == "failed":
+			failed++
+		}
+	}
+	t.Logf("%d sent, %d failed (interrupted by the kill), %d requests cut by the kill", total-failed-cut, failed, cut)
 }
