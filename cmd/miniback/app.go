@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +21,7 @@ import (
 	"github.com/miniback/miniback"
 	"github.com/miniback/miniback/internal/api"
 	"github.com/miniback/miniback/internal/config"
+	"github.com/miniback/miniback/internal/gateway"
 	"github.com/miniback/miniback/internal/outbox"
 	"github.com/miniback/miniback/internal/queue"
 	"github.com/miniback/miniback/internal/session"
@@ -43,8 +46,20 @@ type Main struct {
 	Sandbox *sandbox.Server // set when wechat.api_base is "sandbox"
 	API     *api.Server
 
+	// The edge: gateway routes (nil without any), WeChat's circuit
+	// breakers, and the rate limiter's store.
+	Gateway        *gateway.Gateway
+	WeChatBreakers *gateway.HostBreakers
+	closeLimiter   func() error
+
 	listener net.Listener
 	server   *http.Server
+	tls      *tls.Config
+
+	// limiterURL, set by tests only, puts the rate limiter in this Redis
+	// while redis.url is not yet accepted by the state store; limiterPrefix
+	// keeps each test's counters apart.
+	limiterURL, limiterPrefix string
 
 	tuneOutbox func(*outbox.Config) // tests shorten the retry delays
 }
@@ -88,20 +103,47 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 
-	// WeChat: the real API, or the embedded sandbox on this same server.
+	// TLS: HTTPS on the listener when a certificate is configured.
+	if m.tls, err = tlsConfig(cfg, m.Logger.With("component", "tls")); err != nil {
+		return err
+	}
+
+	// WeChat: the real API, or the embedded sandbox on this same server,
+	// behind one circuit breaker per host.
 	apiBase := cfg.WeChat.APIBase
 	if apiBase == config.APIBaseSandbox {
-		apiBase = "http://" + loopbackAddr(m.listener.Addr().String())
+		scheme := "http://"
+		if m.tls != nil {
+			scheme = "https://"
+		}
+		apiBase = scheme + loopbackAddr(m.listener.Addr().String())
 		m.Sandbox = sandbox.New(sandbox.Config{Apps: sandboxApps(cfg.Apps, apiBase), Logger: m.Logger.With("component", "sandbox")})
 	}
-	clients := newWeChatClients(cfg, apiBase, m.State, m.Logger)
+	if m.WeChatBreakers, err = weChatTransport(cfg, m.Logger); err != nil {
+		return err
+	}
+	clients := newWeChatClients(cfg, apiBase, m.State, m.Logger, m.WeChatBreakers)
+
+	// Rate limits: in Redis when redis.url is set, else in this process.
+	limiterURL := cfg.Redis.URL
+	if m.limiterURL != "" {
+		limiterURL = m.limiterURL
+	}
+	limiter, closeLimiter, err := openLimiter(limiterURL, cmp.Or(m.limiterPrefix, "miniback:"))
+	if err != nil {
+		return err
+	}
+	m.closeLimiter = closeLimiter
 
 	// Queue and outbound messages.
 	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, AckWait: cfg.Queue.AckWait, DataDir: cfg.DataDir, Logger: m.Logger.With("component", "queue")}); err != nil {
 		return err
 	}
 	messages := sqlite.NewMessageStore(m.DB)
-	m.Outbox = outbox.New(messages, m.Queue, outbox.NewWeChatSender(clients), m.outboxConfig())
+	outboxCfg := m.outboxConfig()
+	wechatHost := hostOf(apiBase)
+	outboxCfg.Wait = func() time.Duration { return m.WeChatBreakers.Wait(wechatHost) }
+	m.Outbox = outbox.New(messages, m.Queue, outbox.NewWeChatSender(clients), outboxCfg)
 
 	// Message push: the endpoint stores and queues; the router runs from the queue.
 	apps := appsOf(cfg.Apps)
@@ -134,9 +176,24 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		},
 		Logger:   m.Logger,
 		Registry: reg,
+		Limiter:  limiter,
+		Limits:   limitsOf(cfg),
+		Proxies:  proxiesOf(cfg),
 	}
+	handler := m.handler()
+
+	// Gateway: routes to the team's services, tried after every own route.
+	own := m.API.Patterns()
+	if m.Sandbox != nil {
+		own = append(own, sandboxPrefixes...)
+	}
+	if m.Gateway, err = newGateway(cfg, own, m.API.WriteError, m.Logger.With("component", "gateway")); err != nil {
+		return err
+	}
+	m.API.Gateway = m.Gateway
 	m.server = &http.Server{
-		Handler:           m.handler(),
+		Handler:           handler,
+		TLSConfig:         m.tls,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -156,10 +213,22 @@ func (m *Main) handler() http.Handler {
 	}
 	root := http.NewServeMux()
 	root.Handle("/", h)
-	for _, prefix := range []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/"} {
+	for _, prefix := range sandboxPrefixes {
 		root.Handle(prefix, m.Sandbox)
 	}
 	return root
+}
+
+// sandboxPrefixes are the paths the embedded sandbox serves in sandbox mode.
+var sandboxPrefixes = []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/"}
+
+// hostOf is the host[:port] of a URL, "" when it does not parse.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
 
 // Addr is the address the server listens on.
@@ -178,8 +247,17 @@ func (m *Main) Run(ctx context.Context) error {
 		stopWork() // after the HTTP server stopped taking work
 		workers.Wait()
 	}()
+	if m.Gateway != nil {
+		workers.Go(func() { m.Gateway.Run(workCtx) })
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- m.server.Serve(m.listener) }()
+	go func() {
+		if m.tls != nil {
+			errc <- m.server.ServeTLS(m.listener, "", "")
+			return
+		}
+		errc <- m.server.Serve(m.listener)
+	}()
 	m.Logger.Info("listening", slog.String("addr", m.Addr()))
 	select {
 	case err := <-errc:
@@ -213,6 +291,10 @@ func (m *Main) Close() error {
 	if m.Queue != nil {
 		errs = append(errs, m.Queue.Close())
 		m.Queue = nil
+	}
+	if m.closeLimiter != nil {
+		errs = append(errs, m.closeLimiter())
+		m.closeLimiter = nil
 	}
 	if m.State != nil {
 		errs = append(errs, m.State.Close())
@@ -273,13 +355,8 @@ func openKeys(cfg config.Config) (*session.SigningKey, *session.Sealer, error) {
 	return key, sealer, err
 }
 
-func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore, log *slog.Logger) map[string]*wechat.Client {
-	hc := &http.Client{Transport: &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		MaxIdleConnsPerHost: 64,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: 5 * time.Second,
-	}}
+func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore, log *slog.Logger, transport http.RoundTripper) map[string]*wechat.Client {
+	hc := &http.Client{Transport: transport}
 	mode := wechat.TokenModeStable
 	if cfg.WeChat.TokenMode == "classic" {
 		mode = wechat.TokenModeClassic

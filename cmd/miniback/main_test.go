@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -40,13 +41,20 @@ type testEnv struct {
 	m      *Main
 	base   string
 	logs   *syncBuffer
-	bodies *syncBuffer // every response body the test saw
-	keys   []string    // every session key the sandbox handed out for our logins
+	bodies *syncBuffer  // every response body the test saw
+	keys   []string     // every session key the sandbox handed out for our logins
+	client *http.Client // nil: http.DefaultClient
 }
 
 // startMain runs Main on 127.0.0.1:0 with the embedded sandbox. mutate may
 // adjust the configuration first.
 func startMain(t *testing.T, mutate func(*config.Config)) *testEnv {
+	t.Helper()
+	return startMainWith(t, nil, mutate)
+}
+
+// startMainWith is startMain with tune adjusting the Main before it opens.
+func startMainWith(t *testing.T, tune func(*Main), mutate func(*config.Config)) *testEnv {
 	t.Helper()
 	cfg, err := config.Load("", nil)
 	if err != nil {
@@ -61,6 +69,9 @@ func startMain(t *testing.T, mutate func(*config.Config)) *testEnv {
 	logs := &syncBuffer{}
 	m := &Main{Config: cfg, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Stdout: io.Discard,
 		tuneOutbox: func(c *outbox.Config) { c.BaseDelay = 20 * time.Millisecond }}
+	if tune != nil {
+		tune(m)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
 		cancel()
@@ -102,7 +113,7 @@ func (e *testEnv) do(method, path, token string, body any, out any) (int, http.H
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := cmp.Or(e.client, http.DefaultClient).Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

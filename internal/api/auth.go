@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/miniback/miniback"
@@ -16,29 +17,41 @@ type sessionKeyCtx struct{}
 // every time, so a logout is effective at once on every instance.
 func (s *Server) authed(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		token, ok := bearer(r)
-		if !ok {
-			return miniback.Errorf(miniback.ECodeUnauthorized, "an Authorization: Bearer access token is required")
-		}
-		appid := r.PathValue("appid")
-		a, err := s.Tokens.Verify(appid, token)
+		a, sess, err := s.authenticate(r, r.PathValue("appid"))
 		if err != nil {
 			return err
 		}
-		sess, err := s.Sessions.Session(r.Context(), a.SessionID)
-		if miniback.IsNotFound(err) {
-			return miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token no longer exists")
-		}
-		if err != nil {
+		if err := s.limit(w, r, "user", a.AppID+":"+strconv.FormatInt(a.UserID, 10), s.Limits.APIPerUser); err != nil {
 			return err
-		}
-		if sess.Revoked() || sess.AppID != appid || sess.UserID != a.UserID || !s.Now().Before(sess.ExpiresAt) {
-			return miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token has ended; log in again")
 		}
 		ctx := miniback.WithAuth(r.Context(), a)
 		ctx = context.WithValue(ctx, sessionKeyCtx{}, sess)
 		return h(w, r.WithContext(ctx))
 	}
+}
+
+// authenticate checks the bearer access token of r for appid and that its
+// session is live; failures are unauthorized Errors.
+func (s *Server) authenticate(r *http.Request, appid string) (*miniback.Auth, *miniback.Session, error) {
+	token, ok := bearer(r)
+	if !ok {
+		return nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "an Authorization: Bearer access token is required")
+	}
+	a, err := s.Tokens.Verify(appid, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	sess, err := s.Sessions.Session(r.Context(), a.SessionID)
+	if miniback.IsNotFound(err) {
+		return nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token no longer exists")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if sess.Revoked() || sess.AppID != appid || sess.UserID != a.UserID || !s.Now().Before(sess.ExpiresAt) {
+		return nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token has ended; log in again")
+	}
+	return a, sess, nil
 }
 
 func bearer(r *http.Request) (string, bool) {

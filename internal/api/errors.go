@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/miniback/miniback"
 )
@@ -37,6 +39,17 @@ var statusOf = map[string]int{
 	miniback.ECodeWeChatBusy:        http.StatusServiceUnavailable,
 	miniback.ECodeUnavailable:       http.StatusServiceUnavailable,
 	miniback.ECodeWeChatTimeout:     http.StatusGatewayTimeout,
+
+	miniback.ECodeUpstreamUnavailable: http.StatusBadGateway,
+	miniback.ECodeUpstreamTimeout:     http.StatusGatewayTimeout,
+}
+
+// statusWhileOpen is the status of a code whose Error has RetryAfter set
+// because a circuit breaker is open: the service is known to be down, so
+// the answer is 503 rather than the 502 of a failed call.
+var statusWhileOpen = map[string]int{
+	miniback.ECodeWeChatUnavailable:   http.StatusServiceUnavailable,
+	miniback.ECodeUpstreamUnavailable: http.StatusServiceUnavailable,
 }
 
 // StatusOf returns the HTTP status for an error code; unknown codes are 500.
@@ -71,7 +84,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	status := StatusOf(e.Code)
-	if status >= 500 {
+	if e.RetryAfter > 0 {
+		if st, ok := statusWhileOpen[e.Code]; ok {
+			status = st
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
+	if status >= 500 && e.RetryAfter == 0 {
 		s.Logger.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("method", r.Method), slog.String("route", r.Pattern),
 			slog.String("appid", r.PathValue("appid")),

@@ -8,11 +8,13 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/gateway"
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/wechat"
 )
@@ -45,9 +47,20 @@ type Server struct {
 	Registry   *prometheus.Registry // nil: no /metrics
 	Now        func() time.Time
 
-	mux     *http.ServeMux
-	metrics *metrics
-	codes   codeFlight
+	// The edge (SPEC §8): gateway routes tried after every own route, the
+	// rate limits (off with a nil Limiter) and the proxies trusted to name
+	// the client.
+	Gateway *gateway.Gateway
+	Limiter gateway.Limiter
+	Limits  Limits
+	Proxies gateway.Proxies
+
+	mux      *http.ServeMux
+	patterns []string
+	metrics  *metrics
+	codes    codeFlight
+
+	identities identityCache
 }
 
 // Portal is the message-push endpoint (package push).
@@ -99,6 +112,8 @@ func (s *Server) routes() {
 // handle registers h for pattern. Routes with {appid} answer 404
 // app_not_found for an appid this process does not serve.
 func (s *Server) handle(pattern string, h handlerFunc) {
+	h = s.withLimits(pattern, h)
+	s.patterns = append(s.patterns, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if appid := r.PathValue("appid"); appid != "" {
 			if _, err := s.Apps.Get(appid); err != nil {
@@ -121,6 +136,11 @@ func (s *Server) Handle(pattern string, h func(w http.ResponseWriter, r *http.Re
 // handleNoRoute tells an unknown path (404) from a known one called with
 // the wrong method (405).
 func (s *Server) handleNoRoute(w http.ResponseWriter, r *http.Request) error {
+	if s.Gateway != nil {
+		if rt, ok := s.Gateway.Match(r.URL.EscapedPath()); ok {
+			return s.serveGateway(w, r, rt)
+		}
+	}
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete} {
 		if m == r.Method {
 			continue
@@ -136,6 +156,10 @@ func (s *Server) handleNoRoute(w http.ResponseWriter, r *http.Request) error {
 	}
 	return miniback.Errorf(miniback.ECodeNotFound, "no such route")
 }
+
+// Patterns lists the patterns of every route registered so far (after
+// Handler), for checks that gateway routes do not shadow them.
+func (s *Server) Patterns() []string { return slices.Clone(s.patterns) }
 
 // appOf returns the app named by the request path; handle already checked it.
 func (s *Server) appOf(r *http.Request) *miniback.App {

@@ -24,6 +24,11 @@ type Config struct {
 	Auth     Auth     `yaml:"auth"`
 	Admin    Admin    `yaml:"admin"`
 	Apps     []App    `yaml:"apps"`
+	Server   Server   `yaml:"server"`
+	Gateway  Gateway  `yaml:"gateway"`
+	Limits   Limits   `yaml:"limits"`
+	Breaker  Breaker  `yaml:"breaker"`
+	TLS      TLS      `yaml:"tls"`
 
 	// Sandbox reports that no app was configured, so serve runs the
 	// embedded sandbox with the demo app. It is derived, not loaded.
@@ -54,6 +59,9 @@ type WeChat struct {
 	APIBase   string        `yaml:"api_base"`
 	Timeout   time.Duration `yaml:"timeout"`
 	TokenMode string        `yaml:"token_mode"`
+	// CAFile names a PEM file of extra roots trusted for WeChat's
+	// certificate (proxies that re-sign TLS); the system roots stay trusted.
+	CAFile string `yaml:"ca_file"`
 }
 
 // Push configures the message-push endpoint and its router. With no
@@ -111,10 +119,14 @@ func Default() Config {
 			Timeout:   5 * time.Second,
 			TokenMode: "stable",
 		},
-		Queue: Queue{AckWait: 30 * time.Second},
-		Push:  Push{MaxAge: 5 * time.Minute},
-		Auth:  Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 720 * time.Hour},
-		Admin: Admin{APIKeys: []string{}},
+		Queue:  Queue{AckWait: 30 * time.Second},
+		Push:   Push{MaxAge: 5 * time.Minute},
+		Auth:   Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 720 * time.Hour},
+		Admin:  Admin{APIKeys: []string{}},
+		Server: Server{TrustedProxies: []string{}},
+		Breaker: Breaker{Failures: 5, Ratio: 0.5, MinCalls: 20, Window: 10 * time.Second,
+			OpenFor: 30 * time.Second, Probes: 3},
+		TLS: TLS{MinVersion: "1.2"},
 	}
 }
 
@@ -134,6 +146,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("wechat_api_base", c.WeChat.APIBase),
 		slog.String("token_mode", c.WeChat.TokenMode),
 		slog.Int("admin_api_keys", len(c.Admin.APIKeys)),
+		slog.Int("gateway_routes", len(c.Gateway.Routes)),
+		slog.Bool("tls", c.TLS.CertFile != ""),
 		slog.Any("apps", apps),
 		slog.Bool("sandbox", c.Sandbox),
 	)

@@ -23,6 +23,7 @@ func (c *Config) fill() {
 		c.WeChat.APIBase = APIBaseSandbox
 		c.Apps = []App{DemoApp()}
 	}
+	c.fillRoutes()
 	for i := range c.Apps {
 		c.Apps[i].MsgFormat = strings.ToUpper(c.Apps[i].MsgFormat)
 		if c.Apps[i].MsgFormat == "" {
@@ -40,7 +41,7 @@ var appIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // Validate checks every value and returns an *Error naming the first bad key.
 func (c *Config) Validate() error {
-	checks := []func() error{c.validateServer, c.validateBackends, c.validateWeChat, c.validateAuth, c.validateApps}
+	checks := []func() error{c.validateServer, c.validateBackends, c.validateWeChat, c.validateAuth, c.validateApps, c.validateEdge}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
