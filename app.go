@@ -12,7 +12,20 @@ type App struct {
 	AESKey    string // 43-character EncodingAESKey
 	MsgFormat string // "JSON" or "XML"
 	PushURL   string // sandbox only: where its pushes go
+	// PushMode is PushModePlain, PushModeCompat or PushModeSafe: the
+	// weakest push mode accepted.
+	PushMode string
+	// LegacyDecrypt enables the legacy encrypted_data routes.
+	LegacyDecrypt bool
 }
+
+// Message-push modes, weakest first (protocol §d): plaintext, compatible
+// (plaintext fields beside the ciphertext) and safe (ciphertext only).
+const (
+	PushModePlain  = "plain"
+	PushModeCompat = "compat"
+	PushModeSafe   = "safe"
+)
 
 // LogValue implements slog.LogValuer so that secrets never reach a log.
 func (a App) LogValue() slog.Value {

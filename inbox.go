@@ -31,6 +31,14 @@ type InboxMessage struct {
 	HandledAt  time.Time       `json:"handled_at,omitzero"`
 }
 
+// InboxQuery selects a page of an app's inbox, newest first.
+type InboxQuery struct {
+	MsgType  string // "" for every type
+	Status   string // "" for every status
+	BeforeID int64  // only messages with a smaller id; 0 for no bound
+	Limit    int    // 0 or less returns no messages
+}
+
 // InboxStore keeps received pushes. Implementations are safe for
 // concurrent use.
 type InboxStore interface {
@@ -40,9 +48,8 @@ type InboxStore interface {
 	AddInbox(ctx context.Context, m *InboxMessage) (created bool, err error)
 	// InboxMessage returns the message, or an Error with code not_found.
 	InboxMessage(ctx context.Context, appid string, id int64) (*InboxMessage, error)
-	// Inbox returns up to limit messages of appid with id < beforeID (0: no
-	// bound), newest first.
-	Inbox(ctx context.Context, appid string, beforeID int64, limit int) ([]*InboxMessage, error)
+	// Inbox returns a page of appid's messages matching q, newest first.
+	Inbox(ctx context.Context, appid string, q InboxQuery) ([]*InboxMessage, error)
 	// FinishInbox sets the status (InboxHandled or InboxFailed) and error of
 	// a received message; it returns an Error with code not_found when there
 	// is no such message.

@@ -46,6 +46,13 @@ type MessageOutcome struct {
 	Now           time.Time
 }
 
+// MessageQuery selects a page of an app's outbound messages, newest first.
+type MessageQuery struct {
+	Status string // "" for every status
+	Before string // the id of the last message of the previous page; "" for the first page
+	Limit  int    // 0 or less returns no messages
+}
+
 // MessageStore keeps outbound messages. Every status change is a
 // compare-and-set so that two instances never both send one message.
 // Implementations are safe for concurrent use.
@@ -54,6 +61,10 @@ type MessageStore interface {
 	CreateMessage(ctx context.Context, m *Message) error
 	// Message returns the message of appid, or an Error with code not_found.
 	Message(ctx context.Context, appid, id string) (*Message, error)
+	// Messages returns a page of appid's messages matching q, newest first
+	// (by creation time, then id). A Before id that is not a message of appid
+	// gives an empty page.
+	Messages(ctx context.Context, appid string, q MessageQuery) ([]*Message, error)
 	// ClaimMessage moves a queued message to sending, adds one attempt and
 	// sets ClaimedAt, atomically. ok is false (with the current row) when
 	// the message is not queued: another instance has it or it is final.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/miniback/miniback/push"
 )
@@ -35,8 +36,8 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if !json.Valid(m.Fields) || m.Fields[0] != '{' {
-			t.Fatalf("Fields is not a JSON object: %q", m.Fields)
+		if !json.Valid(m.Fields) || !utf8.Valid(m.Fields) || m.Fields[0] != '{' {
+			t.Fatalf("Fields is not a UTF-8 JSON object: %q", m.Fields)
 		}
 		again, err := push.Parse(push.FormatJSON, m.Fields)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // Push data formats, as configured per app (miniback.App.MsgFormat).
@@ -90,6 +91,12 @@ func Parse(format string, body []byte) (*Message, error) {
 // deep and returns it compacted.
 func jsonFields(body []byte) ([]byte, error) {
 	trimmed := bytes.TrimSpace(body)
+	// encoding/json takes invalid UTF-8 inside strings; stored and
+	// re-emitted raw it would make the inbox and webhook bodies invalid
+	// JSON. The XML decoder refuses it already.
+	if !utf8.Valid(trimmed) {
+		return nil, fmt.Errorf("%w: not valid UTF-8", ErrSyntax)
+	}
 	if !json.Valid(trimmed) {
 		var v json.RawMessage
 		err := json.NewDecoder(bytes.NewReader(trimmed)).Decode(&v)

@@ -176,6 +176,8 @@ func TestParseErrors(t *testing.T) {
 		{"truncated JSON", "JSON", `{"MsgType":"te`, push.ErrTruncated},
 		{"JSON array", "JSON", `[1]`, push.ErrNotObject},
 		{"too deep JSON", "JSON", `{"a":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, push.ErrDepth},
+		{"invalid UTF-8 in JSON", "JSON", "{\"MsgType\":\"text\",\"Content\":\"a\xffb\"}", push.ErrSyntax},
+		{"invalid UTF-8 in XML", "XML", "<xml><MsgType>text</MsgType><Content>a\xffb</Content></xml>", push.ErrSyntax},
 		{"bad CreateTime", "JSON", `{"MsgType":"event","CreateTime":"soon"}`, push.ErrField},
 		{"float CreateTime", "JSON", `{"MsgType":"event","CreateTime":1.5}`, push.ErrField},
 		{"too large", "JSON", `{"a":"` + strings.Repeat("x", push.MaxMessageSize) + `"}`, push.ErrTooLarge},

@@ -3,8 +3,8 @@ package push
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"strconv"
+
+	"github.com/miniback/miniback/internal/flex"
 )
 
 // wireMessage is the tolerant decoding target of a push's JSON fields
@@ -12,25 +12,25 @@ import (
 // case-insensitively, so "AppId" (miniprogrampage) and "appid"
 // (wxa_media_check) both land in AppID, and "MsgId"/"MsgID" in MsgID.
 type wireMessage struct {
-	ToUserName   flexString `json:"ToUserName"`
-	FromUserName flexString `json:"FromUserName"`
-	CreateTime   flexInt    `json:"CreateTime"`
-	MsgType      flexString `json:"MsgType"`
-	Event        flexString `json:"Event"`
-	MsgID        flexString `json:"MsgId"`
-	Content      flexString `json:"Content"`
-	PicURL       flexString `json:"PicUrl"`
-	MediaID      flexString `json:"MediaId"`
-	Title        flexString `json:"Title"`
-	AppID        flexString `json:"AppId"`
-	PagePath     flexString `json:"PagePath"`
-	ThumbURL     flexString `json:"ThumbUrl"`
-	ThumbMediaID flexString `json:"ThumbMediaId"`
-	SessionFrom  flexString `json:"SessionFrom"`
-	TraceID      flexString `json:"trace_id"`
-	Encrypt      flexString `json:"Encrypt"`
-	Result       flexResult `json:"result"`
-	List         flexList   `json:"List"`
+	ToUserName   flex.String `json:"ToUserName"`
+	FromUserName flex.String `json:"FromUserName"`
+	CreateTime   flex.Int    `json:"CreateTime"`
+	MsgType      flex.String `json:"MsgType"`
+	Event        flex.String `json:"Event"`
+	MsgID        flex.String `json:"MsgId"`
+	Content      flex.String `json:"Content"`
+	PicURL       flex.String `json:"PicUrl"`
+	MediaID      flex.String `json:"MediaId"`
+	Title        flex.String `json:"Title"`
+	AppID        flex.String `json:"AppId"`
+	PagePath     flex.String `json:"PagePath"`
+	ThumbURL     flex.String `json:"ThumbUrl"`
+	ThumbMediaID flex.String `json:"ThumbMediaId"`
+	SessionFrom  flex.String `json:"SessionFrom"`
+	TraceID      flex.String `json:"trace_id"`
+	Encrypt      flex.String `json:"Encrypt"`
+	Result       flexResult  `json:"result"`
+	List         flexList    `json:"List"`
 	// XML pushes (and some JSON ones) wrap List in an element named for
 	// the event.
 	PopupEvent  flexWrapper `json:"SubscribeMsgPopupEvent"`
@@ -44,50 +44,6 @@ func (w *wireMessage) items() []ListItem {
 			return l
 		}
 	}
-	return nil
-}
-
-// flexString accepts a JSON string, or a number kept as its exact text
-// (so a 64-bit MsgId never passes through float64), or a boolean. Null,
-// objects and arrays leave it empty: the raw value stays in Fields.
-type flexString string
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (s *flexString) UnmarshalJSON(b []byte) error {
-	switch {
-	case len(b) == 0:
-		return nil
-	case b[0] == '"':
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
-			return err
-		}
-		*s = flexString(v)
-	case b[0] == '-' || (b[0] >= '0' && b[0] <= '9') || b[0] == 't' || b[0] == 'f':
-		*s = flexString(b)
-	}
-	return nil
-}
-
-// flexInt accepts an integer as a JSON number or a decimal string
-// (CreateTime arrives both ways). Empty strings and null give 0; anything
-// else that is not a 64-bit integer is an error.
-type flexInt int64
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (n *flexInt) UnmarshalJSON(b []byte) error {
-	var s flexString
-	if err := s.UnmarshalJSON(b); err != nil {
-		return err
-	}
-	if s == "" {
-		return nil
-	}
-	v, err := strconv.ParseInt(string(s), 10, 64)
-	if err != nil {
-		return fmt.Errorf("not an integer")
-	}
-	*n = flexInt(v)
 	return nil
 }
 
@@ -126,12 +82,12 @@ func (l *flexList) UnmarshalJSON(b []byte) error {
 }
 
 type wireItem struct {
-	TemplateID            flexString `json:"TemplateId"`
-	SubscribeStatusString flexString `json:"SubscribeStatusString"`
-	PopupScene            flexString `json:"PopupScene"`
-	MsgID                 flexString `json:"MsgID"`
-	ErrorCode             flexString `json:"ErrorCode"`
-	ErrorStatus           flexString `json:"ErrorStatus"`
+	TemplateID            flex.String `json:"TemplateId"`
+	SubscribeStatusString flex.String `json:"SubscribeStatusString"`
+	PopupScene            flex.String `json:"PopupScene"`
+	MsgID                 flex.String `json:"MsgID"`
+	ErrorCode             flex.String `json:"ErrorCode"`
+	ErrorStatus           flex.String `json:"ErrorStatus"`
 }
 
 func (it wireItem) item() ListItem {
@@ -162,8 +118,8 @@ func (w *flexWrapper) UnmarshalJSON(b []byte) error {
 
 // flexResult is wxa_media_check's result object; other shapes are ignored.
 type flexResult struct {
-	Suggest flexString
-	Label   flexString
+	Suggest flex.String
+	Label   flex.String
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -172,8 +128,8 @@ func (r *flexResult) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var v struct {
-		Suggest flexString `json:"suggest"`
-		Label   flexString `json:"label"`
+		Suggest flex.String `json:"suggest"`
+		Label   flex.String `json:"label"`
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err

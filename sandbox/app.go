@@ -15,10 +15,12 @@ import (
 type appState struct {
 	App
 	users         map[string]*user // by openid
-	classic       string           // the newest /cgi-bin/token token
-	stable        string           // the newest stable token
-	lastForce     time.Time        // last force_refresh that refreshed
-	forceDay      string           // Beijing date of forceCount
+	userOrder     keyQueue         // creation order, for Config.MaxUsers
+	maxUsers      int
+	classic       string    // the newest /cgi-bin/token token
+	stable        string    // the newest stable token
+	lastForce     time.Time // last force_refresh that refreshed
+	forceDay      string    // Beijing date of forceCount
 	forceCount    int
 	subscriptions map[string]bool // openid+"\x00"+template → accepted
 }

@@ -99,6 +99,41 @@
 //	    subscribe/send to a user who rejected the template answers 43101;
 //	    every user accepts every template by default.
 //
+// WeChat Pay (API v3), for apps with App.Pay, on the same server:
+//
+//	POST /v3/pay/transactions/jsapi, GET /v3/pay/transactions/out-trade-no/{no}?mchid=,
+//	GET /v3/pay/transactions/id/{id}?mchid=, POST /v3/pay/transactions/out-trade-no/{no}/close,
+//	POST /v3/refund/domestic/refunds, GET /v3/refund/domestic/refunds/{no}, GET /v3/certificates
+//	    check Accept and User-Agent, the WECHATPAY2-SHA256-RSA2048 merchant
+//	    signature over the raw body (the key of PayApp.MerchantKey, or a
+//	    generated one: Server.MerchantKey), the 5-minute timestamp rule and
+//	    the fields; answer WeChat Pay's shapes and codes (OUT_TRADE_NO_USED,
+//	    ORDERPAID, ORDER_CLOSED, APPID_MCHID_NOT_MATCH, SIGN_ERROR, …), every
+//	    answer signed by the platform key: under its public key id when the
+//	    request's Wechatpay-Serial names it, else under the certificate
+//	    serial. The same key is served as a certificate by /v3/certificates
+//	    (encrypted with the APIv3 key) and as a public key (Server.PayPublicKey).
+//	    An identical prepay returns the same prepay_id (a new one after 2 h).
+//	    Refunds stay PROCESSING until settled; their sum may not pass the total.
+//	POST /sandbox/pay/confirm      {"appid","out_trade_no","result":"SUCCESS"|"CLOSED"}   Server.ConfirmPayment
+//	    SUCCESS pays and notifies notify_url (TRANSACTION.SUCCESS, encrypted,
+//	    signed by the public key, or the certificate with PayApp.NotifyWith
+//	    "certificate"), redelivered on WeChat Pay's schedule (15 s, 15 s,
+//	    30 s, 3 m, …, times Config.PayTimeScale) until answered 2xx. CLOSED
+//	    closes the order without a notification, as an order that timed out.
+//	POST /sandbox/pay/refund-result {"appid","out_refund_no","status":"SUCCESS"|"CLOSED"|"ABNORMAL"}   Server.SettleRefund
+//	POST /sandbox/pay/faults       {"path","code"|"http_status"|"delay_ms","count"} | {"drop_notify":N} |
+//	                               {"probe":true} | {"notify_fault":"amount|signature|stale|serial|probe"}   Server.InjectPayFault
+//	DELETE /sandbox/pay/faults     clears them.
+//	GET  /sandbox/pay/notifications?out_trade_no=|out_refund_no=  → {"deliveries":[…]}   Server.Deliveries
+//
 // Server.SessionKey exists for tests only: it reveals a user's current
 // session_key, which the real platform gives to the backend alone.
+//
+// # Memory
+//
+// Everything lives in memory and is bounded (Config.MaxCodes, MaxUsers,
+// MaxMediaBytes, MaxSent): expired codes and media are dropped, and beyond
+// a bound the oldest entries go first. A forgotten code answers 40029, as
+// an expired one does; a forgotten user is made anew on its next login.
 package sandbox

@@ -56,6 +56,8 @@ func (s *Server) LoginAs(req LoginRequest) (LoginResponse, error) {
 	u := a.userFor(req)
 	code := randomCode(32)
 	s.codes[code] = &loginCode{AppID: a.AppID, OpenID: u.OpenID, Expires: s.now().Add(s.cfg.CodeTTL)}
+	s.codeOrder.push(code)
+	s.trimCodes()
 	return LoginResponse{Code: code, OpenID: u.OpenID}, nil
 }
 
@@ -84,6 +86,8 @@ func (a *appState) ensureUser(openid string) *user {
 	if !ok {
 		u = &user{OpenID: openid}
 		a.users[openid] = u
+		a.userOrder.push(openid)
+		a.trimUsers()
 	}
 	return u
 }

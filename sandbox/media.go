@@ -55,6 +55,9 @@ func (s *Server) handleMediaUpload(w http.ResponseWriter, r *http.Request, a *ap
 	id := base64.RawURLEncoding.EncodeToString(randBytes(48))
 	now := s.now()
 	s.media[id] = &mediaItem{AppID: a.AppID, Data: data, ContentType: ct, Ext: ext, Expires: now.Add(s.cfg.MediaTTL)}
+	s.mediaOrder.push(id)
+	s.mediaBytes += int64(len(data))
+	s.trimMedia()
 	writeJSON(w, http.StatusOK, map[string]any{"type": "image", "media_id": id, "created_at": now.Unix()})
 	return nil
 }

@@ -38,6 +38,7 @@ func (s *Server) record(a *appState, kind, openid string, body []byte) int64 {
 	// Real msgids are ~1.9e18; keep bit 60 set so they always exceed 2^53.
 	id := int64(binary.BigEndian.Uint64(randBytes(8))>>4) | 1<<60
 	s.sent = append(s.sent, SentMessage{Kind: kind, OpenID: openid, Body: append(json.RawMessage(nil), body...), MsgID: id, SentAt: s.now(), appID: a.AppID})
+	s.trimSent()
 	return id
 }
 

@@ -94,6 +94,8 @@ func (s *Server) PhoneCode(appid, openid, phoneNumber string) (code string, err 
 	a.ensureUser(openid)
 	code = hex.EncodeToString(randBytes(32))
 	s.phoneCodes[code] = &phoneCode{AppID: a.AppID, OpenID: openid, Phone: p, Expires: s.now().Add(s.cfg.CodeTTL)}
+	s.phoneOrder.push(code)
+	s.trimCodes()
 	return code, nil
 }
 

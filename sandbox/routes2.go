@@ -19,4 +19,5 @@ func (s *Server) routesPart2(handle func(string, handlerFunc)) {
 	handle("/sandbox/subscriptions", s.handleControlSubscriptions)
 	handle("/sandbox/sent", s.handleControlSent)
 	handle("/sandbox/push", s.handleControlPush)
+	s.payRoutes(handle)
 }

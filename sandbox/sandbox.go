@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -39,7 +40,8 @@ type App struct {
 	AESKey    string
 	MsgFormat string
 	PushURL   string
-	PushMode  string // ModePlain, ModeCompat or ModeSafe; default safe with an AESKey, else plain
+	PushMode  string  // ModePlain, ModeCompat or ModeSafe; default safe with an AESKey, else plain
+	Pay       *PayApp // WeChat Pay merchant; nil: the app has no pay
 	Pages     []string
 	Templates map[string][]string
 }
@@ -55,6 +57,20 @@ type Config struct {
 	HTTPClient *http.Client     // used for pushes; default http.DefaultClient
 	RiskyWords []string         // msg_sec_check words; default DefaultRiskyWords()
 	MediaTTL   time.Duration    // temporary media lifetime; default 3 days
+
+	// Memory bounds, oldest forgotten first (bound.go): outstanding codes
+	// of each kind, users per app, media bytes, and sent messages kept
+	// for GET /sandbox/sent. Zero takes the Default… constant.
+	MaxCodes      int
+	MaxUsers      int
+	MaxMediaBytes int64
+	MaxSent       int
+	// PayTimeScale multiplies WeChat Pay's notification retry delays
+	// (15 s, 15 s, 30 s, 3 min, …); default 1.
+	PayTimeScale float64
+	// PayPlatformKey is the WeChat Pay platform key; nil: generated on
+	// first use.
+	PayPlatformKey *rsa.PrivateKey
 }
 
 // DefaultRiskyWords returns the words that make msg_sec_check answer risky
@@ -81,6 +97,11 @@ type Server struct {
 	faults     []*faultState
 	media      map[string]*mediaItem
 	sent       []SentMessage
+	cube       datacubeState
+
+	codeOrder, phoneOrder, mediaOrder keyQueue // insertion order, for the bounds
+	mediaBytes                        int64
+	pay                               payWorld
 }
 
 // New returns a Server for cfg. Apps with an empty AppID are ignored.
@@ -99,9 +120,15 @@ func New(cfg Config) *Server {
 	}
 	for _, a := range cfg.Apps {
 		if a.AppID != "" {
-			s.apps[a.AppID] = newAppState(a)
+			st := newAppState(a)
+			st.maxUsers = cfg.MaxUsers
+			s.apps[a.AppID] = st
 		}
 	}
+	s.pay.merchantKeys = make(map[string]*rsa.PrivateKey)
+	s.pay.orders = make(map[string]*payOrder)
+	s.pay.byTransaction = make(map[string]*payOrder)
+	s.pay.refunds = make(map[string]*payRefund)
 	s.bg, s.stop = context.WithCancel(context.Background())
 	s.mux = s.routes()
 	return s
@@ -128,6 +155,18 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.RiskyWords == nil {
 		cfg.RiskyWords = DefaultRiskyWords()
+	}
+	if cfg.MaxCodes <= 0 {
+		cfg.MaxCodes = DefaultMaxCodes
+	}
+	if cfg.MaxUsers <= 0 {
+		cfg.MaxUsers = DefaultMaxUsers
+	}
+	if cfg.MaxMediaBytes <= 0 {
+		cfg.MaxMediaBytes = DefaultMaxMediaBytes
+	}
+	if cfg.MaxSent <= 0 {
+		cfg.MaxSent = DefaultMaxSent
 	}
 	return cfg
 }

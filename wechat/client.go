@@ -12,7 +12,10 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/miniback/miniback/internal/flex"
 )
 
 // DefaultBaseURL is the WeChat API host used unless [WithBaseURL] is given.
@@ -58,9 +61,11 @@ type Client struct {
 	timeout time.Duration
 	now     func() time.Time
 	log     *slog.Logger
+	obs     Observer
 
-	mu      sync.Mutex
-	flights map[string]*flight
+	hadToken atomic.Bool // a token was seen: a later miss is an expiry, not a cold start
+	mu       sync.Mutex
+	flights  map[string]*flight
 }
 
 // Option configures a Client.
@@ -154,7 +159,7 @@ type request struct {
 // WeChat does not decode \u0026 and friends (protocol §0). A json.RawMessage
 // or []byte is sent as is after checking it is JSON.
 func newJSONRequest(path string, v any) (*request, error) {
-	body, err := encodeJSON(v)
+	body, err := Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("wechat: %s: %w", path, err)
 	}
@@ -162,7 +167,12 @@ func newJSONRequest(path string, v any) (*request, error) {
 		contentType: "application/json", auth: true}, nil
 }
 
-func encodeJSON(v any) ([]byte, error) {
+// Marshal encodes v as WeChat's API takes JSON: UTF-8 without HTML
+// escaping, since WeChat shows \u0026 and friends literally (protocol §0).
+// A json.RawMessage or []byte is returned trimmed after checking that it is
+// a JSON object. Every body miniback sends to WeChat, also those queued for
+// later (outbox payloads), is encoded here.
+func Marshal(v any) (json.RawMessage, error) {
 	switch raw := v.(type) {
 	case json.RawMessage:
 		return checkRaw(raw)
@@ -255,8 +265,8 @@ func redactURLError(err error) error {
 // envelope is the error part every JSON answer may carry. A missing errcode
 // means success.
 type envelope struct {
-	ErrCode flexInt `json:"errcode"`
-	ErrMsg  string  `json:"errmsg"`
+	ErrCode flex.Int `json:"errcode"`
+	ErrMsg  string   `json:"errmsg"`
 }
 
 // decodeJSON checks the envelope and then decodes the answer into out (which
@@ -284,19 +294,22 @@ func decodeJSON(api string, body []byte, out any) error {
 // the call needs a token.
 func (c *Client) callJSON(ctx context.Context, r *request, out any) error {
 	if !r.auth {
-		resp, err := c.send(ctx, r, "", maxJSONBytes)
-		if err != nil {
-			return err
-		}
-		return decodeJSON(r.path, resp.body, out)
+		return c.roundTripJSON(ctx, r, "", out)
 	}
 	return c.withToken(ctx, func(ctx context.Context, token string) error {
-		resp, err := c.send(ctx, r, token, maxJSONBytes)
-		if err != nil {
-			return err
-		}
-		return decodeJSON(r.path, resp.body, out)
+		return c.roundTripJSON(ctx, r, token, out)
 	})
+}
+
+// roundTripJSON sends r once and decodes its JSON answer into out.
+func (c *Client) roundTripJSON(ctx context.Context, r *request, token string, out any) (err error) {
+	start := time.Now()
+	defer func() { c.observe(r.path, start, err) }()
+	resp, err := c.send(ctx, r, token, maxJSONBytes)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(r.path, resp.body, out)
 }
 
 // callBinary makes a token-bearing call answered with bytes on success and a
@@ -304,21 +317,29 @@ func (c *Client) callJSON(ctx context.Context, r *request, out any) error {
 // Content-Type or a leading '{', which no image format starts with.
 func (c *Client) callBinary(ctx context.Context, r *request) (*response, error) {
 	var out *response
-	err := c.withToken(ctx, func(ctx context.Context, token string) error {
-		resp, err := c.send(ctx, r, token, maxMediaBytes)
-		if err != nil {
-			return err
-		}
-		if isJSONAnswer(resp) {
-			if err := decodeJSON(r.path, resp.body, nil); err != nil {
-				return err
-			}
-			return errUnexpected(r.path, "JSON instead of bytes")
-		}
-		out = resp
-		return nil
+	err := c.withToken(ctx, func(ctx context.Context, token string) (err error) {
+		out, err = c.roundTripBinary(ctx, r, token)
+		return err
 	})
 	return out, err
+}
+
+// roundTripBinary sends r once and returns its bytes, or the error its JSON
+// answer holds.
+func (c *Client) roundTripBinary(ctx context.Context, r *request, token string) (_ *response, err error) {
+	start := time.Now()
+	defer func() { c.observe(r.path, start, err) }()
+	resp, err := c.send(ctx, r, token, maxMediaBytes)
+	if err != nil {
+		return nil, err
+	}
+	if isJSONAnswer(resp) {
+		if err := decodeJSON(r.path, resp.body, nil); err != nil {
+			return nil, err
+		}
+		return nil, errUnexpected(r.path, "JSON instead of bytes")
+	}
+	return resp, nil
 }
 
 func isJSONAnswer(r *response) bool {

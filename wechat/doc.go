@@ -13,7 +13,8 @@
 // # Access tokens
 //
 // Calls that need an access_token get it from a [TokenStore] under the key
-// "wechat:token:{mode}:{appid}". The token is cached for expires_in minus
+// "wechat:{<appid>}:token:<mode>" (the braces are a Redis Cluster hash tag,
+// so one app's keys share a slot). The token is cached for expires_in minus
 // five minutes ([TokenMargin]) so that it is refreshed before it expires; in
 // the default stable mode (POST /cgi-bin/stable_token) that refresh falls in
 // the token's last five minutes, when WeChat hands out the next token while

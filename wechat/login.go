@@ -2,14 +2,13 @@ package wechat
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+
+	"github.com/miniback/miniback/internal/flex"
+	"github.com/miniback/miniback/wxcrypto"
 )
 
 // Session is what code2Session returns for a wx.login code. SessionKey must
@@ -78,36 +77,26 @@ type PhoneInfo struct {
 	// CountryCode is e.g. "86"; WeChat sends it as a number or a string.
 	CountryCode string
 	// Watermark says which app the number was issued to, and when.
-	Watermark Watermark
+	Watermark wxcrypto.Watermark
 }
-
-// Watermark stamps user data with the app it was issued to.
-type Watermark struct {
-	// Timestamp is when the data was issued, in Unix seconds.
-	Timestamp int64
-	// AppID is the mini program the data was issued to.
-	AppID string
-}
-
-// ErrWatermark means user data carried another app's watermark.
-var ErrWatermark = errors.New("wechat: watermark appid does not match")
 
 type phoneAnswer struct {
 	PhoneInfo struct {
-		PhoneNumber     string     `json:"phoneNumber"`
-		PurePhoneNumber string     `json:"purePhoneNumber"`
-		CountryCode     flexString `json:"countryCode"`
+		PhoneNumber     string      `json:"phoneNumber"`
+		PurePhoneNumber string      `json:"purePhoneNumber"`
+		CountryCode     flex.String `json:"countryCode"`
 		Watermark       struct {
-			Timestamp flexInt `json:"timestamp"`
-			AppID     string  `json:"appid"`
+			Timestamp flex.Int `json:"timestamp"`
+			AppID     string   `json:"appid"`
 		} `json:"watermark"`
 	} `json:"phone_info"`
 }
 
 // PhoneNumber exchanges a phone-number button code (not a wx.login code)
 // for the user's number (POST /wxa/business/getuserphonenumber). It fails
-// with *Error 40029 for an invalid or used code, and with ErrWatermark when
-// the watermark names another appid (an absent watermark appid is accepted).
+// with *Error 40029 for an invalid or used code, and with an error wrapping
+// wxcrypto.ErrWatermark when the watermark does not name this client's
+// appid (wxcrypto.CheckWatermark: a missing appid is a mismatch).
 func (c *Client) PhoneNumber(ctx context.Context, code string) (*PhoneInfo, error) {
 	r, err := newJSONRequest("/wxa/business/getuserphonenumber", map[string]string{"code": code})
 	if err != nil {
@@ -121,29 +110,20 @@ func (c *Client) PhoneNumber(ctx context.Context, code string) (*PhoneInfo, erro
 	if p.PhoneNumber == "" && p.PurePhoneNumber == "" {
 		return nil, errUnexpected(r.path, "no phone_info")
 	}
-	if p.Watermark.AppID != "" && p.Watermark.AppID != c.appID {
-		return nil, fmt.Errorf("%w: got %q", ErrWatermark, p.Watermark.AppID)
+	wm := wxcrypto.Watermark{Timestamp: int64(p.Watermark.Timestamp), AppID: p.Watermark.AppID}
+	if err := wxcrypto.CheckWatermark(wm, c.appID); err != nil {
+		return nil, fmt.Errorf("wechat: %s: %w", r.path, err)
 	}
 	return &PhoneInfo{PhoneNumber: p.PhoneNumber, PurePhoneNumber: p.PurePhoneNumber,
-		CountryCode: string(p.CountryCode),
-		Watermark:   Watermark{Timestamp: int64(p.Watermark.Timestamp), AppID: p.Watermark.AppID}}, nil
+		CountryCode: string(p.CountryCode), Watermark: wm}, nil
 }
 
 // CheckSession asks WeChat whether sessionKey is still the user's current
 // session_key (GET /wxa/checksession). It returns nil when it is and *Error
 // 87009 when it is not.
 func (c *Client) CheckSession(ctx context.Context, openID, sessionKey string) error {
-	q := url.Values{"openid": {openID}, "signature": {SessionSignature(sessionKey, "")},
+	q := url.Values{"openid": {openID}, "signature": {wxcrypto.CheckSessionSignature(sessionKey)},
 		"sig_method": {"hmac_sha256"}}
 	r := &request{method: http.MethodGet, path: "/wxa/checksession", query: q, auth: true}
 	return c.callJSON(ctx, r, nil)
-}
-
-// SessionSignature is the login-state signature: lowercase hex of
-// HMAC-SHA256 keyed with the session_key string as given (its ASCII bytes,
-// not the decoded key) over body, which is empty for GET calls.
-func SessionSignature(sessionKey, body string) string {
-	m := hmac.New(sha256.New, []byte(sessionKey))
-	m.Write([]byte(body))
-	return hex.EncodeToString(m.Sum(nil))
 }

@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/miniback/miniback/internal/flex"
+	"github.com/miniback/miniback/wxcrypto"
 )
 
 func jscode2sessionRoute(f *fakeWeChat) {
@@ -109,22 +112,6 @@ func TestCheckSession(t *testing.T) {
 	}
 }
 
-func TestSessionSignature(t *testing.T) {
-	tests := []struct{ name, key, body, want string }{
-		{"official post body", "o0q0otL8aEzpcZL/FT9WsQ==", `{"foo":"bar"}`,
-			"654571f79995b2ce1e149e53c0a33dc39c0a74090db514261454e8dbe432aa0b"},
-		{"empty message", "o0q0otL8aEzpcZL/FT9WsQ==", "",
-			"46e043c5525c2d817c44be603d30837a808a1d930d038f6fdc3e62a201fed128"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := SessionSignature(tt.key, tt.body); got != tt.want {
-				t.Fatalf("got %s, want %s", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestPhoneNumber(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -134,7 +121,8 @@ func TestPhoneNumber(t *testing.T) {
 	}{
 		{"number country code", 86, "wxapp0001", nil},
 		{"string country code", "86", "wxapp0001", nil},
-		{"other app's watermark", 86, "wxother", ErrWatermark},
+		{"other app's watermark", 86, "wxother", wxcrypto.ErrWatermark},
+		{"no watermark appid", 86, "", wxcrypto.ErrWatermark},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,7 +141,7 @@ func TestPhoneNumber(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := PhoneInfo{PhoneNumber: "+8613800138000", PurePhoneNumber: "13800138000", CountryCode: "86",
-				Watermark: Watermark{Timestamp: 1732154400, AppID: "wxapp0001"}}
+				Watermark: wxcrypto.Watermark{Timestamp: 1732154400, AppID: "wxapp0001"}}
 			if *p != want {
 				t.Fatalf("phone = %+v", p)
 			}
@@ -282,8 +270,8 @@ func TestErrorTokenInvalid(t *testing.T) {
 
 func TestDecodeKeepsLargeIDs(t *testing.T) {
 	var out struct {
-		MsgID flexString `json:"msgid"`
-		Label flexInt    `json:"label"`
+		MsgID flex.String `json:"msgid"`
+		Label flex.Int    `json:"label"`
 	}
 	err := decodeJSON("/x", []byte(`{"errcode":0,"errmsg":"ok","msgid":3248682510344192008,"label":"20001"}`), &out)
 	if err != nil || out.MsgID != "3248682510344192008" || out.Label != 20001 {

@@ -10,6 +10,8 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+
+	"github.com/miniback/miniback/internal/flex"
 )
 
 // MaxUploadBytes caps what UploadMedia reads from its reader. WeChat's own
@@ -46,9 +48,9 @@ func (c *Client) UploadMedia(ctx context.Context, mediaType, filename, contentTy
 	req := &request{method: http.MethodPost, path: api, query: url.Values{"type": {mediaType}},
 		body: body, contentType: ct, auth: true}
 	var ans struct {
-		Type      string  `json:"type"`
-		MediaID   string  `json:"media_id"`
-		CreatedAt flexInt `json:"created_at"`
+		Type      string   `json:"type"`
+		MediaID   string   `json:"media_id"`
+		CreatedAt flex.Int `json:"created_at"`
 	}
 	if err := c.callJSON(ctx, req, &ans); err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package wechat
 import (
 	"context"
 	"strconv"
+
+	"github.com/miniback/miniback/internal/flex"
 )
 
 // Message types of a customer-service message.
@@ -134,7 +136,7 @@ func (c *Client) SendSubscribeMessage(ctx context.Context, msg *SubscribeMessage
 		return "", err
 	}
 	var ans struct {
-		MsgID flexString `json:"msgid"`
+		MsgID flex.String `json:"msgid"`
 	}
 	if err := c.callJSON(ctx, r, &ans); err != nil {
 		return "", err

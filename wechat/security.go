@@ -1,6 +1,10 @@
 package wechat
 
-import "context"
+import (
+	"context"
+
+	"github.com/miniback/miniback/internal/flex"
+)
 
 // Scenes of a content check.
 const (
@@ -69,16 +73,16 @@ type MsgSecCheckDetail struct {
 type secCheckAnswer struct {
 	TraceID string `json:"trace_id"`
 	Result  struct {
-		Suggest string  `json:"suggest"`
-		Label   flexInt `json:"label"`
+		Suggest string   `json:"suggest"`
+		Label   flex.Int `json:"label"`
 	} `json:"result"`
 	Detail []struct {
-		Strategy string  `json:"strategy"`
-		ErrCode  flexInt `json:"errcode"`
-		Suggest  string  `json:"suggest"`
-		Label    flexInt `json:"label"`
-		Prob     flexInt `json:"prob"`
-		Keyword  string  `json:"keyword"`
+		Strategy string   `json:"strategy"`
+		ErrCode  flex.Int `json:"errcode"`
+		Suggest  string   `json:"suggest"`
+		Label    flex.Int `json:"label"`
+		Prob     flex.Int `json:"prob"`
+		Keyword  string   `json:"keyword"`
 	} `json:"detail"`
 }
 

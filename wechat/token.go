@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/miniback/miniback/internal/flex"
 )
 
 const (
@@ -37,11 +39,13 @@ var ErrForceRefreshBudget = errors.New("wechat: force_refresh budget spent")
 // wechatDay is the time zone in which WeChat counts daily quotas.
 var wechatDay = time.FixedZone("CST", 8*3600)
 
-func (c *Client) tokenKey() string { return "wechat:token:" + c.mode.String() + ":" + c.appID }
-func (c *Client) lockKey() string  { return "wechat:token-lock:" + c.mode.String() + ":" + c.appID }
-func (c *Client) gapKey() string   { return "wechat:token-force-gap:" + c.appID }
+// The keys of one app carry its appid as a hash tag ({appid}), so that on a
+// Redis Cluster they live on one slot.
+func (c *Client) tokenKey() string { return "wechat:{" + c.appID + "}:token:" + c.mode.String() }
+func (c *Client) lockKey() string  { return "wechat:{" + c.appID + "}:token-lock:" + c.mode.String() }
+func (c *Client) gapKey() string   { return "wechat:{" + c.appID + "}:token-force-gap" }
 func (c *Client) dayKey(t time.Time) string {
-	return "wechat:token-force-day:" + c.appID + ":" + t.In(wechatDay).Format("20060102")
+	return "wechat:{" + c.appID + "}:token-force-day:" + t.In(wechatDay).Format("20060102")
 }
 
 // lockTTL covers one token fetch, so a holder that dies frees the lock soon.
@@ -57,6 +61,14 @@ func (c *Client) AccessToken(ctx context.Context) (string, error) {
 		return tok, err
 	}
 	return c.shared(ctx, "", false)
+}
+
+// TokenCached reports whether an access token is in the store now, without
+// fetching one (a client fetches on first use). It fails with the store's
+// error when the store fails. Safe for concurrent use.
+func (c *Client) TokenCached(ctx context.Context) (bool, error) {
+	_, ok, err := c.cached(ctx, "")
+	return ok, err
 }
 
 // InvalidateToken drops the cached access token, but only while it still
@@ -77,6 +89,7 @@ func (c *Client) cached(ctx context.Context, stale string) (string, bool, error)
 	if !ok || tok == "" || tok == stale {
 		return "", false, nil
 	}
+	c.hadToken.Store(true)
 	return tok, true, nil
 }
 
@@ -173,10 +186,14 @@ func (c *Client) fetchHolding(ctx context.Context, owner, stale string, force bo
 			return "", err
 		}
 	}
+	if c.obs != nil {
+		c.obs.ObserveTokenFetch(c.appID, c.mode.String(), c.tokenReason(stale, force))
+	}
 	tok, expiresIn, err := c.fetchToken(ctx, force)
 	if err != nil {
 		return "", err
 	}
+	c.hadToken.Store(true)
 	if err := c.store.Set(ctx, c.tokenKey(), tok, tokenTTL(expiresIn)); err != nil {
 		return "", fmt.Errorf("wechat: store token: %w", err)
 	}
@@ -259,8 +276,8 @@ func (c *Client) retakeGap(ctx context.Context, now time.Time, stamp string) (bo
 }
 
 type tokenAnswer struct {
-	AccessToken string  `json:"access_token"`
-	ExpiresIn   flexInt `json:"expires_in"`
+	AccessToken string   `json:"access_token"`
+	ExpiresIn   flex.Int `json:"expires_in"`
 }
 
 // fetchToken asks WeChat for a token. Its errors are never retried here:

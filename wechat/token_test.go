@@ -48,7 +48,7 @@ func TestAccessTokenOneFetchAcrossCallersAndInstances(t *testing.T) {
 			if stable+classic != 1 {
 				t.Fatalf("token fetches = %d stable + %d classic, want 1", stable, classic)
 			}
-			if _, ok, _ := store.Get(t.Context(), "wechat:token-lock:"+mode.String()+":"+f.appID); ok {
+			if _, ok, _ := store.Get(t.Context(), "wechat:{"+f.appID+"}:token-lock:"+mode.String()); ok {
 				t.Fatal("fetch lock left in the store")
 			}
 		})

@@ -102,18 +102,25 @@ func checkWatermark(plain []byte, appID string) error {
 	if err := json.Unmarshal(wm["appid"], &got); err != nil {
 		return ErrWatermark
 	}
-	if got == "" || got != appID {
-		return ErrWatermark
-	}
-	return nil
+	return CheckWatermark(Watermark{AppID: got}, appID)
 }
 
 // Watermark is the "watermark" object WeChat puts in every decrypted user
-// data payload. Timestamp is the Unix time at which WeChat produced the data;
+// data payload and in the phone_info of getuserphonenumber. Timestamp is the Unix time at which WeChat produced the data;
 // callers may use it for a freshness check.
 type Watermark struct {
 	AppID     string `json:"appid"`
 	Timestamp int64  `json:"timestamp"`
+}
+
+// CheckWatermark is the one watermark rule of miniback, for decrypted user
+// data and for the phone numbers WeChat's API answers alike: it returns
+// ErrWatermark unless w names appID (a missing appid is a mismatch).
+func CheckWatermark(w Watermark, appID string) error {
+	if w.AppID == "" || w.AppID != appID {
+		return ErrWatermark
+	}
+	return nil
 }
 
 // ParseWatermark extracts the watermark of a plaintext returned by

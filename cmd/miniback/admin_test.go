@@ -249,7 +249,7 @@ func upload(t *testing.T, e *testEnv, token, field string, data []byte) (int, []
 	req, _ := http.NewRequest("POST", e.base+"/api/v1/"+config.DemoAppID+"/media", &buf)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +302,17 @@ func TestMediaUploadAndDownload(t *testing.T) {
 			t.Errorf("id %q: %d", bad, st)
 		}
 	}
-	if st, _ := e.do("GET", "/api/v1/"+config.DemoAppID+"/media/unknownmedia", l.AccessToken, nil, &out); st != 404 || out.Error.WeChatErrCode != 40007 {
+	gets := e.m.Sandbox.Calls("/cgi-bin/media/get")
+	if st, _ := e.do("GET", "/api/v1/"+config.DemoAppID+"/media/unknownmedia", l.AccessToken, nil, &out); st != 404 || out.Error.Code != "not_found" {
 		t.Fatalf("unknown media: %d %+v", st, out)
+	}
+	// Media is bound to its uploader: another user of the app gets the
+	// same 404 as for an unknown id, and WeChat is not asked (issue #6 item 7).
+	other := e.login("sam")
+	if st, _ := e.do("GET", "/api/v1/"+config.DemoAppID+"/media/"+id, other.AccessToken, nil, &out); st != 404 || out.Error.Code != "not_found" {
+		t.Fatalf("another user's media: %d %+v", st, out)
+	}
+	if got := e.m.Sandbox.Calls("/cgi-bin/media/get"); got != gets {
+		t.Fatalf("WeChat was asked %d times for media the caller may not read", got-gets)
 	}
 }

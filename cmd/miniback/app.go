@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -16,17 +15,19 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/analytics"
 	"github.com/miniback/miniback/internal/api"
 	"github.com/miniback/miniback/internal/config"
 	"github.com/miniback/miniback/internal/gateway"
+	"github.com/miniback/miniback/internal/inbox"
+	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/outbox"
 	"github.com/miniback/miniback/internal/queue"
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/internal/state/memory"
-	"github.com/miniback/miniback/internal/store/sqlite"
+	"github.com/miniback/miniback/internal/state/redis"
 	"github.com/miniback/miniback/sandbox"
 	"github.com/miniback/miniback/wechat"
 )
@@ -38,30 +39,31 @@ type Main struct {
 	Logger *slog.Logger
 	Stdout io.Writer // the sandbox-mode banner goes here
 
-	DB      *sqlite.DB
-	State   miniback.StateStore
-	Queue   *queue.Queue
-	Outbox  *outbox.Outbox
-	push    *pushParts
-	Sandbox *sandbox.Server // set when wechat.api_base is "sandbox"
-	API     *api.Server
+	DB        *database
+	State     miniback.StateStore
+	Queue     *queue.Queue
+	Outbox    *outbox.Outbox
+	Inbox     *inbox.Inbox
+	Analytics *analytics.Service
+	Sandbox   *sandbox.Server // set when wechat.api_base is "sandbox"
+	API       *api.Server
+
+	Registry *prometheus.Registry // every metric of this process
+	Metrics  *metrics.Metrics
 
 	// The edge: gateway routes (nil without any), WeChat's circuit
-	// breakers, and the rate limiter's store.
+	// breakers, and TLS.
 	Gateway        *gateway.Gateway
 	WeChatBreakers *gateway.HostBreakers
-	closeLimiter   func() error
+	tls            *tls.Config
 
-	listener net.Listener
-	server   *http.Server
-	tls      *tls.Config
+	listener        net.Listener
+	server          *http.Server
+	metricsListener net.Listener // metrics.listen, when set
+	metricsServer   *http.Server
 
-	// limiterURL, set by tests only, puts the rate limiter in this Redis
-	// while redis.url is not yet accepted by the state store; limiterPrefix
-	// keeps each test's counters apart.
-	limiterURL, limiterPrefix string
-
-	tuneOutbox func(*outbox.Config) // tests shorten the retry delays
+	tuneOutbox    func(*outbox.Config)    // tests shorten the retry delays
+	tuneAnalytics func(*analytics.Config) // tests move the clock and shorten delays
 }
 
 // Open opens the database, the state store, the keys, the WeChat clients
@@ -75,6 +77,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}()
 	cfg := m.Config
 	m.Logger.Info("starting miniback", slog.Any("config", cfg))
+	privateUmask()
+	m.openMetrics()
 
 	// Database.
 	if m.DB, err = openDatabase(ctx, cfg); err != nil {
@@ -87,7 +91,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 
 	// State store.
-	if m.State, err = openState(cfg); err != nil {
+	if m.State, err = openState(ctx, cfg); err != nil {
 		return err
 	}
 
@@ -101,6 +105,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// can be reached at this server's own address.
 	if m.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	if err = m.openMetricsListener(); err != nil {
+		return err
 	}
 
 	// TLS: HTTPS on the listener when a certificate is configured.
@@ -119,27 +126,17 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		apiBase = scheme + loopbackAddr(m.listener.Addr().String())
 		m.Sandbox = sandbox.New(sandbox.Config{Apps: sandboxApps(cfg.Apps, apiBase), Logger: m.Logger.With("component", "sandbox")})
 	}
-	if m.WeChatBreakers, err = weChatTransport(cfg, m.Logger); err != nil {
+	if m.WeChatBreakers, err = weChatTransport(cfg, m.Metrics, m.Logger); err != nil {
 		return err
 	}
-	clients := newWeChatClients(cfg, apiBase, m.State, m.Logger, m.WeChatBreakers)
-
-	// Rate limits: in Redis when redis.url is set, else in this process.
-	limiterURL := cfg.Redis.URL
-	if m.limiterURL != "" {
-		limiterURL = m.limiterURL
-	}
-	limiter, closeLimiter, err := openLimiter(limiterURL, cmp.Or(m.limiterPrefix, "miniback:"))
-	if err != nil {
-		return err
-	}
-	m.closeLimiter = closeLimiter
+	clients := newWeChatClients(cfg, apiBase, m.State, m.Metrics, m.Logger, m.WeChatBreakers)
 
 	// Queue and outbound messages.
 	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, AckWait: cfg.Queue.AckWait, DataDir: cfg.DataDir, Logger: m.Logger.With("component", "queue")}); err != nil {
 		return err
 	}
-	messages := sqlite.NewMessageStore(m.DB)
+	m.registerPoolMetrics(m.DB.PoolStats)
+	messages := m.DB.Messages
 	outboxCfg := m.outboxConfig()
 	wechatHost := hostOf(apiBase)
 	outboxCfg.Wait = func() time.Duration { return m.WeChatBreakers.Wait(wechatHost) }
@@ -147,47 +144,55 @@ func (m *Main) Open(ctx context.Context) (err error) {
 
 	// Message push: the endpoint stores and queues; the router runs from the queue.
 	apps := appsOf(cfg.Apps)
-	inbox, media := sqlite.NewInboxStore(m.DB), sqlite.NewMediaStore(m.DB)
-	if m.push, err = newPush(cfg, apps, inbox, media, m.Queue, m.Outbox, m.Logger); err != nil {
-		return err
+	inboxStore, media := m.DB.Inbox, m.DB.Media
+	m.Inbox, err = inbox.New(apps, inboxStore, media, m.Queue, m.Outbox, inbox.Config{
+		Rules: inboxRules(cfg.Push.Rules), MaxAge: cfg.Push.MaxAge, Logger: m.Logger.With("component", "inbox"),
+		Observer: m.Metrics})
+	if err != nil {
+		return &config.Error{Key: "push.rules", Msg: "invalid rule", Err: err}
 	}
 
+	// Analytics: events through the queue, datacube pulls.
+	m.Analytics = m.newAnalytics(clients)
+
 	// HTTP API.
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.API = &api.Server{
 		Apps:       apps,
-		Users:      sqlite.NewUserStore(m.DB),
-		Sessions:   sqlite.NewSessionStore(m.DB),
-		Inbox:      inbox,
-		Portal:     m.push.portal,
+		Users:      m.DB.Users,
+		Sessions:   m.DB.Sessions,
+		Inbox:      inboxStore,
+		Portal:     m.Inbox,
 		Messages:   messages,
 		Outbox:     m.Outbox,
 		Media:      media,
+		Stats:      m.DB.Stats,
 		AdminKeys:  cfg.Admin.APIKeys,
 		Tokens:     session.NewIssuer(signingKey, cfg.Auth.AccessTTL),
 		Sealer:     sealer,
 		WeChat:     clients,
 		RefreshTTL: cfg.Auth.RefreshTTL,
+		Analytics:  m.analyticsAPI(),
 		Ready: []api.Check{
 			{Name: "database", Func: m.DB.Ping},
 			{Name: "state", Func: m.State.Ping},
 			{Name: "queue", Func: m.Queue.Ping},
 		},
-		Logger:   m.Logger,
-		Registry: reg,
-		Limiter:  limiter,
-		Limits:   limitsOf(cfg),
-		Proxies:  proxiesOf(cfg),
+		Logger:       m.Logger,
+		Registry:     m.mainRegistry(),
+		Metrics:      m.Metrics,
+		NoRequestLog: !cfg.Log.Requests,
+		Limiter:      newLimiter(m.State),
+		Limits:       limitsOf(cfg),
+		Proxies:      proxiesOf(cfg),
 	}
 	handler := m.handler()
 
 	// Gateway: routes to the team's services, tried after every own route.
-	own := m.API.Patterns()
+	own := m.API.Routes()
 	if m.Sandbox != nil {
-		own = append(own, sandboxPrefixes...)
+		own = append(own, sandboxRoutes...)
 	}
-	if m.Gateway, err = newGateway(cfg, own, m.API.WriteError, m.Logger.With("component", "gateway")); err != nil {
+	if m.Gateway, err = newGateway(cfg, own, m.API.WriteError, m.Metrics, m.Logger.With("component", "gateway")); err != nil {
 		return err
 	}
 	m.API.Gateway = m.Gateway
@@ -213,14 +218,14 @@ func (m *Main) handler() http.Handler {
 	}
 	root := http.NewServeMux()
 	root.Handle("/", h)
-	for _, prefix := range sandboxPrefixes {
+	for _, prefix := range sandboxRoutes {
 		root.Handle(prefix, m.Sandbox)
 	}
 	return root
 }
 
-// sandboxPrefixes are the paths the embedded sandbox serves in sandbox mode.
-var sandboxPrefixes = []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/"}
+// sandboxRoutes are the paths the embedded sandbox serves in sandbox mode.
+var sandboxRoutes = []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/", "/datacube/"}
 
 // hostOf is the host[:port] of a URL, "" when it does not parse.
 func hostOf(raw string) string {
@@ -235,18 +240,16 @@ func hostOf(raw string) string {
 func (m *Main) Addr() string { return m.listener.Addr().String() }
 
 // Run serves until ctx ends, then shuts down gracefully: in-flight requests
-// get up to 20 s to finish.
+// get up to 20 s to finish. A background worker (outbox, inbox) that stops
+// with an error stops the server too, and Run returns that error.
 func (m *Main) Run(ctx context.Context) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	workers, err := m.startWorkers(workCtx)
-	if err != nil {
-		stopWork()
-		return err
-	}
+	workers, failed := m.startWorkers(workCtx)
 	defer func() {
 		stopWork() // after the HTTP server stopped taking work
 		workers.Wait()
 	}()
+	go m.serveMetrics(workCtx)
 	if m.Gateway != nil {
 		workers.Go(func() { m.Gateway.Run(workCtx) })
 	}
@@ -259,14 +262,24 @@ func (m *Main) Run(ctx context.Context) error {
 		errc <- m.server.Serve(m.listener)
 	}()
 	m.Logger.Info("listening", slog.String("addr", m.Addr()))
+	var workerErr error
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
 		return fmt.Errorf("serve: %w", err)
+	case workerErr = <-failed:
 	case <-ctx.Done():
 	}
+	if err := m.shutdown(errc); err != nil {
+		return err
+	}
+	return workerErr
+}
+
+// shutdown stops the HTTP server gracefully; errc is the result of Serve.
+func (m *Main) shutdown(errc <-chan error) error {
 	m.Logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -288,13 +301,12 @@ func (m *Main) Close() error {
 	if m.listener != nil && m.server == nil {
 		errs = append(errs, m.listener.Close())
 	}
+	if m.metricsListener != nil && m.metricsServer == nil {
+		errs = append(errs, m.metricsListener.Close())
+	}
 	if m.Queue != nil {
 		errs = append(errs, m.Queue.Close())
 		m.Queue = nil
-	}
-	if m.closeLimiter != nil {
-		errs = append(errs, m.closeLimiter())
-		m.closeLimiter = nil
 	}
 	if m.State != nil {
 		errs = append(errs, m.State.Close())
@@ -307,46 +319,47 @@ func (m *Main) Close() error {
 	return errors.Join(errs...)
 }
 
-// openDatabase opens the SQL engine named by database.url's scheme.
-func openDatabase(ctx context.Context, cfg config.Config) (*sqlite.DB, error) {
-	u := cfg.Database.URL
+// openState opens the state store named by redis.url: in-process when
+// empty, else Redis (one server, Sentinel or Cluster, by the scheme). A URL
+// that does not parse or connect is a *config.Error naming redis.url,
+// without the password.
+func openState(ctx context.Context, cfg config.Config) (miniback.StateStore, error) {
+	u := cfg.Redis.URL
 	switch scheme, _, _ := strings.Cut(u, "://"); scheme {
-	case "sqlite":
-		db := sqlite.NewDB(strings.TrimPrefix(u, "sqlite://"))
-		if err := db.Open(ctx); err != nil {
-			return nil, err
-		}
-		return db, nil
-	default:
-		return nil, &config.Error{Key: "database.url", Msg: scheme + " is not supported by this build yet; use sqlite://"}
-	}
-}
-
-// openState opens the state store named by redis.url.
-func openState(cfg config.Config) (miniback.StateStore, error) {
-	if cfg.Redis.URL == "" {
+	case "":
 		return memory.New(), nil
+	case "redis", "rediss", "redis+sentinel", "redis+cluster":
+		s, err := redis.Open(ctx, u, redis.Options{Prefix: cfg.Redis.Prefix})
+		switch {
+		case errors.Is(err, redis.ErrBadURL):
+			return nil, &config.Error{Key: "redis.url", Msg: "is malformed", Err: err}
+		case err != nil:
+			return nil, &config.Error{Key: "redis.url", Msg: "cannot connect", Err: err}
+		}
+		return s, nil
+	default:
+		return nil, &config.Error{Key: "redis.url", Msg: "scheme must be redis, rediss, redis+sentinel or redis+cluster"}
 	}
-	return nil, &config.Error{Key: "redis.url", Msg: "redis is not supported by this build yet; leave it empty"}
 }
 
-// openKeys loads (or creates in data_dir) the access-token signing key and
-// the key that seals WeChat session keys.
+// openKeys loads the access-token signing key and the key that seals
+// WeChat session keys from the files auth.signing_key_file and
+// auth.seal_key_file name, or, when they are empty, from data_dir, where
+// they are created on first start.
 func openKeys(cfg config.Config) (*session.SigningKey, *session.Sealer, error) {
 	var key *session.SigningKey
 	var err error
 	if cfg.Auth.SigningKeyFile != "" {
-		key, err = session.ParseSigningKey([]byte(cfg.Auth.SigningKeyFile))
-		if err != nil {
-			return nil, nil, &config.Error{Key: "auth.signing_key_file", Msg: "must be an Ed25519 private key in PKCS#8 PEM", Err: err}
+		if key, err = session.LoadSigningKey(cfg.Auth.SigningKeyFile); err != nil {
+			return nil, nil, &config.Error{Key: "auth.signing_key_file", Msg: "must name a file holding an Ed25519 private key in PKCS#8 PEM", Err: err}
 		}
 	} else if key, err = session.LoadOrCreateSigningKey(filepath.Join(cfg.DataDir, "signing_key.pem")); err != nil {
 		return nil, nil, err
 	}
 	var sealKey []byte
 	if cfg.Auth.SealKeyFile != "" {
-		if sealKey, err = session.ParseSealKey(cfg.Auth.SealKeyFile); err != nil {
-			return nil, nil, &config.Error{Key: "auth.seal_key_file", Msg: "must hold 32 bytes in base64 or hex", Err: err}
+		if sealKey, err = session.LoadSealKey(cfg.Auth.SealKeyFile); err != nil {
+			return nil, nil, &config.Error{Key: "auth.seal_key_file", Msg: "must name a file holding 32 bytes in base64 or hex", Err: err}
 		}
 	} else if sealKey, err = session.LoadOrCreateSealKey(filepath.Join(cfg.DataDir, "seal.key")); err != nil {
 		return nil, nil, err
@@ -355,7 +368,7 @@ func openKeys(cfg config.Config) (*session.SigningKey, *session.Sealer, error) {
 	return key, sealer, err
 }
 
-func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore, log *slog.Logger, transport http.RoundTripper) map[string]*wechat.Client {
+func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore, obs wechat.Observer, log *slog.Logger, transport http.RoundTripper) map[string]*wechat.Client {
 	hc := &http.Client{Transport: transport}
 	mode := wechat.TokenModeStable
 	if cfg.WeChat.TokenMode == "classic" {
@@ -365,16 +378,29 @@ func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore
 	for _, a := range cfg.Apps {
 		clients[a.AppID] = wechat.NewClient(a.AppID, a.Secret,
 			wechat.WithBaseURL(apiBase), wechat.WithHTTPClient(hc), wechat.WithTokenStore(store),
-			wechat.WithTokenMode(mode), wechat.WithTimeout(cfg.WeChat.Timeout),
+			wechat.WithTokenMode(mode), wechat.WithTimeout(cfg.WeChat.Timeout), wechat.WithObserver(obs),
 			wechat.WithLogger(log.With("component", "wechat", "appid", a.AppID)))
 	}
 	return clients
 }
 
+// inboxRules converts the configured push rules for the router.
+func inboxRules(list []config.PushRule) []inbox.Rule {
+	out := make([]inbox.Rule, len(list))
+	for i, r := range list {
+		out[i] = inbox.Rule{AppID: r.AppID, MsgType: r.MsgType, Event: r.Event, Content: r.Content,
+			ContentRegex: r.ContentRegex, Handler: r.Handler, Continue: r.Continue,
+			ReplyText: r.ReplyText, ReplyMediaID: r.ReplyMediaID,
+			WebhookURL: r.WebhookURL, WebhookSecret: r.WebhookSecret}
+	}
+	return out
+}
+
 func appsOf(list []config.App) miniback.Apps {
 	apps := miniback.Apps{}
 	for _, a := range list {
-		apps[a.AppID] = &miniback.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey, MsgFormat: a.MsgFormat, PushURL: a.PushURL}
+		apps[a.AppID] = &miniback.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey,
+			MsgFormat: a.MsgFormat, PushURL: a.PushURL, PushMode: a.PushMode, LegacyDecrypt: a.LegacyDecrypt}
 	}
 	return apps
 }
@@ -388,7 +414,7 @@ func sandboxApps(list []config.App, self string) []sandbox.App {
 		if push == "" {
 			push = self + "/wx/portal/" + url.PathEscape(a.AppID)
 		}
-		out = append(out, sandbox.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey, MsgFormat: a.MsgFormat, PushURL: push})
+		out = append(out, sandbox.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey, MsgFormat: a.MsgFormat, PushURL: push, PushMode: a.PushMode})
 	}
 	return out
 }

@@ -14,7 +14,7 @@ import (
 // TestBadInput sends malformed requests to every route and checks SPEC's
 // error JSON, a 4xx status and that nothing changed.
 func TestBadInput(t *testing.T) {
-	e := startMain(t, withXMLApp)
+	e := startMain(t, func(c *config.Config) { withXMLApp(c); withLegacy(c) })
 	l := e.login("erin")
 	other := startMain(t, nil).login("erin") // a token signed by another instance's key
 	app := "/api/v1/" + config.DemoAppID

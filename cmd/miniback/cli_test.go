@@ -34,7 +34,16 @@ func TestCommandsAndExitCodes(t *testing.T) {
 		{"unknown key", []string{"serve", "--config", write("a.yaml", base+"colour: red\n")}, nil, 2, "", "colour"},
 		{"bad env", []string{"migrate"}, []string{"MINIBACK_WECHAT_TIMEOUT=soon"}, 2, "", "wechat.timeout"},
 		{"bad push rule", []string{"serve", "--config", write("b.yaml", base+"push:\n  rules:\n    - content_regex: \"(\"\n      handler: log\n")}, nil, 2, "", "push.rules"},
-		{"unsupported database", []string{"migrate"}, []string{"MINIBACK_DATABASE_URL=mysql://root@127.0.0.1:3306/test"}, 2, "", "database.url"},
+		{"unknown database scheme", []string{"migrate"}, []string{"MINIBACK_DATABASE_URL=oracle://u:s3cretpw@127.0.0.1/x"}, 2, "", "database.url"},
+		{"database url not a url", []string{"migrate"}, []string{"MINIBACK_DATABASE_URL=postgres://u:s3cretpw@127.0.0.1:54 32/x"}, 2, "", "database.url"},
+		{"malformed mysql url", []string{"migrate"}, []string{"MINIBACK_DATABASE_URL=mysql://u:s3cretpw@127.0.0.1:1/x?timeout=soon"}, 2, "", "database.url: is malformed"},
+		{"malformed postgres url", []string{"migrate"}, []string{"MINIBACK_DATABASE_URL=postgres://u:s3cretpw@127.0.0.1:1/x?connect_timeout=soon"}, 2, "", "database.url: is malformed"},
+		{"unreachable postgres", []string{"migrate"}, []string{"MINIBACK_DATABASE_URL=postgres://u:s3cretpw@127.0.0.1:1/x?sslmode=disable"}, 2, "", "database.url: cannot connect"},
+		{"unreachable mysql", []string{"migrate"}, []string{"MINIBACK_DATABASE_URL=mysql://u:s3cretpw@127.0.0.1:1/x"}, 2, "", "database.url: cannot connect"},
+		{"unknown redis scheme", []string{"migrate"}, []string{"MINIBACK_REDIS_URL=memcached://u:s3cretpw@127.0.0.1:1"}, 2, "", "redis.url"},
+		{"malformed redis url", []string{"serve", "--config", write("r1.yaml", base)}, []string{"MINIBACK_REDIS_URL=redis://:s3cretpw@127.0.0.1:1/x"}, 2, "", "redis.url: is malformed"},
+		{"unreachable redis", []string{"serve", "--config", write("r2.yaml", base)}, []string{"MINIBACK_REDIS_URL=redis://:s3cretpw@127.0.0.1:1/0"}, 2, "", "redis.url: cannot connect"},
+		{"redis prefix with a brace", []string{"migrate"}, []string{"MINIBACK_REDIS_PREFIX=a{b}"}, 2, "", "redis.prefix"},
 		{"migrate", []string{"migrate", "--config", write("c.yaml", base)}, nil, 0, "migrations applied", ""},
 		{"missing config file", []string{"serve", "--config", filepath.Join(dir, "none.yaml")}, nil, 2, "", "--config"},
 	}
@@ -47,6 +56,9 @@ func TestCommandsAndExitCodes(t *testing.T) {
 			}
 			if !strings.Contains(out.String(), tt.wantOut) || !strings.Contains(errb.String(), tt.wantErr) {
 				t.Fatalf("stdout %q stderr %q", out.String(), errb.String())
+			}
+			if strings.Contains(errb.String(), "s3cretpw") {
+				t.Fatalf("stderr shows the password: %q", errb.String())
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ type process struct {
 func startProcess(t *testing.T, configFile, addr string) *process {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "--config", configFile)
-	cmd.Env = append(os.Environ(), "MB_TEST_RUN_MAIN=1")
+	cmd.Env = append(childEnv(), "MB_TEST_RUN_MAIN=1")
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -56,6 +57,19 @@ func startProcess(t *testing.T, configFile, addr string) *process {
 	}
 	t.Fatal("miniback did not become ready")
 	return nil
+}
+
+// childEnv is this process's environment without the MINIBACK_ variables
+// (MINIBACK_TEST_POSTGRES_URL and the like would be unknown settings to the
+// child's configuration).
+func childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MINIBACK_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 func freeAddr(t *testing.T) string {

@@ -8,31 +8,37 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/miniback/miniback"
 	"github.com/miniback/miniback/internal/api"
 	"github.com/miniback/miniback/internal/config"
 	"github.com/miniback/miniback/internal/gateway"
+	"github.com/miniback/miniback/internal/metrics"
+	redisstate "github.com/miniback/miniback/internal/state/redis"
 )
 
 // breakerConfig is the configuration of every circuit breaker; state
 // changes are logged.
-func breakerConfig(cfg config.Config, log *slog.Logger) gateway.BreakerConfig {
+func breakerConfig(cfg config.Config, mt *metrics.Metrics, log *slog.Logger) gateway.BreakerConfig {
 	b := cfg.Breaker
 	return gateway.BreakerConfig{
 		Failures: b.Failures, Ratio: b.Ratio, MinCalls: b.MinCalls, Window: b.Window, OpenFor: b.OpenFor, Probes: b.Probes,
 		OnStateChange: func(name, from, to string) {
 			log.Warn("circuit breaker changed state", "breaker", name, "from", from, "to", to)
+			if mt != nil {
+				mt.SetCircuitState(name, circuitStates[to])
+			}
 		},
 	}
 }
 
+// circuitStates maps gobreaker's state names to the gauge's values.
+var circuitStates = map[string]int{"closed": metrics.CircuitClosed, "half-open": metrics.CircuitHalfOpen, "open": metrics.CircuitOpen}
+
 // weChatTransport is the transport of every WeChat client: the system roots
 // plus wechat.ca_file, behind one circuit breaker per WeChat host.
-func weChatTransport(cfg config.Config, log *slog.Logger) (*gateway.HostBreakers, error) {
+func weChatTransport(cfg config.Config, mt *metrics.Metrics, log *slog.Logger) (*gateway.HostBreakers, error) {
 	t := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		MaxIdleConnsPerHost: 64,
@@ -54,41 +60,17 @@ func weChatTransport(cfg config.Config, log *slog.Logger) (*gateway.HostBreakers
 		}
 		t.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	}
-	return &gateway.HostBreakers{Next: t, Config: breakerConfig(cfg, log.With("component", "wechat"))}, nil
+	return &gateway.HostBreakers{Next: t, Config: breakerConfig(cfg, mt, log.With("component", "wechat"))}, nil
 }
 
-// openLimiter returns the rate limiter: in Redis when redisURL is set (all
-// instances share the counters), else in this process.
-func openLimiter(redisURL, prefix string) (gateway.Limiter, func() error, error) {
-	if redisURL == "" {
-		return &gateway.MemoryLimiter{}, func() error { return nil }, nil
+// newLimiter returns the rate limiter: in the state store's Redis when
+// redis.url is set (every instance shares the counters, under redis.prefix
+// then "ratelimit:"), else in this process.
+func newLimiter(state miniback.StateStore) gateway.Limiter {
+	if rs, ok := state.(*redisstate.Store); ok {
+		return gateway.NewRedisLimiter(rs.Client(), rs.Prefix()+"ratelimit:")
 	}
-	client, err := redisClient(redisURL)
-	if err != nil {
-		return nil, nil, &config.Error{Key: "redis.url", Msg: "is not a Redis URL", Err: err}
-	}
-	return gateway.NewRedisLimiter(client, prefix), client.Close, nil
-}
-
-// redisClient opens redis://, rediss:// and redis+cluster://h1:p,h2:p URLs.
-func redisClient(raw string) (redis.UniversalClient, error) {
-	if rest, ok := strings.CutPrefix(raw, "redis+cluster://"); ok {
-		u, err := url.Parse("redis://" + rest)
-		if err != nil {
-			return nil, err
-		}
-		opts := &redis.ClusterOptions{Addrs: strings.Split(u.Host, ",")}
-		if u.User != nil {
-			opts.Username = u.User.Username()
-			opts.Password, _ = u.User.Password()
-		}
-		return redis.NewClusterClient(opts), nil
-	}
-	opts, err := redis.ParseURL(raw)
-	if err != nil {
-		return nil, err
-	}
-	return redis.NewClient(opts), nil
+	return &gateway.MemoryLimiter{}
 }
 
 func toRate(r config.Rate) gateway.Rate { return gateway.Rate{N: r.N, Per: r.Per} }
@@ -110,7 +92,7 @@ func proxiesOf(cfg config.Config) gateway.Proxies {
 
 // newGateway builds the gateway routes, refusing a route whose prefix
 // shares paths with one of miniback's own routes.
-func newGateway(cfg config.Config, own []string, writeError func(http.ResponseWriter, *http.Request, error), log *slog.Logger) (*gateway.Gateway, error) {
+func newGateway(cfg config.Config, own []string, writeError func(http.ResponseWriter, *http.Request, error), mt *metrics.Metrics, log *slog.Logger) (*gateway.Gateway, error) {
 	if len(cfg.Gateway.Routes) == 0 {
 		return nil, nil
 	}
@@ -132,7 +114,7 @@ func newGateway(cfg config.Config, own []string, writeError func(http.ResponseWr
 		}
 		routes = append(routes, rc)
 	}
-	return gateway.New(gateway.Config{Routes: routes, Breaker: breakerConfig(cfg, log), Proxies: proxiesOf(cfg),
+	return gateway.New(gateway.Config{Routes: routes, Breaker: breakerConfig(cfg, mt, log), Proxies: proxiesOf(cfg),
 		WriteError: writeError, Logger: log}), nil
 }
 
@@ -141,9 +123,9 @@ func tlsConfig(cfg config.Config, log *slog.Logger) (*tls.Config, error) {
 	if cfg.TLS.CertFile == "" {
 		return nil, nil
 	}
-	for key, f := range map[string]string{"tls.cert_file": cfg.TLS.CertFile, "tls.key_file": cfg.TLS.KeyFile} {
-		if _, err := os.ReadFile(f); err != nil {
-			return nil, &config.Error{Key: key, Msg: "cannot read the file", Err: err}
+	for _, f := range []struct{ key, path string }{{"tls.cert_file", cfg.TLS.CertFile}, {"tls.key_file", cfg.TLS.KeyFile}} {
+		if _, err := os.ReadFile(f.path); err != nil {
+			return nil, &config.Error{Key: f.key, Msg: "cannot read the file", Err: err}
 		}
 	}
 	certs, err := gateway.NewCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile, log)

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/miniback/miniback/internal/config"
 )
 
@@ -172,8 +174,9 @@ func TestRateLimitPerIPAndTrustedProxies(t *testing.T) {
 // testRedisURL is the Redis the cross-instance tests share.
 func testRedisURL(t *testing.T) string {
 	u := cmpEnv("MINIBACK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-	client, err := redisClient(u)
+	opts, err := goredis.ParseURL(u)
 	if err == nil {
+		client := goredis.NewClient(opts)
 		err = client.Ping(context.Background()).Err()
 		client.Close()
 	}
@@ -198,8 +201,9 @@ func TestRateLimitsAcrossInstancesInRedis(t *testing.T) {
 	prefix := "test:" + rand.Text()[:12] + ":"
 	var envs []*testEnv
 	for range 2 {
-		envs = append(envs, startMainWith(t, func(m *Main) { m.limiterURL, m.limiterPrefix = url, prefix }, func(c *config.Config) {
+		envs = append(envs, startMain(t, func(c *config.Config) {
 			withAdmin(c)
+			c.Redis.URL, c.Redis.Prefix = url, prefix
 			c.Limits.LoginPerIP = config.Rate{N: 3, Per: time.Minute}
 			c.Limits.APIPerUser = config.Rate{N: 2, Per: time.Minute}
 			c.Limits.AdminPerKey = config.Rate{N: 2, Per: time.Minute}
@@ -297,7 +301,7 @@ func TestTLSServedRotatedAndTrustedForWeChat(t *testing.T) {
 	newClient := func() *http.Client {
 		return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}}
 	}
-	e.client = newClient()
+	e.client.Transport.(*validatingTransport).next = newClient().Transport
 	e.base = strings.Replace(e.base, "http://", "https://", 1)
 	serial := func() (int64, int) {
 		resp, err := newClient().Get(e.base + "/healthz")

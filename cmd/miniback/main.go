@@ -4,6 +4,7 @@
 //	miniback sandbox [--listen ADDR] [--config FILE]
 //	miniback migrate [--config FILE]
 //	miniback version
+//	miniback load --target URL [flags]
 //
 // Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad configuration.
 package main
@@ -28,6 +29,11 @@ Usage:
                                      run only the WeChat sandbox
   miniback migrate [--config FILE]   apply database migrations and exit
   miniback version                   print version, commit and Go version
+  miniback config check|print [--config FILE]
+                                     validate the configuration, or print it with
+                                     every secret masked
+  miniback load --target URL [flags] drive virtual users against a sandbox-mode
+                                     miniback and report latencies (load --help)
 `
 
 // usageError is bad usage or bad configuration: exit code 2.
@@ -57,6 +63,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return runMigrate(ctx, args[1:], environ, stdout, stderr)
 	case "version":
 		return runVersion(stdout)
+	case "config":
+		return runConfig(args[1:], environ, stdout, stderr)
+	case "load":
+		return runLoad(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -40,21 +39,15 @@ type testEnv struct {
 	t      *testing.T
 	m      *Main
 	base   string
+	client *http.Client // checks every request and answer against /openapi.json
 	logs   *syncBuffer
-	bodies *syncBuffer  // every response body the test saw
-	keys   []string     // every session key the sandbox handed out for our logins
-	client *http.Client // nil: http.DefaultClient
+	bodies *syncBuffer // every response body the test saw
+	keys   []string    // every session key the sandbox handed out for our logins
 }
 
 // startMain runs Main on 127.0.0.1:0 with the embedded sandbox. mutate may
 // adjust the configuration first.
 func startMain(t *testing.T, mutate func(*config.Config)) *testEnv {
-	t.Helper()
-	return startMainWith(t, nil, mutate)
-}
-
-// startMainWith is startMain with tune adjusting the Main before it opens.
-func startMainWith(t *testing.T, tune func(*Main), mutate func(*config.Config)) *testEnv {
 	t.Helper()
 	cfg, err := config.Load("", nil)
 	if err != nil {
@@ -63,15 +56,13 @@ func startMainWith(t *testing.T, tune func(*Main), mutate func(*config.Config)) 
 	cfg.Listen = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.Database.URL = "sqlite://" + cfg.DataDir + "/miniback.db"
+	cfg.Analytics.DatacubeAt = "off" // its background WeChat calls would skew the sandbox's call counts
 	if mutate != nil {
 		mutate(&cfg)
 	}
 	logs := &syncBuffer{}
 	m := &Main{Config: cfg, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Stdout: io.Discard,
 		tuneOutbox: func(c *outbox.Config) { c.BaseDelay = 20 * time.Millisecond }}
-	if tune != nil {
-		tune(m)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
 		cancel()
@@ -79,7 +70,7 @@ func startMainWith(t *testing.T, tune func(*Main), mutate func(*config.Config)) 
 	}
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
-	e := &testEnv{t: t, m: m, base: "http://" + m.Addr(), logs: logs, bodies: &syncBuffer{}}
+	e := &testEnv{t: t, m: m, base: "http://" + m.Addr(), client: newValidatingClient(t), logs: logs, bodies: &syncBuffer{}}
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -113,7 +104,7 @@ func (e *testEnv) do(method, path, token string, body any, out any) (int, http.H
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := cmp.Or(e.client, http.DefaultClient).Do(req)
+	resp, err := e.client.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

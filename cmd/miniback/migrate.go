@@ -12,6 +12,7 @@ func runMigrate(ctx context.Context, args, environ []string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
+	privateUmask()
 	db, err := openDatabase(ctx, cfg)
 	if err != nil {
 		return err

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/miniback/miniback/internal/config"
-	"github.com/miniback/miniback/push"
 	"github.com/miniback/miniback/sandbox"
 )
 
@@ -25,7 +24,7 @@ const xmlAppID = "wx00000000000000a1"
 // embedded sandbox serving both.
 func withXMLApp(c *config.Config) {
 	c.Apps = append(c.Apps, config.App{AppID: xmlAppID, Secret: "xml-secret", Token: "xmltoken",
-		AESKey: "c2FuZGJveGRlbW9hZXNrZXkwMTIzNDU2Nzg5YWJjZGU", MsgFormat: "XML"})
+		AESKey: "c2FuZGJveGRlbW9hZXNrZXkwMTIzNDU2Nzg5YWJjZGU", MsgFormat: "XML", PushMode: "safe"})
 	c.WeChat.APIBase = config.APIBaseSandbox
 }
 
@@ -61,10 +60,18 @@ func (e *testEnv) waitInbox(appid string, n int) inboxAnswer {
 	return in
 }
 
+// withPlainMode sets every app's push_mode to plain, which takes pushes in
+// every mode.
+func withPlainMode(c *config.Config) {
+	for i := range c.Apps {
+		c.Apps[i].PushMode = "plain"
+	}
+}
+
 // TestPushEveryModeAndFormat sends a push in every mode of both formats,
 // each delivered three times as WeChat retries, and expects each handled once.
 func TestPushEveryModeAndFormat(t *testing.T) {
-	e := startMain(t, func(c *config.Config) { withAdmin(c); withXMLApp(c) })
+	e := startMain(t, func(c *config.Config) { withAdmin(c); withXMLApp(c); withPlainMode(c) })
 	for _, appid := range []string{config.DemoAppID, xmlAppID} {
 		for i, mode := range []string{sandbox.ModePlain, sandbox.ModeCompat, sandbox.ModeSafe} {
 			msg := map[string]any{"ToUserName": "gh_1", "FromUserName": "o-user", "CreateTime": time.Now().Unix(),
@@ -95,6 +102,36 @@ func TestPushEveryModeAndFormat(t *testing.T) {
 				t.Fatalf("%s: %+v", appid, m)
 			}
 		}
+	}
+}
+
+// TestSafeModeRefusesPlainPush: the demo app has an aes_key, so its
+// push_mode defaults to safe; a signed plaintext push (anyone who saw one
+// push URL can make one) is 403 and reaches neither the inbox nor the
+// verdict of a pending media check (issue #6 item 2).
+func TestSafeModeRefusesPlainPush(t *testing.T) {
+	e := startMain(t, withAdmin)
+	msg := map[string]any{"ToUserName": "gh_1", "FromUserName": "o-user", "CreateTime": time.Now().Unix(),
+		"MsgType": "event", "Event": "wxa_media_check", "trace_id": "forged", "result": map[string]any{"suggest": "pass", "label": 100}}
+	for _, mode := range []string{sandbox.ModePlain, sandbox.ModeCompat} {
+		built, err := e.m.Sandbox.BuildPush(sandbox.PushRequest{AppID: config.DemoAppID, Message: mustJSON(t, msg), Mode: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := built.Request(context.Background())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("%s push to a safe-mode app: %d, want 403", mode, resp.StatusCode)
+		}
+	}
+	var in inboxAnswer
+	e.do("GET", "/admin/v1/"+config.DemoAppID+"/inbox", adminKey, nil, &in)
+	if len(in.Messages) != 0 {
+		t.Fatalf("refused pushes reached the inbox: %+v", in.Messages)
 	}
 }
 
@@ -183,7 +220,7 @@ func TestSlowWebhookDoesNotDelaySuccess(t *testing.T) {
 	hook := newBlockingHook(t, "hook-secret")
 	e := startMain(t, func(c *config.Config) {
 		withAdmin(c)
-		c.Push.Rules = []push.Rule{{MsgType: "text", ContentRegex: "^order", Handler: "webhook", WebhookURL: hook.srv.URL, WebhookSecret: "hook-secret"}}
+		c.Push.Rules = []config.PushRule{{MsgType: "text", ContentRegex: "^order", Handler: "webhook", WebhookURL: hook.srv.URL, WebhookSecret: "hook-secret"}}
 	})
 	msg := map[string]any{"ToUserName": "gh_1", "FromUserName": "o", "CreateTime": time.Now().Unix(), "MsgType": "text", "Content": "order 42", "MsgId": 99}
 	var ans struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/miniback/miniback/internal/config"
 )
@@ -15,7 +14,7 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	m := &Main{Config: cfg, Logger: slog.New(slog.NewJSONHandler(stderr, nil)), Stdout: stdout}
+	m := &Main{Config: cfg, Logger: newLogger(cfg.Log, stderr), Stdout: stdout}
 	if err := m.Open(ctx); err != nil {
 		return err
 	}

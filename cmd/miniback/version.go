@@ -14,6 +14,14 @@ var (
 )
 
 func runVersion(stdout io.Writer) error {
+	v, c := buildVersion()
+	_, err := fmt.Fprintf(stdout, "miniback %s (commit %s, %s)\n", v, c, runtime.Version())
+	return err
+}
+
+// buildVersion returns the version and commit this binary was built from;
+// the commit comes from the VCS stamp when ldflags did not set it.
+func buildVersion() (string, string) {
 	c := commit
 	if info, ok := debug.ReadBuildInfo(); ok && c == "" {
 		for _, s := range info.Settings {
@@ -25,6 +33,5 @@ func runVersion(stdout io.Writer) error {
 	if c == "" {
 		c = "unknown"
 	}
-	_, err := fmt.Fprintf(stdout, "miniback %s (commit %s, %s)\n", version, c, runtime.Version())
-	return err
+	return version, c
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -14,7 +12,8 @@ import (
 func (m *Main) outboxConfig() outbox.Config {
 	// A claim older than the lease counts as a send whose instance died, so
 	// the lease must outlast the longest WeChat call (plus its token fetch).
-	c := outbox.Config{Logger: m.Logger.With("component", "outbox"), Lease: max(time.Minute, 3*m.Config.WeChat.Timeout)}
+	c := outbox.Config{Logger: m.Logger.With("component", "outbox"), Lease: max(time.Minute, 3*m.Config.WeChat.Timeout),
+		Observer: m.Metrics}
 	if m.tuneOutbox != nil {
 		m.tuneOutbox(&c)
 	}
@@ -22,20 +21,21 @@ func (m *Main) outboxConfig() outbox.Config {
 }
 
 // startWorkers runs the background work off the request path: the outbox
-// senders and the push dispatcher. They stop when ctx ends, after their
-// in-flight work is recorded.
-func (m *Main) startWorkers(ctx context.Context) (*sync.WaitGroup, error) {
-	var wg sync.WaitGroup
-	consumer, err := m.Queue.Consume(ctx, "inbox", m.Queue.Subject("inbox", "*"), m.push.consume)
-	if err != nil {
-		return nil, fmt.Errorf("start the push dispatcher: %w", err)
+// and the inbox. They stop when ctx ends, after their in-flight work is
+// recorded; one that cannot run sends its error on failed.
+func (m *Main) startWorkers(ctx context.Context) (wg *sync.WaitGroup, failed <-chan error) {
+	wg = &sync.WaitGroup{}
+	errs := make(chan error, 3)
+	flows := []interface{ Run(context.Context) error }{m.Outbox, m.Inbox}
+	if m.Analytics != nil {
+		flows = append(flows, m.Analytics)
 	}
-	wg.Go(func() { <-ctx.Done(); consumer.Stop() })
-	wg.Go(func() {
-		if err := m.Outbox.Run(ctx); err != nil {
-			m.Logger.Error("outbox stopped", slog.String("error", err.Error()))
-		}
-	})
-	wg.Go(func() { m.push.requeueLoop(ctx, time.Minute, m.Logger) })
-	return &wg, nil
+	for _, w := range flows {
+		wg.Go(func() {
+			if err := w.Run(ctx); err != nil {
+				errs <- err
+			}
+		})
+	}
+	return wg, errs
 }

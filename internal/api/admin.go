@@ -1,15 +1,14 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"net/http"
 	"strconv"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/wechat"
 )
 
 // Outbox queues outbound messages durably (internal/outbox).
@@ -32,6 +31,7 @@ func (s *Server) adminRoutes() {
 	s.handle("GET "+a+"/users", s.admin(s.handleUsers))
 	s.handle("GET "+a+"/users/{id}", s.admin(s.handleUser))
 	s.handle("GET "+a+"/inbox", s.admin(s.handleInbox))
+	s.consoleAdminRoutes()
 }
 
 // admin wraps h so that it runs only with one of admin.api_keys. Keys are
@@ -55,7 +55,7 @@ func (s *Server) admin(h handlerFunc) handlerFunc {
 		if match != 1 {
 			return miniback.Errorf(miniback.ECodeUnauthorized, "the admin API key is not valid")
 		}
-		if err := s.limit(w, r, "admin", adminKeyID(key), s.Limits.AdminPerKey); err != nil {
+		if err := s.limit(w, r, "admin_per_key", adminKeyID(key), s.Limits.AdminPerKey); err != nil {
 			return err
 		}
 		return h(w, r)
@@ -84,7 +84,7 @@ func (s *Server) recipient(ctx context.Context, appid string, userID int64, open
 
 // enqueue stores and queues a message and answers 202 with it.
 func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, kind, openid string, payload any) error {
-	raw, err := marshalNoEscape(payload)
+	raw, err := wechat.Marshal(payload)
 	if err != nil {
 		return err
 	}
@@ -108,14 +108,10 @@ func (s *Server) handleGetMessage(w http.ResponseWriter, r *http.Request) error 
 
 // page reads ?cursor=&limit= (limit 1–100, default 20; cursor an opaque id).
 func page(r *http.Request) (cursor int64, limit int, err error) {
-	q := r.URL.Query()
-	limit = 20
-	if v := q.Get("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 100 {
-			return 0, 0, miniback.Errorf(miniback.ECodeInvalidRequest, "limit must be a number from 1 to 100")
-		}
+	if limit, err = limitOf(r); err != nil {
+		return 0, 0, err
 	}
-	if v := q.Get("cursor"); v != "" {
+	if v := r.URL.Query().Get("cursor"); v != "" {
 		if cursor, err = strconv.ParseInt(v, 10, 64); err != nil || cursor < 0 {
 			return 0, 0, miniback.Errorf(miniback.ECodeInvalidRequest, "cursor is not one this API gave out")
 		}
@@ -123,7 +119,23 @@ func page(r *http.Request) (cursor int64, limit int, err error) {
 	return cursor, limit, nil
 }
 
+// limitOf reads ?limit= (1–100, default 20).
+func limitOf(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return 20, nil
+	}
+	limit, err := strconv.Atoi(v)
+	if err != nil || limit < 1 || limit > 100 {
+		return 0, miniback.Errorf(miniback.ECodeInvalidRequest, "limit must be a number from 1 to 100")
+	}
+	return limit, nil
+}
+
 func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) error {
+	if r.URL.Query().Has("openid") {
+		return s.handleUserByOpenID(w, r)
+	}
 	after, limit, err := page(r)
 	if err != nil {
 		return err
@@ -139,6 +151,25 @@ func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) error {
 	if len(users) > limit {
 		out.Users = users[:limit]
 		out.NextCursor = strconv.FormatInt(users[limit-1].ID, 10)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// handleUserByOpenID answers ?openid= as a page of the one user with that
+// openid, or of none.
+func (s *Server) handleUserByOpenID(w http.ResponseWriter, r *http.Request) error {
+	openid := r.URL.Query().Get("openid")
+	if openid == "" || len(openid) > 128 {
+		return miniback.Errorf(miniback.ECodeInvalidRequest, "openid must be 1 to 128 characters")
+	}
+	out := miniback.UserPage{Users: []*miniback.User{}}
+	u, err := s.Users.UserByOpenID(r.Context(), r.PathValue("appid"), openid)
+	switch {
+	case err == nil:
+		out.Users = append(out.Users, u)
+	case !miniback.IsNotFound(err):
+		return err
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -168,7 +199,16 @@ func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	msgs, err := s.Inbox.Inbox(r.Context(), r.PathValue("appid"), before, limit+1)
+	q := miniback.InboxQuery{MsgType: r.URL.Query().Get("msg_type"), Status: r.URL.Query().Get("status"), BeforeID: before, Limit: limit + 1}
+	if q.MsgType != "" && !msgTypePattern.MatchString(q.MsgType) {
+		return miniback.Errorf(miniback.ECodeInvalidRequest, "msg_type must be a WeChat MsgType such as text or event")
+	}
+	switch q.Status {
+	case "", miniback.InboxReceived, miniback.InboxHandled, miniback.InboxFailed:
+	default:
+		return miniback.Errorf(miniback.ECodeInvalidRequest, "status must be received, handled or failed")
+	}
+	msgs, err := s.Inbox.Inbox(r.Context(), r.PathValue("appid"), q)
 	if err != nil {
 		return err
 	}
@@ -182,15 +222,4 @@ func (s *Server) handleInbox(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
-}
-
-// marshalNoEscape encodes v as WeChat wants it: no HTML escaping.
-func marshalNoEscape(v any) (json.RawMessage, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

@@ -9,49 +9,75 @@ import (
 	"github.com/miniback/miniback"
 )
 
-type sessionKeyCtx struct{}
+type (
+	sessionKeyCtx struct{}
+	userKeyCtx    struct{}
+)
 
 // authed wraps h so that it runs only with a valid access token for the
 // path's appid whose session is live. The signature check may be served
 // from the Issuer's cache; the revocation check reads the session store
-// every time, so a logout is effective at once on every instance.
+// every time, so a logout is effective at once on every instance. A store
+// that reads the session with its user in one query (SessionUserReader)
+// also hands the handler the user, which GET /me then need not read again.
 func (s *Server) authed(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		a, sess, err := s.authenticate(r, r.PathValue("appid"))
+		a, sess, user, err := s.authenticate(r, r.PathValue("appid"))
 		if err != nil {
 			return err
 		}
-		if err := s.limit(w, r, "user", a.AppID+":"+strconv.FormatInt(a.UserID, 10), s.Limits.APIPerUser); err != nil {
+		if err := s.limit(w, r, "api_per_user", a.AppID+":"+strconv.FormatInt(a.UserID, 10), s.Limits.APIPerUser); err != nil {
 			return err
 		}
 		ctx := miniback.WithAuth(r.Context(), a)
 		ctx = context.WithValue(ctx, sessionKeyCtx{}, sess)
+		if user != nil {
+			ctx = context.WithValue(ctx, userKeyCtx{}, user)
+		}
 		return h(w, r.WithContext(ctx))
 	}
 }
 
 // authenticate checks the bearer access token of r for appid and that its
-// session is live; failures are unauthorized Errors.
-func (s *Server) authenticate(r *http.Request, appid string) (*miniback.Auth, *miniback.Session, error) {
+// session is live; failures are unauthorized Errors. The user is returned
+// when the store read it with the session (else nil).
+func (s *Server) authenticate(r *http.Request, appid string) (*miniback.Auth, *miniback.Session, *miniback.User, error) {
 	token, ok := bearer(r)
 	if !ok {
-		return nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "an Authorization: Bearer access token is required")
+		return nil, nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "an Authorization: Bearer access token is required")
 	}
 	a, err := s.Tokens.Verify(appid, token)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	sess, err := s.Sessions.Session(r.Context(), a.SessionID)
+	sess, user, err := s.session(r.Context(), a.SessionID)
 	if miniback.IsNotFound(err) {
-		return nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token no longer exists")
+		return nil, nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token no longer exists")
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if sess.Revoked() || sess.AppID != appid || sess.UserID != a.UserID || !s.Now().Before(sess.ExpiresAt) {
-		return nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token has ended; log in again")
+		return nil, nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token has ended; log in again")
 	}
-	return a, sess, nil
+	return a, sess, user, nil
+}
+
+// session reads the session id, with its user when the store can do both
+// in one query (else the user is nil).
+func (s *Server) session(ctx context.Context, id string) (*miniback.Session, *miniback.User, error) {
+	if su, ok := s.Sessions.(miniback.SessionUserReader); ok {
+		return su.SessionUser(ctx, id)
+	}
+	sess, err := s.Sessions.Session(ctx, id)
+	return sess, nil, err
+}
+
+// userOf returns the user authed read with the session in the same query,
+// or nil when the store could not.
+func userOf(ctx context.Context) *miniback.User {
+	u, _ := ctx.Value(userKeyCtx{}).(*miniback.User)
+	return u
 }
 
 func bearer(r *http.Request) (string, bool) {

@@ -45,13 +45,13 @@ func (s *Server) withLimits(pattern string, h handlerFunc) handlerFunc {
 	var checks []check
 	ip := func(r *http.Request) string { return s.Proxies.ClientIP(r) }
 	if strings.HasPrefix(path, "/api/v1/") {
-		checks = append(checks, check{"ip", s.Limits.APIPerIP, ip})
+		checks = append(checks, check{"api_per_ip", s.Limits.APIPerIP, ip})
 		if strings.HasSuffix(path, "/login") || strings.HasSuffix(path, "/token/refresh") {
-			checks = append(checks, check{"login", s.Limits.LoginPerIP, ip})
+			checks = append(checks, check{"login_per_ip", s.Limits.LoginPerIP, ip})
 		}
 	}
 	if strings.HasPrefix(path, "/wx/portal/") && method == http.MethodPost {
-		checks = append(checks, check{"push", s.Limits.PushPerApp, func(r *http.Request) string { return r.PathValue("appid") }})
+		checks = append(checks, check{"push_per_app", s.Limits.PushPerApp, func(r *http.Request) string { return r.PathValue("appid") }})
 	}
 	if len(checks) == 0 {
 		return h
@@ -66,7 +66,8 @@ func (s *Server) withLimits(pattern string, h handlerFunc) handlerFunc {
 	}
 }
 
-// limit takes one request from the bucket kind:key. Over the limit it
+// limit takes one request from the bucket kind:key (kind is the limit's
+// name under limits, also its metrics label). Over the limit it
 // returns a rate_limited Error with RetryAfter; either way it sets the
 // RateLimit-* headers of the tightest limit met so far. When the limiter's
 // store cannot be reached the request is let through and logged: a Redis
@@ -89,6 +90,9 @@ func (s *Server) limit(w http.ResponseWriter, r *http.Request, kind, key string,
 	if d.Allowed {
 		return nil
 	}
+	if s.Metrics != nil {
+		s.Metrics.RateLimited(kind)
+	}
 	return &miniback.Error{Code: miniback.ECodeRateLimited, Message: "too many requests; slow down and retry later",
 		RetryAfter: time.Duration(max(ceilSeconds(d.RetryAfter), 1)) * time.Second}
 }
@@ -104,7 +108,7 @@ func adminKeyID(key string) string {
 // serveGateway forwards a request that matched a gateway route, after the
 // per-IP limit, the route's authentication and the per-user limit.
 func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request, rt *gateway.Route) error {
-	if err := s.limit(w, r, "ip", s.Proxies.ClientIP(r), s.Limits.APIPerIP); err != nil {
+	if err := s.limit(w, r, "api_per_ip", s.Proxies.ClientIP(r), s.Limits.APIPerIP); err != nil {
 		return err
 	}
 	id := gateway.Identity{AppID: rt.AppID(r.URL.EscapedPath())}
@@ -115,14 +119,16 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request, rt *gatewa
 	}
 	_, hasToken := bearer(r)
 	if rt.Auth() == gateway.AuthRequired || (rt.Auth() == gateway.AuthOptional && hasToken) {
-		a, _, err := s.authenticate(r, id.AppID)
+		a, _, user, err := s.authenticate(r, id.AppID)
 		if err != nil {
 			return err
 		}
-		if err := s.limit(w, r, "user", a.AppID+":"+strconv.FormatInt(a.UserID, 10), s.Limits.APIPerUser); err != nil {
+		if err := s.limit(w, r, "api_per_user", a.AppID+":"+strconv.FormatInt(a.UserID, 10), s.Limits.APIPerUser); err != nil {
 			return err
 		}
-		if id, err = s.identities.lookup(r.Context(), s.Users, a.AppID, a.UserID, s.Now()); err != nil {
+		if user != nil { // read with the session
+			id = gateway.Identity{AppID: a.AppID, UserID: a.UserID, OpenID: user.OpenID, UnionID: user.UnionID}
+		} else if id, err = s.identities.lookup(r.Context(), s.Users, a.AppID, a.UserID, s.Now()); err != nil {
 			return err
 		}
 	}

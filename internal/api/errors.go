@@ -90,7 +90,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
 	}
-	if status >= 500 && e.RetryAfter == 0 {
+	// A client that gave up made whatever failed after it left fail (a
+	// canceled query, a WeChat call cut short): the request line records
+	// 499 and nothing here is the server's or the client's error. A fast
+	// failure of an open breaker (RetryAfter) was logged when it opened.
+	if status >= 500 && e.RetryAfter == 0 && !clientGone(r) {
 		s.Logger.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("method", r.Method), slog.String("route", r.Pattern),
 			slog.String("appid", r.PathValue("appid")),

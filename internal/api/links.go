@@ -19,7 +19,7 @@ func passThrough(w http.ResponseWriter, r *http.Request) (json.RawMessage, error
 	if obj == nil {
 		return nil, miniback.Errorf(miniback.ECodeInvalidRequest, "the body must be a JSON object of WeChat's parameters")
 	}
-	return marshalNoEscape(obj)
+	return wechat.Marshal(obj)
 }
 
 // linkCall answers {field: link} from one of the wechat link methods.

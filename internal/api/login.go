@@ -7,6 +7,7 @@ import (
 	"unicode"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/session"
 )
 
@@ -42,8 +43,11 @@ func validCode(code string) error {
 }
 
 // handleLogin exchanges a wx.login code for a session: code2session, then
-// the user row, the sealed session key and the first token pair.
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
+// one store transaction (the user row, the sealed session key, the
+// session) and the first token pair.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) (err error) {
+	result := metrics.LoginExisting
+	defer func() { s.countLogin(r, result, err) }()
 	var req codeRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
@@ -58,22 +62,18 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return fromWeChat(ctx, err)
 	}
 	now := s.Now()
-	user, created, err := s.Users.UpsertLogin(ctx, app.AppID, wx.OpenID, wx.UnionID, now)
-	if err != nil {
-		return err
-	}
-	sealed, err := s.Sealer.Seal([]byte(wx.SessionKey), sealBinding(app.AppID, user.ID))
-	if err != nil {
-		return err
-	}
-	// WeChat keeps one valid session_key per user: older sessions get the new one.
-	if err := s.Sessions.SetSessionKey(ctx, user.ID, sealed); err != nil {
-		return err
-	}
-	sess := &miniback.Session{ID: session.NewSessionID(), AppID: app.AppID, UserID: user.ID,
-		SealedSessionKey: sealed, CreatedAt: now, ExpiresAt: now.Add(s.RefreshTTL)}
+	sess := &miniback.Session{ID: session.NewSessionID(), AppID: app.AppID, CreatedAt: now, ExpiresAt: now.Add(s.RefreshTTL)}
 	refresh, hash := session.NewRefreshToken(app.AppID)
-	if err := s.Sessions.CreateSession(ctx, sess, &miniback.RefreshToken{Hash: hash, SessionID: sess.ID, ExpiresAt: sess.ExpiresAt}); err != nil {
+	// One transaction: the user, the session key of its older sessions
+	// (WeChat keeps one valid session_key per user) and the new session.
+	user, created, err := s.Sessions.Login(ctx, &miniback.Login{
+		AppID: app.AppID, OpenID: wx.OpenID, UnionID: wx.UnionID, Now: now,
+		Session: sess, RefreshToken: &miniback.RefreshToken{Hash: hash, ExpiresAt: sess.ExpiresAt},
+		Seal: func(u *miniback.User) ([]byte, error) {
+			return s.Sealer.Seal([]byte(wx.SessionKey), sealBinding(app.AppID, u.ID))
+		},
+	})
+	if err != nil {
 		return err
 	}
 	pair, err := s.pair(app.AppID, user.ID, sess.ID, refresh)
@@ -81,8 +81,31 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	pair.User, pair.Created = user, &created
+	if created {
+		result = metrics.LoginCreated
+	}
 	writeJSON(w, http.StatusOK, pair)
 	return nil
+}
+
+// countLogin counts a login in miniback_logins_total. Requests refused
+// before their code reached WeChat (bad JSON, a code WeChat never issues,
+// a rate limit) and requests the client abandoned are not logins and are
+// not counted.
+func (s *Server) countLogin(r *http.Request, result string, err error) {
+	if clientGone(r) {
+		return // counted as a 499 request, not as a login
+	}
+	switch miniback.ErrorCode(err) {
+	case "":
+	case miniback.ECodeInvalidRequest, miniback.ECodeUnsupportedMedia, miniback.ECodeTooLarge, miniback.ECodeRateLimited:
+		return
+	case miniback.ECodeInvalidCode:
+		result = metrics.LoginInvalidCode
+	default:
+		result = metrics.LoginError
+	}
+	s.Metrics.Login(r.PathValue("appid"), result)
 }
 
 // sealBinding ties a sealed session key to its owner.

@@ -3,23 +3,26 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
+	"reflect"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/flex"
 	"github.com/miniback/miniback/wxcrypto"
 )
 
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	a := miniback.AuthFrom(r.Context())
-	u, err := s.Users.User(r.Context(), a.AppID, a.UserID)
-	if err != nil {
-		return err
+	u := userOf(r.Context())
+	if u == nil || u.ID != a.UserID || u.AppID != a.AppID {
+		var err error
+		if u, err = s.Users.User(r.Context(), a.AppID, a.UserID); err != nil {
+			return err
+		}
 	}
 	writeJSON(w, http.StatusOK, u)
 	return nil
@@ -92,8 +95,9 @@ type phoneAnswer struct {
 	CountryCode     string `json:"country_code"`
 }
 
-// handlePhone resolves the phone number from the new button code, or from
-// the legacy encrypted form with the session key held here, and stores it.
+// handlePhone resolves the phone number from the new button code, or, for
+// apps with legacy_decrypt, from the legacy encrypted form with the session
+// key held here, and stores it.
 func (s *Server) handlePhone(w http.ResponseWriter, r *http.Request) error {
 	var req phoneRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -106,7 +110,13 @@ func (s *Server) handlePhone(w http.ResponseWriter, r *http.Request) error {
 		return miniback.Errorf(miniback.ECodeInvalidRequest, "give either code or encrypted_data and iv, not both")
 	case req.Code != "":
 		ans, err = s.phoneFromCode(r.Context(), req.Code)
-	case req.EncryptedData != "" && req.IV != "":
+	case req.EncryptedData != "" || req.IV != "":
+		if err := s.legacyAllowed(r); err != nil {
+			return err
+		}
+		if req.EncryptedData == "" || req.IV == "" {
+			return miniback.Errorf(miniback.ECodeInvalidRequest, "give both encrypted_data and iv")
+		}
 		ans, err = s.phoneFromCipher(r.Context(), req.EncryptedData, req.IV)
 	default:
 		return miniback.Errorf(miniback.ECodeInvalidRequest, "give code, or encrypted_data and iv")
@@ -134,27 +144,97 @@ func (s *Server) phoneFromCode(ctx context.Context, code string) (*phoneAnswer, 
 	return &phoneAnswer{PhoneNumber: info.PhoneNumber, PurePhoneNumber: info.PurePhoneNumber, CountryCode: info.CountryCode}, nil
 }
 
-// legacyPhone is the plaintext of the old getPhoneNumber button.
-type legacyPhone struct {
-	PhoneNumber     string          `json:"phoneNumber"`
-	PurePhoneNumber string          `json:"purePhoneNumber"`
-	CountryCode     json.RawMessage `json:"countryCode"` // string or number
+// legacyAllowed answers 404 unless the app turned the legacy encrypted_data
+// routes on. Legacy encryptedData is AES-CBC without integrity under an IV
+// the client picks: the phone-number code is WeChat's current way.
+func (s *Server) legacyAllowed(r *http.Request) error {
+	if !s.appOf(r).LegacyDecrypt {
+		return miniback.Errorf(miniback.ECodeNotFound, "legacy encrypted_data is off for this app (apps[].legacy_decrypt); use the phone-number code")
+	}
+	return nil
 }
 
+// errLegacy is the one answer for every refused legacy payload, whatever
+// the cause (padding, JSON, fields, watermark, owner): a different answer
+// per cause would be an oracle for CBC padding and bit-flipping attacks.
+func errLegacy() error {
+	return miniback.Errorf(miniback.ECodeDecryptFailed, "encrypted_data is not WeChat's data for this app, user and session; log in again if the session changed")
+}
+
+// phoneFromCipher decodes the legacy phone payload strictly: exactly
+// WeChat's fields, digits where WeChat puts digits, phoneNumber made of
+// countryCode and purePhoneNumber, and a fresh watermark for this app. A
+// payload altered block by block cannot meet all of it by chance.
 func (s *Server) phoneFromCipher(ctx context.Context, data, iv string) (*phoneAnswer, error) {
 	plain, err := s.openUserData(ctx, data, iv)
 	if err != nil {
 		return nil, err
 	}
-	var p legacyPhone
-	if err := json.Unmarshal(plain, &p); err != nil || p.PhoneNumber == "" {
-		return nil, miniback.Errorf(miniback.ECodeDecryptFailed, "the decrypted data is not a phone number")
+	top, ok := exactObject(plain, "phoneNumber", "purePhoneNumber", "countryCode", "watermark")
+	if !ok {
+		return nil, errLegacy()
 	}
-	cc := strings.Trim(string(p.CountryCode), `"`)
-	if _, err := strconv.Atoi(cc); err != nil {
-		cc = ""
+	var phone, pure string
+	var cc flex.String
+	if json.Unmarshal(top["phoneNumber"], &phone) != nil || json.Unmarshal(top["purePhoneNumber"], &pure) != nil ||
+		json.Unmarshal(top["countryCode"], &cc) != nil || !s.freshWatermark(ctx, top["watermark"]) {
+		return nil, errLegacy()
 	}
-	return &phoneAnswer{PhoneNumber: p.PhoneNumber, PurePhoneNumber: p.PurePhoneNumber, CountryCode: cc}, nil
+	if !digits(string(cc), 1, 4) || !digits(pure, 4, 15) ||
+		(phone != pure && phone != "+"+string(cc)+pure && phone != string(cc)+pure) {
+		return nil, errLegacy()
+	}
+	return &phoneAnswer{PhoneNumber: phone, PurePhoneNumber: pure, CountryCode: string(cc)}, nil
+}
+
+// digits reports whether s is min to max ASCII digits.
+func digits(s string, min, max int) bool {
+	if len(s) < min || len(s) > max {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// exactObject decodes raw as a JSON object whose keys are exactly keys
+// (matched case-sensitively, each once).
+func exactObject(raw []byte, keys ...string) (map[string]json.RawMessage, bool) {
+	var m map[string]json.RawMessage
+	if !utf8.Valid(raw) || json.Unmarshal(raw, &m) != nil || len(m) != len(keys) {
+		return nil, false
+	}
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			return nil, false
+		}
+	}
+	return m, true
+}
+
+// watermarkSkew is the clock difference tolerated between WeChat and us.
+const watermarkSkew = 10 * time.Second
+
+// freshWatermark reports whether raw is exactly {"timestamp","appid"} for
+// this app with a timestamp within the session's life: data made before
+// this session's login, or in the future, is refused.
+func (s *Server) freshWatermark(ctx context.Context, raw json.RawMessage) bool {
+	m, ok := exactObject(raw, "timestamp", "appid")
+	if !ok {
+		return false
+	}
+	var wm wxcrypto.Watermark
+	if json.Unmarshal(m["appid"], &wm.AppID) != nil || json.Unmarshal(m["timestamp"], &wm.Timestamp) != nil {
+		return false
+	}
+	if wxcrypto.CheckWatermark(wm, miniback.AuthFrom(ctx).AppID) != nil {
+		return false
+	}
+	issued := time.Unix(wm.Timestamp, 0)
+	return !issued.Before(sessionOf(ctx).CreatedAt.Add(-watermarkSkew)) && !issued.After(s.Now().Add(watermarkSkew))
 }
 
 type userInfoRequest struct {
@@ -164,9 +244,15 @@ type userInfoRequest struct {
 	IV            string `json:"iv"`
 }
 
-// handleUserInfo checks the legacy rawData signature and decrypts the user
-// info with the session key held on the server.
+// handleUserInfo checks the legacy rawData signature, decrypts the user
+// info with the session key held on the server and answers it only when it
+// is the signed raw_data plus this user's openId (and unionId) and a fresh
+// watermark: the caller already knows every byte of the answer, so the
+// route cannot be used to decrypt anything else.
 func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) error {
+	if err := s.legacyAllowed(r); err != nil {
+		return err
+	}
 	var req userInfoRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
@@ -186,19 +272,19 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var info struct {
-		OpenID    string `json:"openId"`
-		NickName  string `json:"nickName"`
-		AvatarURL string `json:"avatarUrl"`
-	}
 	a := miniback.AuthFrom(ctx)
 	u, err := s.Users.User(ctx, a.AppID, a.UserID)
 	if err != nil {
 		return err
 	}
-	if json.Unmarshal(plain, &info) != nil || (info.OpenID != "" && info.OpenID != u.OpenID) {
-		return miniback.Errorf(miniback.ECodeDecryptFailed, "the decrypted data does not belong to this user")
+	if !s.profileMatches(ctx, plain, req.RawData, u) {
+		return errLegacy()
 	}
+	var info struct {
+		NickName  string `json:"nickName"`
+		AvatarURL string `json:"avatarUrl"`
+	}
+	_ = json.Unmarshal(plain, &info) // profileMatches checked it
 	upd := miniback.UserUpdate{}
 	if info.NickName != "" && validNickname(info.NickName) == nil {
 		upd.Nickname = &info.NickName
@@ -216,6 +302,61 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
+// profileMatches reports whether the decrypted profile is the signed
+// rawData (every field, equal) plus openId (the user's), an optional
+// unionId, and a fresh watermark, and nothing else.
+func (s *Server) profileMatches(ctx context.Context, plain []byte, rawData string, u *miniback.User) bool {
+	var raw, got map[string]json.RawMessage
+	if !utf8.Valid(plain) || json.Unmarshal([]byte(rawData), &raw) != nil || json.Unmarshal(plain, &got) != nil {
+		return false
+	}
+	for k, v := range got {
+		switch k {
+		case "openId":
+			var id string
+			if json.Unmarshal(v, &id) != nil || id != u.OpenID {
+				return false
+			}
+		case "unionId":
+			var id string
+			if json.Unmarshal(v, &id) != nil || (u.UnionID != "" && id != u.UnionID) {
+				return false
+			}
+		case "watermark":
+			if !s.freshWatermark(ctx, v) {
+				return false
+			}
+		default:
+			if r, ok := raw[k]; !ok || !sameJSON(r, v) {
+				return false
+			}
+		}
+	}
+	_, hasOpenID := got["openId"]
+	_, hasWatermark := got["watermark"]
+	return hasOpenID && hasWatermark && coversKeys(got, raw)
+}
+
+// coversKeys reports whether every key of raw is in got.
+func coversKeys(got, raw map[string]json.RawMessage) bool {
+	for k := range raw {
+		if _, ok := got[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// sameJSON reports whether a and b are the same JSON value, whatever their
+// spelling (escapes, spaces).
+func sameJSON(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
 // sessionKey opens the WeChat session key of the request's session.
 func (s *Server) sessionKey(ctx context.Context) (string, error) {
 	sess := sessionOf(ctx)
@@ -227,18 +368,15 @@ func (s *Server) sessionKey(ctx context.Context) (string, error) {
 }
 
 // openUserData decrypts legacy encryptedData with the session key and
-// checks its watermark against the app.
+// checks its watermark against the app. Every failure is errLegacy.
 func (s *Server) openUserData(ctx context.Context, data, iv string) ([]byte, error) {
 	key, err := s.sessionKey(ctx)
 	if err != nil {
 		return nil, err
 	}
 	plain, err := wxcrypto.DecryptUserData(key, data, iv, miniback.AuthFrom(ctx).AppID)
-	if errors.Is(err, wxcrypto.ErrWatermark) {
-		return nil, miniback.Errorf(miniback.ECodeDecryptFailed, "the data was made for another app")
-	}
 	if err != nil {
-		return nil, miniback.Errorf(miniback.ECodeDecryptFailed, "encrypted_data could not be decrypted with this session's key; log in again if the session changed")
+		return nil, errLegacy()
 	}
 	return plain, nil
 }

@@ -94,15 +94,26 @@ func multipartError(err error, msg string) error {
 	return miniback.Errorf(miniback.ECodeInvalidRequest, "%s", msg)
 }
 
-// handleGetMedia serves a temporary media file from WeChat. The id is
-// checked against WeChat's alphabet so nothing can escape into a path or a
-// query; WeChat's JSON error bodies are errors, never served as an image.
+// handleGetMedia serves a temporary media file from WeChat to the user
+// who uploaded it. The id is checked against WeChat's alphabet so nothing
+// can escape into a path or a query; WeChat's JSON error bodies are
+// errors, never served as an image.
 func (s *Server) handleGetMedia(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("media_id")
 	if !mediaIDPattern.MatchString(id) {
 		return miniback.Errorf(miniback.ECodeInvalidRequest, "media_id has characters WeChat never uses")
 	}
 	a := miniback.AuthFrom(r.Context())
+	// A media id is a bearer capability at WeChat: only its uploader may
+	// use it here. Another user's media and an unknown id get the same
+	// answer, so ids cannot be probed.
+	rec, err := s.Media.Media(r.Context(), a.AppID, id)
+	if miniback.IsNotFound(err) || (err == nil && rec.UserID != a.UserID) {
+		return miniback.Errorf(miniback.ECodeNotFound, "no media with this id was uploaded by this user")
+	}
+	if err != nil {
+		return err
+	}
 	data, ctype, err := s.WeChat[a.AppID].GetMedia(r.Context(), id)
 	if err != nil {
 		return fromWeChat(r.Context(), err)

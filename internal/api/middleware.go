@@ -1,17 +1,20 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/miniback/miniback/internal/metrics"
 
 	"github.com/miniback/miniback"
 )
@@ -66,15 +69,32 @@ func (s *Server) withLogging(next http.Handler) http.Handler {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
+		if clientGone(r) {
+			sw.status = StatusClientClosedRequest
+		}
 		d := time.Since(start)
 		route := r.Pattern // the mux sets it on the request it was given
-		s.metrics.observe(route, sw.status, d)
+		s.Metrics.ObserveHTTP(route, sw.status, d)
+		if s.NoRequestLog {
+			return
+		}
 		s.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method), slog.String("route", route),
 			slog.Int("status", sw.status), slog.Duration("duration", d),
 			slog.String("appid", r.PathValue("appid")), // the mux set it on r
 			slog.String("request_id", miniback.RequestIDFrom(r.Context())))
 	})
+}
+
+// StatusClientClosedRequest is the status recorded (as nginx does) for a
+// request whose client went away before the answer was complete.
+const StatusClientClosedRequest = 499
+
+// clientGone reports whether the client gave up on r: its context was
+// canceled while the handler ran (the server cancels it when the
+// connection closes).
+func clientGone(r *http.Request) bool {
+	return errors.Is(r.Context().Err(), context.Canceled)
 }
 
 // withRecover turns a panic into a logged 500 in SPEC's shape instead of a
@@ -93,33 +113,18 @@ func (s *Server) withRecover(next http.Handler) http.Handler {
 	})
 }
 
-// metrics are the HTTP metrics of /metrics.
-type metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-}
-
-func newMetrics(reg *prometheus.Registry) *metrics {
-	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "miniback_http_requests_total", Help: "HTTP requests by route and status.",
-		}, []string{"route", "status"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "miniback_http_request_duration_seconds", Help: "HTTP request duration by route.",
-			Buckets: prometheus.DefBuckets,
-		}, []string{"route"}),
-	}
-	if reg != nil {
-		reg.MustRegister(m.requests, m.duration)
-	}
-	return m
-}
-
-func (m *metrics) observe(route string, status int, d time.Duration) {
-	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	m.duration.WithLabelValues(route).Observe(d.Seconds())
-}
-
-func promhttpHandler(reg *prometheus.Registry) http.Handler {
+// MetricsHandler serves reg in Prometheus text format; cmd/miniback mounts
+// it on the main listener or on metrics.listen.
+func MetricsHandler(reg *prometheus.Registry) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+}
+
+// defaultMetrics gives a Server built without Metrics (tests, embedders)
+// private metrics that nothing exposes.
+func defaultMetrics(apps miniback.Apps) *metrics.Metrics {
+	ids := make([]string, 0, len(apps))
+	for id := range apps {
+		ids = append(ids, id)
+	}
+	return metrics.New(prometheus.NewRegistry(), metrics.Options{AppIDs: ids})
 }

@@ -8,13 +8,14 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/miniback/miniback"
 	"github.com/miniback/miniback/internal/gateway"
+	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/wechat"
 )
@@ -35,8 +36,10 @@ type Server struct {
 	Inbox      miniback.InboxStore
 	Messages   miniback.MessageStore
 	Media      miniback.MediaStore
+	Stats      miniback.StatsStore
 	Outbox     Outbox
 	Portal     Portal
+	Analytics  Analytics // nil: no analytics routes
 	AdminKeys  []string
 	Tokens     *session.Issuer
 	Sealer     *session.Sealer
@@ -44,8 +47,12 @@ type Server struct {
 	RefreshTTL time.Duration
 	Ready      []Check
 	Logger     *slog.Logger
-	Registry   *prometheus.Registry // nil: no /metrics
-	Now        func() time.Time
+	Registry   *prometheus.Registry // served at /metrics; nil: no /metrics route (metrics.listen serves it)
+	Metrics    *metrics.Metrics     // nil: private metrics nothing exposes
+	// NoRequestLog stops the one log line per request (log.requests:
+	// false); the metrics still count every request.
+	NoRequestLog bool
+	Now          func() time.Time
 
 	// The edge (SPEC §8): gateway routes tried after every own route, the
 	// rate limits (off with a nil Limiter) and the proxies trusted to name
@@ -55,11 +62,10 @@ type Server struct {
 	Limits  Limits
 	Proxies gateway.Proxies
 
-	mux      *http.ServeMux
-	patterns []string
-	metrics  *metrics
-	codes    codeFlight
-
+	mux        *http.ServeMux
+	codes      codeFlight
+	routesMu   sync.Mutex
+	patterns   []string // registered routes, for Routes
 	identities identityCache
 }
 
@@ -78,7 +84,9 @@ func (s *Server) Handler() http.Handler {
 		s.Now = time.Now
 	}
 	s.mux = http.NewServeMux()
-	s.metrics = newMetrics(s.Registry)
+	if s.Metrics == nil {
+		s.Metrics = defaultMetrics(s.Apps)
+	}
 	s.routes()
 	return s.withRequestID(s.withLogging(s.withRecover(s.mux)))
 }
@@ -89,12 +97,16 @@ func (s *Server) routes() {
 	s.handle("POST /api/v1/{appid}/logout", s.authed(s.handleLogout))
 	s.handle("GET /api/v1/{appid}/me", s.authed(s.handleMe))
 	s.handle("PATCH /api/v1/{appid}/me", s.authed(s.handlePatchMe))
+	// wx.request cannot send PATCH: the mini program posts the same body.
+	s.handle("POST /api/v1/{appid}/me", s.authed(s.handlePatchMe))
 	s.handle("POST /api/v1/{appid}/me/phone", s.authed(s.handlePhone))
 	s.handle("POST /api/v1/{appid}/me/userinfo", s.authed(s.handleUserInfo))
 	s.handle("POST /api/v1/{appid}/media", s.authed(s.handleUploadMedia))
 	s.handle("GET /api/v1/{appid}/media/{media_id}", s.authed(s.handleGetMedia))
 	s.handle("POST /api/v1/{appid}/wxacode", s.authed(s.handleWxaCode))
 	s.adminRoutes()
+	s.analyticsRoutes()
+	s.consoleRoutes()
 	if s.Portal != nil {
 		s.handle("GET /wx/portal/{appid}", s.Portal.ServeVerify)
 		s.handle("POST /wx/portal/{appid}", s.Portal.ServeMessage)
@@ -103,8 +115,9 @@ func (s *Server) routes() {
 	s.handle("GET /healthz", s.handleHealthz)
 	s.handle("GET /readyz", s.handleReadyz)
 	s.handle("GET /.well-known/jwks.json", s.handleJWKS)
+	s.handle("GET /openapi.json", s.handleOpenAPI)
 	if s.Registry != nil {
-		s.mux.Handle("GET /metrics", promhttpHandler(s.Registry))
+		s.register("GET /metrics", MetricsHandler(s.Registry))
 	}
 	s.handle("/", s.handleNoRoute)
 }
@@ -113,8 +126,7 @@ func (s *Server) routes() {
 // app_not_found for an appid this process does not serve.
 func (s *Server) handle(pattern string, h handlerFunc) {
 	h = s.withLimits(pattern, h)
-	s.patterns = append(s.patterns, pattern)
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	s.register(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if appid := r.PathValue("appid"); appid != "" {
 			if _, err := s.Apps.Get(appid); err != nil {
 				s.writeError(w, r, err)
@@ -124,7 +136,7 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 		if err := h(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
-	})
+	}))
 }
 
 // Handle registers an extra route through the same error adapter; later
@@ -156,10 +168,6 @@ func (s *Server) handleNoRoute(w http.ResponseWriter, r *http.Request) error {
 	}
 	return miniback.Errorf(miniback.ECodeNotFound, "no such route")
 }
-
-// Patterns lists the patterns of every route registered so far (after
-// Handler), for checks that gateway routes do not shadow them.
-func (s *Server) Patterns() []string { return slices.Clone(s.patterns) }
 
 // appOf returns the app named by the request path; handle already checked it.
 func (s *Server) appOf(r *http.Request) *miniback.App {

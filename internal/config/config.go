@@ -6,8 +6,6 @@ package config
 import (
 	"log/slog"
 	"time"
-
-	"github.com/miniback/miniback/push"
 )
 
 // Config is the whole configuration. Field tags give the YAML key; the
@@ -29,6 +27,11 @@ type Config struct {
 	Limits   Limits   `yaml:"limits"`
 	Breaker  Breaker  `yaml:"breaker"`
 	TLS      TLS      `yaml:"tls"`
+	Metrics  Metrics  `yaml:"metrics"`
+	Log      Log      `yaml:"log"`
+
+	Analytics Analytics `yaml:"analytics"`
+	Retention Retention `yaml:"retention"`
 
 	// Sandbox reports that no app was configured, so serve runs the
 	// embedded sandbox with the demo app. It is derived, not loaded.
@@ -36,14 +39,21 @@ type Config struct {
 }
 
 // Database selects the SQL engine by the URL scheme.
+// MaxOpenConns 0 is the engine's default (one writer for SQLite, 4 ×
+// GOMAXPROCS for MySQL and PostgreSQL); MaxIdleConns 0 is MaxOpenConns.
 type Database struct {
-	URL         string `yaml:"url"`
-	AutoMigrate bool   `yaml:"auto_migrate"`
+	URL             string        `yaml:"url"`
+	AutoMigrate     bool          `yaml:"auto_migrate"`
+	MaxOpenConns    int           `yaml:"max_open_conns"`
+	MaxIdleConns    int           `yaml:"max_idle_conns"`
+	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
 }
 
 // Redis selects the state store: "" is in-process.
+// Prefix starts every key, so several deployments can share one Redis.
 type Redis struct {
-	URL string `yaml:"url"`
+	URL    string `yaml:"url"`
+	Prefix string `yaml:"prefix"`
 }
 
 // Queue selects the queue: "" is embedded NATS JetStream under data_dir.
@@ -68,14 +78,43 @@ type WeChat struct {
 // rules every push is logged.
 type Push struct {
 	MaxAge time.Duration `yaml:"max_age"`
-	Rules  []push.Rule   `yaml:"rules"`
+	Rules  []PushRule    `yaml:"rules"`
+}
+
+// PushRule is one rule of the push router (SPEC §2): every non-empty match
+// field must match; rules are tried in order and the first match stops the
+// search unless Continue is set. Handler names a built-in (log,
+// auto_reply, webhook). The router checks the rules when serve starts and
+// names the failing one. WebhookSecret is a secret.
+type PushRule struct {
+	AppID        string `yaml:"appid"`
+	MsgType      string `yaml:"msg_type"`
+	Event        string `yaml:"event"`
+	Content      string `yaml:"content"`       // exact match
+	ContentRegex string `yaml:"content_regex"` // RE2, unanchored
+	Handler      string `yaml:"handler"`
+	Continue     bool   `yaml:"continue"`
+	// auto_reply: exactly one of them.
+	ReplyText    string `yaml:"reply_text"`
+	ReplyMediaID string `yaml:"reply_media_id"`
+	// webhook: both required.
+	WebhookURL    string `yaml:"webhook_url"`
+	WebhookSecret string `yaml:"webhook_secret"`
+}
+
+// LogValue implements slog.LogValuer: the webhook secret is never logged.
+func (r PushRule) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("appid", r.AppID), slog.String("msg_type", r.MsgType),
+		slog.String("event", r.Event), slog.String("handler", r.Handler))
 }
 
 // Auth configures sessions and tokens.
 type Auth struct {
-	AccessTTL      time.Duration `yaml:"access_ttl"`
-	RefreshTTL     time.Duration `yaml:"refresh_ttl"`
-	SigningKeyFile string        `yaml:"signing_key_file"`
+	AccessTTL  time.Duration `yaml:"access_ttl"`
+	RefreshTTL time.Duration `yaml:"refresh_ttl"`
+	// SigningKeyFile names a file with the Ed25519 private key (PKCS#8 PEM)
+	// that signs access tokens; generated into data_dir when empty.
+	SigningKeyFile string `yaml:"signing_key_file"`
 	// SealKeyFile names a file with the 32-byte AES key (base64 or hex) that
 	// seals WeChat session keys at rest; generated into data_dir when empty.
 	SealKeyFile string `yaml:"seal_key_file"`
@@ -86,6 +125,21 @@ type Admin struct {
 	APIKeys []string `yaml:"api_keys"`
 }
 
+// Metrics configures /metrics. With Listen set, /metrics is served only on
+// that address (e.g. 127.0.0.1:9090) and the main listener answers 404.
+type Metrics struct {
+	Listen string `yaml:"listen"`
+}
+
+// Log configures the process log: Level is debug, info, warn or error;
+// Format is json or text; Requests false stops the one line per request
+// (the metrics still count them).
+type Log struct {
+	Level    string `yaml:"level"`
+	Format   string `yaml:"format"`
+	Requests bool   `yaml:"requests"`
+}
+
 // App is one mini program. Secret, Token and AESKey are secrets.
 type App struct {
 	AppID     string `yaml:"appid" json:"appid"`
@@ -94,6 +148,13 @@ type App struct {
 	AESKey    string `yaml:"aes_key" json:"aes_key"`
 	MsgFormat string `yaml:"msg_format" json:"msg_format"`
 	PushURL   string `yaml:"push_url" json:"push_url"`
+	// PushMode is the message-push mode set in the WeChat console: plain,
+	// compat or safe; pushes in a weaker mode are refused. Default safe
+	// when AESKey is set, else plain.
+	PushMode string `yaml:"push_mode" json:"push_mode"`
+	// LegacyDecrypt turns on the legacy encrypted_data routes (userinfo,
+	// and the phone number from encrypted_data). Default off.
+	LegacyDecrypt bool `yaml:"legacy_decrypt" json:"legacy_decrypt"`
 }
 
 // APIBaseSandbox is the wechat.api_base value that starts the embedded sandbox.
@@ -113,20 +174,24 @@ func Default() Config {
 	return Config{
 		Listen:   ":8080",
 		DataDir:  "./data",
-		Database: Database{URL: "", AutoMigrate: true},
+		Redis:    Redis{Prefix: "miniback:"},
+		Database: Database{URL: "", AutoMigrate: true, ConnMaxLifetime: 30 * time.Minute},
 		WeChat: WeChat{
 			APIBase:   "https://api.weixin.qq.com",
 			Timeout:   5 * time.Second,
 			TokenMode: "stable",
 		},
-		Queue:  Queue{AckWait: 30 * time.Second},
-		Push:   Push{MaxAge: 5 * time.Minute},
-		Auth:   Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 720 * time.Hour},
-		Admin:  Admin{APIKeys: []string{}},
 		Server: Server{TrustedProxies: []string{}},
 		Breaker: Breaker{Failures: 5, Ratio: 0.5, MinCalls: 20, Window: 10 * time.Second,
 			OpenFor: 30 * time.Second, Probes: 3},
-		TLS: TLS{MinVersion: "1.2"},
+		TLS:       TLS{MinVersion: "1.2"},
+		Queue:     Queue{AckWait: 30 * time.Second},
+		Push:      Push{MaxAge: 5 * time.Minute},
+		Auth:      Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 720 * time.Hour},
+		Admin:     Admin{APIKeys: []string{}},
+		Log:       Log{Level: "info", Format: "json", Requests: true},
+		Analytics: Analytics{MaxEventsPerUserPerDay: 10000, Timezone: "Asia/Shanghai", DatacubeAt: "06:00"},
+		Retention: Retention{Events: 90 * 24 * time.Hour},
 	}
 }
 
@@ -148,6 +213,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("admin_api_keys", len(c.Admin.APIKeys)),
 		slog.Int("gateway_routes", len(c.Gateway.Routes)),
 		slog.Bool("tls", c.TLS.CertFile != ""),
+		slog.String("metrics_listen", c.Metrics.Listen),
+		slog.String("log_level", c.Log.Level),
 		slog.Any("apps", apps),
 		slog.Bool("sandbox", c.Sandbox),
 	)

@@ -90,6 +90,27 @@ func TestLoadAppsFromEnv(t *testing.T) {
 	}
 }
 
+// TestPushModeAndLegacyDefaults: push_mode defaults to safe with an
+// aes_key and to plain without; legacy_decrypt defaults to off.
+func TestPushModeAndLegacyDefaults(t *testing.T) {
+	yaml := "apps:\n  - appid: wxa\n    secret: s\n    token: t\n    aes_key: abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG\n" +
+		"  - appid: wxb\n    secret: s\n  - appid: wxc\n    secret: s\n    token: t\n    aes_key: abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG\n    push_mode: Compat\n    legacy_decrypt: true\n"
+	cfg, err := Load(writeFile(t, "c.yaml", yaml), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{cfg.Apps[0].PushMode, cfg.Apps[1].PushMode, cfg.Apps[2].PushMode}
+	if got[0] != "safe" || got[1] != "plain" || got[2] != "compat" {
+		t.Errorf("push modes %v, want [safe plain compat]", got)
+	}
+	if cfg.Apps[0].LegacyDecrypt || cfg.Apps[1].LegacyDecrypt || !cfg.Apps[2].LegacyDecrypt {
+		t.Errorf("legacy_decrypt %v %v %v, want false false true", cfg.Apps[0].LegacyDecrypt, cfg.Apps[1].LegacyDecrypt, cfg.Apps[2].LegacyDecrypt)
+	}
+	if sb, err := Load("", nil); err != nil || sb.Apps[0].PushMode != "safe" {
+		t.Errorf("sandbox demo app: %+v, %v", sb.Apps, err)
+	}
+}
+
 func TestLoadErrorsNameTheKey(t *testing.T) {
 	base := "apps:\n  - appid: wxa\n    secret: s\n"
 	tests := []struct {
@@ -113,6 +134,9 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"bad aes key", "apps:\n  - appid: wxa\n    secret: s\n    token: t\n    aes_key: short\n", nil, "apps[0].aes_key"},
 		{"bad msg format", "apps:\n  - appid: wxa\n    secret: s\n    msg_format: yaml\n", nil, "apps[0].msg_format"},
 		{"short admin key", base + "admin:\n  api_keys: [short]\n", nil, "admin.api_keys[0]"},
+		{"bad push mode", "apps:\n  - appid: wxa\n    secret: s\n    push_mode: secret\n", nil, "apps[0].push_mode"},
+		{"safe mode without aes key", "apps:\n  - appid: wxa\n    secret: s\n    token: t\n    push_mode: safe\n", nil, "apps[0].push_mode"},
+		{"legacy_decrypt not a bool", "apps:\n  - appid: wxa\n    secret: s\n    legacy_decrypt: perhaps\n", nil, "apps[0].legacy_decrypt"},
 		{"bool as list", base + "database:\n  auto_migrate: [1]\n", nil, "database.auto_migrate"},
 		{"unknown env", base, []string{"MINIBACK_NOPE=1"}, "MINIBACK_NOPE"},
 		{"bad env duration", base, []string{"MINIBACK_AUTH_ACCESS_TTL=x"}, "auth.access_ttl"},
@@ -120,6 +144,11 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"bad env apps", base, []string{"MINIBACK_APPS={"}, "MINIBACK_APPS"},
 		{"missing env file", base, []string{"MINIBACK_DATABASE_URL_FILE=/nonexistent/x"}, "MINIBACK_DATABASE_URL_FILE"},
 		{"refresh shorter than access", base + "auth:\n  refresh_ttl: 1m\n", nil, "auth.refresh_ttl"},
+		{"bad log level", base + "log:\n  level: loud\n", nil, "log.level"},
+		{"bad log format", base + "log:\n  format: xml\n", nil, "log.format"},
+		{"bad log requests", base, []string{"MINIBACK_LOG_REQUESTS=sometimes"}, "log.requests"},
+		{"bad metrics listen", base + "metrics:\n  listen: nine-oh-nine-oh\n", nil, "metrics.listen"},
+		{"metrics on the main listener", base + "listen: 127.0.0.1:8080\nmetrics:\n  listen: 127.0.0.1:8080\n", nil, "metrics.listen"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,11 +3,14 @@ package config
 import (
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/miniback/miniback"
 )
 
 // fill derives the values that depend on others.
@@ -25,23 +28,31 @@ func (c *Config) fill() {
 	}
 	c.fillRoutes()
 	for i := range c.Apps {
-		c.Apps[i].MsgFormat = strings.ToUpper(c.Apps[i].MsgFormat)
-		if c.Apps[i].MsgFormat == "" {
-			c.Apps[i].MsgFormat = "XML" // the WeChat console's default
+		a := &c.Apps[i]
+		a.MsgFormat = strings.ToUpper(a.MsgFormat)
+		if a.MsgFormat == "" {
+			a.MsgFormat = "XML" // the WeChat console's default
+		}
+		a.PushMode = strings.ToLower(a.PushMode)
+		if a.PushMode == "" {
+			a.PushMode = miniback.PushModePlain
+			if a.AESKey != "" {
+				a.PushMode = miniback.PushModeSafe
+			}
 		}
 	}
 }
 
 // DemoApp is the app of sandbox mode.
 func DemoApp() App {
-	return App{AppID: DemoAppID, Secret: demoSecret, Token: demoToken, AESKey: demoAESKey, MsgFormat: "JSON"}
+	return App{AppID: DemoAppID, Secret: demoSecret, Token: demoToken, AESKey: demoAESKey, MsgFormat: "JSON", PushMode: miniback.PushModeSafe}
 }
 
 var appIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // Validate checks every value and returns an *Error naming the first bad key.
 func (c *Config) Validate() error {
-	checks := []func() error{c.validateServer, c.validateBackends, c.validateWeChat, c.validateAuth, c.validateApps, c.validateEdge}
+	checks := []func() error{c.validateServer, c.validateOps, c.validateBackends, c.validateWeChat, c.validateAuth, c.validateApps, c.validateAnalytics, c.validateEdge}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
@@ -68,14 +79,46 @@ func (c *Config) validateServer() error {
 	return nil
 }
 
+func (c *Config) validateOps() error {
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return &Error{Key: "log.level", Msg: "must be debug, info, warn or error"}
+	}
+	if c.Log.Format != "json" && c.Log.Format != "text" {
+		return &Error{Key: "log.format", Msg: "must be json or text"}
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			return &Error{Key: "metrics.listen", Msg: "must be host:port, such as 127.0.0.1:9090"}
+		}
+		if c.Metrics.Listen == c.Listen {
+			return &Error{Key: "metrics.listen", Msg: "must differ from listen"}
+		}
+	}
+	return nil
+}
+
 func (c *Config) validateBackends() error {
 	if err := checkScheme("database.url", c.Database.URL, "sqlite", "mysql", "postgres", "postgresql"); err != nil {
 		return err
 	}
 	if c.Redis.URL != "" {
-		if err := checkScheme("redis.url", c.Redis.URL, "redis", "rediss", "redis+cluster"); err != nil {
+		if err := checkScheme("redis.url", c.Redis.URL, "redis", "rediss", "redis+sentinel", "redis+cluster"); err != nil {
 			return err
 		}
+	}
+	if strings.ContainsAny(c.Redis.Prefix, "{} ") {
+		return &Error{Key: "redis.prefix", Msg: "must not hold braces or spaces (braces would make it a cluster hash tag)"}
+	}
+	if c.Database.MaxOpenConns < 0 {
+		return &Error{Key: "database.max_open_conns", Msg: "must not be negative"}
+	}
+	if c.Database.MaxIdleConns < 0 {
+		return &Error{Key: "database.max_idle_conns", Msg: "must not be negative"}
+	}
+	if c.Database.ConnMaxLifetime < 0 {
+		return &Error{Key: "database.conn_max_lifetime", Msg: "must not be negative"}
 	}
 	if c.Queue.AckWait < time.Second {
 		return &Error{Key: "queue.ack_wait", Msg: "must be at least 1s"}
@@ -149,6 +192,10 @@ func (c *Config) validateApps() error {
 			return &Error{Key: key + ".aes_key", Msg: "must be a 43-character EncodingAESKey"}
 		case a.AESKey != "" && a.Token == "":
 			return &Error{Key: key + ".token", Msg: "must be set when aes_key is set"}
+		case a.PushMode != miniback.PushModePlain && a.PushMode != miniback.PushModeCompat && a.PushMode != miniback.PushModeSafe:
+			return &Error{Key: key + ".push_mode", Msg: "must be plain, compat or safe"}
+		case a.PushMode != miniback.PushModePlain && a.AESKey == "":
+			return &Error{Key: key + ".push_mode", Msg: "compat and safe need aes_key"}
 		}
 		if a.PushURL != "" {
 			if u, err := url.Parse(a.PushURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
@@ -168,9 +215,15 @@ func validAESKey(k string) bool {
 	return err == nil && len(b) == 32
 }
 
+// maskURL replaces the password of raw with xxxxx. A URL that does not
+// parse is not shown at all: it may hold a password in a place url.Parse
+// cannot find.
 func maskURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err != nil {
+		return "(malformed URL)"
+	}
+	if u.User == nil {
 		return raw
 	}
 	if _, has := u.User.Password(); has {

@@ -80,6 +80,10 @@ func (o *Outbox) record(ctx context.Context, m *miniback.Message, wxMsgID string
 		// The row stays sending; the lease turns it into interrupted.
 		return fmt.Errorf("outbox: record %s %s: %w", m.ID, out.Status, err)
 	}
+	o.cfg.Observer.OutboxAttempt(m.Kind, wechat.Outcome(sendErr))
+	if out.Status != miniback.MessageQueued {
+		o.cfg.Observer.OutboxMessage(m.Kind, out.Status)
+	}
 	o.logOutcome(m, out)
 	return retry
 }

@@ -57,7 +57,25 @@ type Config struct {
 	// delivery is put back unclaimed, so it spends no attempt. nil never
 	// waits.
 	Wait func() time.Duration
+	// Observer counts messages and attempts (internal/metrics implements
+	// it). nil counts nothing.
+	Observer Observer
 }
+
+// Observer is told what happens to messages, for metrics. Its methods must
+// be fast and safe for concurrent use.
+type Observer interface {
+	// OutboxMessage reports a message of kind reaching status "queued"
+	// (stored), "sent" or "failed" (final).
+	OutboxMessage(kind, status string)
+	// OutboxAttempt reports one send attempt and its wechat.Outcome.
+	OutboxAttempt(kind, outcome string)
+}
+
+type noObserver struct{}
+
+func (noObserver) OutboxMessage(kind, status string)  {}
+func (noObserver) OutboxAttempt(kind, outcome string) {}
 
 func (c Config) withDefaults() Config {
 	if c.BaseDelay <= 0 {
@@ -83,6 +101,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Rand == nil {
 		c.Rand = rand.Float64
+	}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
 	}
 	return c
 }
@@ -130,6 +151,7 @@ func (o *Outbox) Enqueue(ctx context.Context, m *miniback.Message) error {
 	if err := o.store.CreateMessage(ctx, m); err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
 	}
+	o.cfg.Observer.OutboxMessage(m.Kind, miniback.MessageQueued)
 	if err := o.publish(ctx, m); err != nil {
 		o.log.Warn("outbox: publish failed; the sweeper will retry", "id", m.ID, "appid", m.AppID, "err", err)
 	}
@@ -203,6 +225,7 @@ func (o *Outbox) interrupt(ctx context.Context, m *miniback.Message) error {
 		return nil
 	}
 	if err == nil {
+		o.cfg.Observer.OutboxMessage(m.Kind, miniback.MessageFailed)
 		o.log.Warn("outbox: message interrupted mid-send; not resent", "id", m.ID, "appid", m.AppID,
 			"attempts", m.Attempts)
 	}

@@ -196,6 +196,21 @@ func (q *Queue) Publish(ctx context.Context, subject string, data []byte, msgID 
 	return nil
 }
 
+// Pending returns the messages of the durable consumer not yet
+// acknowledged: waiting to be delivered plus delivered and in flight. It
+// fails when the consumer does not exist (yet) or JetStream does not answer.
+func (q *Queue) Pending(ctx context.Context, durable string) (uint64, error) {
+	c, err := q.js.Consumer(ctx, q.cfg.Stream, durable)
+	if err != nil {
+		return 0, fmt.Errorf("queue: consumer %s: %w", durable, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("queue: consumer %s: %w", durable, err)
+	}
+	return info.NumPending + uint64(info.NumAckPending), nil
+}
+
 // Ping checks that the connection is up and JetStream answers for the
 // stream.
 func (q *Queue) Ping(ctx context.Context) error {

@@ -46,6 +46,18 @@ func ParseSigningKey(pemBytes []byte) (*SigningKey, error) {
 	return NewSigningKey(priv), nil
 }
 
+// LoadSigningKey reads the PKCS#8 PEM Ed25519 key in the file at path
+// (auth.signing_key_file: instances that share the file share the key). A
+// missing or unreadable file, or one that does not hold such a key, is an
+// error; nothing is created.
+func LoadSigningKey(path string) (*SigningKey, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("session: read signing key: %w", err)
+	}
+	return ParseSigningKey(raw)
+}
+
 // LoadOrCreateSigningKey reads the key at path, or, when the file does not
 // exist, generates one and writes it there with mode 0600. A key that exists
 // but cannot be parsed is an error, never silently replaced.

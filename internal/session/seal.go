@@ -78,6 +78,17 @@ func LoadOrCreateSealKey(path string) ([]byte, error) {
 	return ParseSealKey(string(raw))
 }
 
+// LoadSealKey reads the 32-byte key, in base64 or hex, in the file at path
+// (auth.seal_key_file). A missing or unreadable file, or one that does not
+// hold such a key, is an error; nothing is created.
+func LoadSealKey(path string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("session: read seal key: %w", err)
+	}
+	return ParseSealKey(string(raw))
+}
+
 // ParseSealKey decodes a 32-byte key written as base64 or hex.
 func ParseSealKey(text string) ([]byte, error) {
 	text = strings.TrimSpace(text)

@@ -42,6 +42,8 @@ type DB struct {
 
 	write *sql.DB // one connection, BEGIN IMMEDIATE
 	read  *sql.DB // several connections, read-only
+
+	writeStmts, readStmts *stmtCache // prepared statements of the hot paths
 }
 
 // NewDB returns a DB for the file at path, not yet opened.
@@ -67,6 +69,9 @@ func (db *DB) Open(ctx context.Context) error {
 			return fmt.Errorf("sqlite: open: create directory: %w", err)
 		}
 	}
+	if err := privateFiles(db.Path); err != nil {
+		return err
+	}
 	w, err := sql.Open("sqlite", dsn(db.Path, true))
 	if err != nil {
 		return fmt.Errorf("sqlite: open write pool: %w", err)
@@ -79,11 +84,39 @@ func (db *DB) Open(ctx context.Context) error {
 	}
 	r.SetMaxOpenConns(max(4, runtime.NumCPU()))
 	db.write, db.read = w, r
+	db.writeStmts, db.readStmts = newStmtCache(w), newStmtCache(r)
 	// The write pool connects first so that it creates the file and turns
 	// on WAL before any read-only connection looks at it.
 	if err := db.Ping(ctx); err != nil {
 		db.Close()
 		return err
+	}
+	return nil
+}
+
+// privateFiles creates the database file with mode 0600 when it is missing
+// (SQLite gives its -wal and -shm files the mode of the database file) and
+// takes group and other permissions away from the files of an existing
+// database: they hold user data and sealed session keys.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite: open: %w", err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: open: %w", err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("sqlite: open: restrict permissions: %w", err)
+			}
+		}
 	}
 	return nil
 }
@@ -119,9 +152,33 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// Stats sums the statistics of both pools, for the metrics of the
+// connection pool. A DB that is not open reports zeros.
+func (db *DB) Stats() sql.DBStats {
+	if db.write == nil || db.read == nil {
+		return sql.DBStats{}
+	}
+	w, r := db.write.Stats(), db.read.Stats()
+	return sql.DBStats{
+		MaxOpenConnections: w.MaxOpenConnections + r.MaxOpenConnections,
+		OpenConnections:    w.OpenConnections + r.OpenConnections,
+		InUse:              w.InUse + r.InUse,
+		Idle:               w.Idle + r.Idle,
+		WaitCount:          w.WaitCount + r.WaitCount,
+		WaitDuration:       w.WaitDuration + r.WaitDuration,
+		MaxIdleClosed:      w.MaxIdleClosed + r.MaxIdleClosed,
+		MaxIdleTimeClosed:  w.MaxIdleTimeClosed + r.MaxIdleTimeClosed,
+		MaxLifetimeClosed:  w.MaxLifetimeClosed + r.MaxLifetimeClosed,
+	}
+}
+
 // Close closes both pools. Closing a DB that is not open is not an error.
 func (db *DB) Close() error {
 	var errs []error
+	if db.readStmts != nil {
+		db.readStmts.close()
+		db.writeStmts.close()
+	}
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
 	}
@@ -145,7 +202,9 @@ func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	err = tx.Commit()
+	db.writeStmts.prepareWanted(ctx) // the connection is free again
+	return err
 }
 
 // rowScanner is a *sql.Row or *sql.Rows.

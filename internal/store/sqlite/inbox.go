@@ -108,15 +108,15 @@ func (s *InboxStore) InboxMessage(ctx context.Context, appid string, id int64) (
 	return &m, nil
 }
 
-// Inbox implements miniback.InboxStore. A limit of 0 or less returns no
-// messages.
-func (s *InboxStore) Inbox(ctx context.Context, appid string, beforeID int64, limit int) ([]*miniback.InboxMessage, error) {
-	if limit <= 0 {
+// Inbox implements miniback.InboxStore.
+func (s *InboxStore) Inbox(ctx context.Context, appid string, q miniback.InboxQuery) ([]*miniback.InboxMessage, error) {
+	if q.Limit <= 0 {
 		return []*miniback.InboxMessage{}, nil
 	}
 	msgs, err := s.query(ctx, `SELECT `+inboxColumns+` FROM inbox
-		WHERE appid = ? AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?`,
-		appid, beforeID, beforeID, limit)
+		WHERE appid = ? AND (? = 0 OR id < ?) AND (? = '' OR msg_type = ?) AND (? = '' OR status = ?)
+		ORDER BY id DESC LIMIT ?`,
+		appid, q.BeforeID, q.BeforeID, q.MsgType, q.MsgType, q.Status, q.Status, q.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: inbox: %w", err)
 	}

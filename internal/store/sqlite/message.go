@@ -86,6 +86,35 @@ func (s *MessageStore) Message(ctx context.Context, appid, id string) (*miniback
 	return m, nil
 }
 
+// Messages implements miniback.MessageStore.
+func (s *MessageStore) Messages(ctx context.Context, appid string, q miniback.MessageQuery) ([]*miniback.Message, error) {
+	msgs := []*miniback.Message{}
+	if q.Limit <= 0 {
+		return msgs, nil
+	}
+	rows, err := s.db.read.QueryContext(ctx, `
+		SELECT `+messageColumns+` FROM messages
+		WHERE appid = ? AND (? = '' OR status = ?)
+			AND (? = '' OR (created_at, id) < (SELECT created_at, id FROM messages WHERE appid = ? AND id = ?))
+		ORDER BY created_at DESC, id DESC LIMIT ?`,
+		appid, q.Status, q.Status, q.Before, appid, q.Before, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: messages: %w", err)
+		}
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: messages: %w", err)
+	}
+	return msgs, nil
+}
+
 // ClaimMessage implements miniback.MessageStore with one conditional UPDATE;
 // when it matches nothing, the current row is read in the same transaction.
 // An unknown id is an Error with code not_found.

@@ -10,7 +10,10 @@ import (
 	"github.com/miniback/miniback"
 )
 
-var _ miniback.SessionStore = (*SessionStore)(nil)
+var (
+	_ miniback.SessionStore      = (*SessionStore)(nil)
+	_ miniback.SessionUserReader = (*SessionStore)(nil)
+)
 
 // SessionStore keeps sessions and refresh tokens in a DB. It is safe for
 // concurrent use.
@@ -46,20 +49,41 @@ func errInvalidRefresh() error {
 	return miniback.Errorf(miniback.ECodeInvalidRefresh, "invalid refresh token")
 }
 
+// Login implements miniback.SessionStore in one IMMEDIATE write
+// transaction: the upsert, the key replacement and the new session commit
+// together or not at all.
+func (s *SessionStore) Login(ctx context.Context, l *miniback.Login) (*miniback.User, bool, error) {
+	var u *miniback.User
+	created := false
+	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if u, created, err = upsertLogin(ctx, s.db, tx, l.AppID, l.OpenID, l.UnionID, l.Now); err != nil {
+			return err
+		}
+		sealed, err := l.Seal(u)
+		if err != nil {
+			return err
+		}
+		if err := setSessionKey(ctx, s.db, tx, u.ID, sealed); err != nil {
+			return err
+		}
+		l.Session.UserID, l.Session.SealedSessionKey = u.ID, sealed
+		l.RefreshToken.SessionID = l.Session.ID
+		return insertSession(ctx, s.db, tx, l.Session, l.RefreshToken)
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlite: login: %w", err)
+	}
+	return u, created, nil
+}
+
 // CreateSession implements miniback.SessionStore: it stores s and rt, whose
 // SessionID is taken to be s.ID, in one transaction. A duplicate session id
 // or token hash is an Error with code conflict; a missing user is an Error
 // with code not_found.
 func (s *SessionStore) CreateSession(ctx context.Context, sess *miniback.Session, rt *miniback.RefreshToken) error {
 	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			sess.ID, sess.AppID, sess.UserID, nonNilBytes(sess.SealedSessionKey),
-			toMillis(sess.CreatedAt), toMillis(sess.ExpiresAt), nullMillis(sess.RevokedAt))
-		if err != nil {
-			return constraintError(err, "session")
-		}
-		return insertRefreshToken(ctx, tx, sess.ID, rt)
+		return insertSession(ctx, s.db, tx, sess, rt)
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: create session: %w", err)
@@ -67,9 +91,21 @@ func (s *SessionStore) CreateSession(ctx context.Context, sess *miniback.Session
 	return nil
 }
 
+// insertSession stores sess and its refresh token rt.
+func insertSession(ctx context.Context, db *DB, tx *sql.Tx, sess *miniback.Session, rt *miniback.RefreshToken) error {
+	_, err := db.txExec(ctx, tx, `
+		INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		sess.ID, sess.AppID, sess.UserID, nonNilBytes(sess.SealedSessionKey),
+		toMillis(sess.CreatedAt), toMillis(sess.ExpiresAt), nullMillis(sess.RevokedAt))
+	if err != nil {
+		return constraintError(err, "session")
+	}
+	return insertRefreshToken(ctx, db, tx, sess.ID, rt)
+}
+
 // insertRefreshToken stores rt in the family of sessionID.
-func insertRefreshToken(ctx context.Context, tx *sql.Tx, sessionID string, rt *miniback.RefreshToken) error {
-	_, err := tx.ExecContext(ctx, `
+func insertRefreshToken(ctx context.Context, db *DB, tx *sql.Tx, sessionID string, rt *miniback.RefreshToken) error {
+	_, err := db.txExec(ctx, tx, `
 		INSERT INTO refresh_tokens (hash, session_id, expires_at, used_at) VALUES (?, ?, ?, ?)`,
 		rt.Hash, sessionID, toMillis(rt.ExpiresAt), nullMillis(rt.UsedAt))
 	return constraintError(err, "refresh token")
@@ -78,7 +114,7 @@ func insertRefreshToken(ctx context.Context, tx *sql.Tx, sessionID string, rt *m
 // Session implements miniback.SessionStore with one primary-key lookup on
 // the read pool, cheap enough for a revocation check on every request.
 func (s *SessionStore) Session(ctx context.Context, id string) (*miniback.Session, error) {
-	sess, err := scanSession(s.db.read.QueryRowContext(ctx,
+	sess, err := scanSession(s.db.readRow(ctx,
 		`SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -87,6 +123,34 @@ func (s *SessionStore) Session(ctx context.Context, id string) (*miniback.Sessio
 		return nil, fmt.Errorf("sqlite: session: %w", err)
 	}
 	return sess, nil
+}
+
+// sessionUserQuery reads a session and its user in one primary-key lookup
+// of each table.
+var sessionUserQuery = `SELECT s.id, s.appid, s.user_id, s.sealed_session_key, s.created_at, s.expires_at, s.revoked_at,
+	u.id, u.appid, u.openid, u.unionid, u.nickname, u.avatar_url, u.phone_number, u.created_at, u.last_login_at
+	FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`
+
+// SessionUser implements miniback.SessionUserReader: the revocation check
+// of every authenticated request and the user it acts for, in one prepared
+// query on the read pool.
+func (s *SessionStore) SessionUser(ctx context.Context, id string) (*miniback.Session, *miniback.User, error) {
+	var sess miniback.Session
+	var u miniback.User
+	var sCreated, sExpires, uCreated, uLastLogin int64
+	var revoked sql.NullInt64
+	err := s.db.readRow(ctx, sessionUserQuery, id).Scan(
+		&sess.ID, &sess.AppID, &sess.UserID, &sess.SealedSessionKey, &sCreated, &sExpires, &revoked,
+		&u.ID, &u.AppID, &u.OpenID, &u.UnionID, &u.Nickname, &u.AvatarURL, &u.PhoneNumber, &uCreated, &uLastLogin)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil, miniback.Errorf(miniback.ECodeNotFound, "session not found")
+	case err != nil:
+		return nil, nil, fmt.Errorf("sqlite: session user: %w", err)
+	}
+	sess.CreatedAt, sess.ExpiresAt, sess.RevokedAt = fromMillis(sCreated), fromMillis(sExpires), fromNullMillis(revoked)
+	u.CreatedAt, u.LastLoginAt = fromMillis(uCreated), fromMillis(uLastLogin)
+	return &sess, &u, nil
 }
 
 // RotateRefreshToken implements miniback.SessionStore in one write
@@ -98,7 +162,7 @@ func (s *SessionStore) RotateRefreshToken(ctx context.Context, oldHash []byte, n
 	var reject error // committed, then returned
 	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		sess, reject, err = rotate(ctx, tx, oldHash, next, now)
+		sess, reject, err = rotate(ctx, s.db, tx, oldHash, next, now)
 		return err
 	})
 	if err != nil {
@@ -112,11 +176,11 @@ func (s *SessionStore) RotateRefreshToken(ctx context.Context, oldHash []byte, n
 
 // rotate does the work of RotateRefreshToken inside tx. It returns reject,
 // with a nil err, when the transaction must still commit.
-func rotate(ctx context.Context, tx *sql.Tx, oldHash []byte, next *miniback.RefreshToken, now time.Time) (sess *miniback.Session, reject, err error) {
+func rotate(ctx context.Context, db *DB, tx *sql.Tx, oldHash []byte, next *miniback.RefreshToken, now time.Time) (sess *miniback.Session, reject, err error) {
 	var sessionID string
 	var expires int64
 	var used sql.NullInt64
-	err = tx.QueryRowContext(ctx,
+	err = db.txRow(ctx, tx,
 		`SELECT session_id, expires_at, used_at FROM refresh_tokens WHERE hash = ?`, oldHash).
 		Scan(&sessionID, &expires, &used)
 	switch {
@@ -127,12 +191,12 @@ func rotate(ctx context.Context, tx *sql.Tx, oldHash []byte, next *miniback.Refr
 	case toMillis(now) >= expires:
 		return nil, errInvalidRefresh(), nil
 	case used.Valid:
-		if _, err := revoke(ctx, tx, sessionID, now); err != nil {
+		if _, err := revoke(ctx, db, tx, sessionID, now); err != nil {
 			return nil, nil, err
 		}
 		return nil, errInvalidRefresh(), nil
 	}
-	sess, err = scanSession(tx.QueryRowContext(ctx,
+	sess, err = scanSession(db.txRow(ctx, tx,
 		`SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, sessionID))
 	if err != nil {
 		return nil, nil, err
@@ -140,11 +204,11 @@ func rotate(ctx context.Context, tx *sql.Tx, oldHash []byte, next *miniback.Refr
 	if sess.Revoked() || toMillis(now) >= toMillis(sess.ExpiresAt) {
 		return nil, errInvalidRefresh(), nil
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ?`, toMillis(now), oldHash)
+	_, err = db.txExec(ctx, tx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ?`, toMillis(now), oldHash)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := insertRefreshToken(ctx, tx, sessionID, next); err != nil {
+	if err := insertRefreshToken(ctx, db, tx, sessionID, next); err != nil {
 		return nil, nil, err
 	}
 	return sess, nil, nil
@@ -152,8 +216,8 @@ func rotate(ctx context.Context, tx *sql.Tx, oldHash []byte, next *miniback.Refr
 
 // revoke sets revoked_at on session id unless it is already set, and
 // reports whether the session exists.
-func revoke(ctx context.Context, tx *sql.Tx, id string, now time.Time) (bool, error) {
-	res, err := tx.ExecContext(ctx,
+func revoke(ctx context.Context, db *DB, tx *sql.Tx, id string, now time.Time) (bool, error) {
+	res, err := db.txExec(ctx, tx,
 		`UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, toMillis(now), id)
 	if err != nil {
 		return false, err
@@ -168,7 +232,7 @@ func (s *SessionStore) RevokeSession(ctx context.Context, id string, now time.Ti
 	found := false
 	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		found, err = revoke(ctx, tx, id, now)
+		found, err = revoke(ctx, s.db, tx, id, now)
 		return err
 	})
 	if err != nil {
@@ -180,16 +244,50 @@ func (s *SessionStore) RevokeSession(ctx context.Context, id string, now time.Ti
 	return nil
 }
 
+// UserSessions implements miniback.SessionStore. A limit of 0 or less
+// returns no sessions.
+func (s *SessionStore) UserSessions(ctx context.Context, appid string, userID int64, limit int) ([]*miniback.Session, error) {
+	sessions := []*miniback.Session{}
+	if limit <= 0 {
+		return sessions, nil
+	}
+	rows, err := s.db.read.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
+		WHERE appid = ? AND user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, appid, userID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: user sessions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: user sessions: %w", err)
+		}
+		sessions = append(sessions, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: user sessions: %w", err)
+	}
+	return sessions, nil
+}
+
 // SetSessionKey implements miniback.SessionStore. A live session is one not
 // revoked; a user with no live session is not an error.
 func (s *SessionStore) SetSessionKey(ctx context.Context, userID int64, sealed []byte) error {
-	_, err := s.db.write.ExecContext(ctx,
-		`UPDATE sessions SET sealed_session_key = ? WHERE user_id = ? AND revoked_at IS NULL`,
-		nonNilBytes(sealed), userID)
+	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+		return setSessionKey(ctx, s.db, tx, userID, sealed)
+	})
 	if err != nil {
 		return fmt.Errorf("sqlite: set session key: %w", err)
 	}
 	return nil
+}
+
+// setSessionKey does the work of SetSessionKey inside tx.
+func setSessionKey(ctx context.Context, db *DB, tx *sql.Tx, userID int64, sealed []byte) error {
+	_, err := db.txExec(ctx, tx,
+		`UPDATE sessions SET sealed_session_key = ? WHERE user_id = ? AND revoked_at IS NULL`,
+		nonNilBytes(sealed), userID)
+	return err
 }
 
 // nonNilBytes turns nil into an empty slice, which the NOT NULL column takes.

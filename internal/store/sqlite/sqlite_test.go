@@ -43,6 +43,9 @@ func TestConformance(t *testing.T) {
 			Inbox:    sqlite.NewInboxStore(db),
 			Messages: sqlite.NewMessageStore(db),
 			Media:    sqlite.NewMediaStore(db),
+			Stats:    sqlite.NewStatsStore(db),
+			Events:   sqlite.NewEventStore(db),
+			Datacube: sqlite.NewDatacubeStore(db),
 		}
 	})
 }
@@ -58,6 +61,9 @@ func TestConformanceSharedDB(t *testing.T) {
 		Inbox:    sqlite.NewInboxStore(db),
 		Messages: sqlite.NewMessageStore(db),
 		Media:    sqlite.NewMediaStore(db),
+		Stats:    sqlite.NewStatsStore(db),
+		Events:   sqlite.NewEventStore(db),
+		Datacube: sqlite.NewDatacubeStore(db),
 	}
 	storetest.Run(t, func(*testing.T) storetest.Stores { return stores })
 }
@@ -158,6 +164,41 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
+// TestOpenMakesFilesPrivate: a new database file is 0600, and an existing
+// one left world-readable (by an older version) is restricted on Open.
+func TestOpenMakesFilesPrivate(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	fresh := sqlite.NewDB(filepath.Join(dir, "fresh.db"))
+	if err := fresh.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	old := filepath.Join(dir, "old.db")
+	for _, p := range []string{old, old + "-wal"} {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := sqlite.NewDB(old)
+	if err := db.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, p := range []string{fresh.Path, old, old + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s has mode %v", p, perm)
+		}
+	}
+}
+
 func TestPingAndClose(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpenDB(t)
@@ -227,6 +268,37 @@ func BenchmarkSessionLookup(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := ss.Session(ctx, fmt.Sprintf("s%d", n.Add(1)%sessions)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkSessionUserLookup is the read of every authenticated request:
+// the session and its user in one prepared query.
+func BenchmarkSessionUserLookup(b *testing.B) {
+	ctx := context.Background()
+	db := MustOpenDB(b)
+	us, ss := sqlite.NewUserStore(db), sqlite.NewSessionStore(db)
+	const sessions = 1000
+	for i := range sessions {
+		u, _, err := us.UpsertLogin(ctx, "wxbench", fmt.Sprintf("o%d", i), "", time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := &miniback.Session{ID: fmt.Sprintf("s%d", i), AppID: "wxbench", UserID: u.ID,
+			SealedSessionKey: []byte("k"), CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+		rt := &miniback.RefreshToken{Hash: []byte(s.ID), ExpiresAt: s.ExpiresAt}
+		if err := ss.CreateSession(ctx, s, rt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := ss.SessionUser(ctx, fmt.Sprintf("s%d", n.Add(1)%sessions)); err != nil {
 				b.Fatal(err)
 			}
 		}

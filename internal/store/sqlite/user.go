@@ -51,26 +51,7 @@ func (s *UserStore) UpsertLogin(ctx context.Context, appid, openid, unionid stri
 	created := false
 	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		u, err = scanUser(tx.QueryRowContext(ctx, `
-			INSERT INTO users (appid, openid, unionid, created_at, last_login_at)
-			VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (appid, openid) DO NOTHING
-			RETURNING `+userColumns,
-			appid, openid, unionid, toMillis(now), toMillis(now)))
-		if err == nil {
-			created = true
-			return nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		u, err = scanUser(tx.QueryRowContext(ctx, `
-			UPDATE users SET
-				unionid = CASE WHEN ? <> '' THEN ? ELSE unionid END,
-				last_login_at = ?
-			WHERE appid = ? AND openid = ?
-			RETURNING `+userColumns,
-			unionid, unionid, toMillis(now), appid, openid))
+		u, created, err = upsertLogin(ctx, s.db, tx, appid, openid, unionid, now)
 		return err
 	})
 	if err != nil {
@@ -79,16 +60,40 @@ func (s *UserStore) UpsertLogin(ctx context.Context, appid, openid, unionid stri
 	return u, created, nil
 }
 
+// upsertLogin does the work of UpsertLogin inside tx.
+func upsertLogin(ctx context.Context, db *DB, tx *sql.Tx, appid, openid, unionid string, now time.Time) (*miniback.User, bool, error) {
+	u, err := scanUser(db.txRow(ctx, tx, `
+		INSERT INTO users (appid, openid, unionid, created_at, last_login_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (appid, openid) DO NOTHING
+		RETURNING `+userColumns,
+		appid, openid, unionid, toMillis(now), toMillis(now)))
+	if err == nil {
+		return u, true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, false, err
+	}
+	u, err = scanUser(db.txRow(ctx, tx, `
+		UPDATE users SET
+			unionid = CASE WHEN ? <> '' THEN ? ELSE unionid END,
+			last_login_at = ?
+		WHERE appid = ? AND openid = ?
+		RETURNING `+userColumns,
+		unionid, unionid, toMillis(now), appid, openid))
+	return u, false, err
+}
+
 // User implements miniback.UserStore.
 func (s *UserStore) User(ctx context.Context, appid string, id int64) (*miniback.User, error) {
-	u, err := scanUser(s.db.read.QueryRowContext(ctx,
+	u, err := scanUser(s.db.readRow(ctx,
 		`SELECT `+userColumns+` FROM users WHERE appid = ? AND id = ?`, appid, id))
 	return userResult(u, err, "user")
 }
 
 // UserByOpenID implements miniback.UserStore.
 func (s *UserStore) UserByOpenID(ctx context.Context, appid, openid string) (*miniback.User, error) {
-	u, err := scanUser(s.db.read.QueryRowContext(ctx,
+	u, err := scanUser(s.db.readRow(ctx,
 		`SELECT `+userColumns+` FROM users WHERE appid = ? AND openid = ?`, appid, openid))
 	return userResult(u, err, "user by openid")
 }

@@ -138,7 +138,7 @@ func testAddInboxConcurrent(t *testing.T, open OpenFunc) {
 	if nCreated != 1 {
 		t.Errorf("created = true %d times, want 1", nCreated)
 	}
-	msgs, err := is.Inbox(ctx, appid, 0, 100)
+	msgs, err := is.Inbox(ctx, appid, miniback.InboxQuery{Limit: 100})
 	if err != nil {
 		t.Fatalf("Inbox: %v", err)
 	}
@@ -209,7 +209,7 @@ func testInbox(t *testing.T, open OpenFunc) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			msgs, err := is.Inbox(ctx, tt.appid, tt.beforeID, tt.limit)
+			msgs, err := is.Inbox(ctx, tt.appid, miniback.InboxQuery{BeforeID: tt.beforeID, Limit: tt.limit})
 			if err != nil {
 				t.Fatalf("Inbox: %v", err)
 			}
@@ -218,6 +218,53 @@ func testInbox(t *testing.T, open OpenFunc) {
 				if m.AppID != tt.appid {
 					t.Errorf("message %d has appid %q, want %q", m.ID, m.AppID, tt.appid)
 				}
+				got = append(got, m.ID)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("ids = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// testInboxFilter checks the msg_type and status filters, alone, together
+// and with the cursor.
+func testInboxFilter(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	is := open(t).Inbox
+	appid := appID(t)
+	add := func(key, msgType, status string) int64 {
+		m := newInbox(appid, key, at(0))
+		m.MsgType, m.Status = msgType, status
+		return mustAddInbox(t, is, m).ID
+	}
+	text1 := add("t1", "text", miniback.InboxHandled)
+	event1 := add("e1", "event", miniback.InboxFailed)
+	text2 := add("t2", "text", miniback.InboxFailed)
+	event2 := add("e2", "event", miniback.InboxHandled)
+	other := newInbox(appid+"x", "t3", at(0))
+	other.MsgType, other.Status = "text", miniback.InboxFailed
+	mustAddInbox(t, is, other)
+	tests := []struct {
+		name string
+		q    miniback.InboxQuery
+		want []int64
+	}{
+		{"type", miniback.InboxQuery{MsgType: "text", Limit: 10}, []int64{text2, text1}},
+		{"status", miniback.InboxQuery{Status: miniback.InboxFailed, Limit: 10}, []int64{text2, event1}},
+		{"both", miniback.InboxQuery{MsgType: "event", Status: miniback.InboxHandled, Limit: 10}, []int64{event2}},
+		{"type after cursor", miniback.InboxQuery{MsgType: "text", BeforeID: text2, Limit: 10}, []int64{text1}},
+		{"type with limit", miniback.InboxQuery{MsgType: "event", Limit: 1}, []int64{event2}},
+		{"no match", miniback.InboxQuery{MsgType: "image", Limit: 10}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msgs, err := is.Inbox(ctx, appid, tt.q)
+			if err != nil {
+				t.Fatalf("Inbox: %v", err)
+			}
+			var got []int64
+			for _, m := range msgs {
 				got = append(got, m.ID)
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {

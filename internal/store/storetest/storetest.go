@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every SQL engine of miniback
 // runs: it checks each method of miniback.UserStore, SessionStore,
-// InboxStore, MessageStore and MediaStore, and each error contract in their
+// InboxStore, MessageStore, MediaStore, StatsStore, EventStore and DatacubeStore, and each error contract in their
 // docs, against a real database.
 //
 // An engine's test calls Run with a function that opens an empty, migrated
@@ -28,6 +28,9 @@ type Stores struct {
 	Inbox    miniback.InboxStore
 	Messages miniback.MessageStore
 	Media    miniback.MediaStore
+	Stats    miniback.StatsStore
+	Events   miniback.EventStore
+	Datacube miniback.DatacubeStore
 }
 
 // OpenFunc opens the stores under test for t and arranges their cleanup.
@@ -57,15 +60,21 @@ func Run(t *testing.T, open OpenFunc) {
 		{"TimesRoundTrip", testTimesRoundTrip},
 		{"CreateSession", testCreateSession},
 		{"Session", testSession},
+		{"SessionUser", testSessionUser},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RotateRefreshTokenChain", testRotateChain},
 		{"RotateRefreshTokenConcurrent", testRotateConcurrent},
 		{"RevokeSession", testRevokeSession},
 		{"SetSessionKey", testSetSessionKey},
+		{"Login", testLogin},
+		{"LoginAtomic", testLoginAtomic},
+		{"LoginConcurrent", testLoginConcurrent},
+		{"UserSessions", testUserSessions},
 		{"AddInbox", testAddInbox},
 		{"AddInboxConcurrent", testAddInboxConcurrent},
 		{"InboxMessage", testInboxMessage},
 		{"Inbox", testInbox},
+		{"InboxFilter", testInboxFilter},
 		{"FinishInbox", testFinishInbox},
 		{"StaleInbox", testStaleInbox},
 		{"CreateMessage", testCreateMessage},
@@ -74,12 +83,30 @@ func Run(t *testing.T, open OpenFunc) {
 		{"ClaimMessageConcurrent", testClaimMessageConcurrent},
 		{"FinishMessage", testFinishMessage},
 		{"PendingMessages", testPendingMessages},
+		{"Messages", testMessages},
 		{"Media", testMedia},
 		{"MediaCheck", testMediaCheck},
 		{"Code", testCode},
+		{"Stats", testStats},
+		{"EventSeries", testEventSeries},
+		{"EventFunnel", testEventFunnel},
+		{"EventRetention", testEventRetention},
+		{"EventActive", testEventActive},
+		{"AddEventsOnce", testAddEventsOnce},
+		{"DeleteEventsBefore", testDeleteEventsBefore},
+		{"Datacube", testDatacube},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
+	}
+}
+
+// needAnalytics skips an analytics test, saying so, on an engine that
+// does not store events yet.
+func needAnalytics(t *testing.T, st Stores) {
+	t.Helper()
+	if st.Events == nil || st.Datacube == nil {
+		t.Skip("this engine has no EventStore / DatacubeStore yet")
 	}
 }
 

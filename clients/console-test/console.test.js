@@ -1,0 +1,193 @@
+// The admin console in a real browser: Playwright driving Debian's
+// Chromium against the real miniback binary in sandbox mode. One browser,
+// one page, the steps in order; a screenshot of every page goes to .ci/out/.
+'use strict';
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+const h = require('../weapp/test/harness');
+
+const OUT = path.resolve(__dirname, '../../.ci/out');
+const XSS = '<img src=x onerror=alert(1)>';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+let server, context, page, userDir;
+const dialogs = [];
+const consoleErrors = [];
+const requests = [];
+const fixture = {};
+
+async function apiLogin(user) {
+  const code = await h.postJSON(server.base + '/sandbox/login', { appid: h.APPID, user });
+  const login = await h.postJSON(`${server.base}/api/v1/${h.APPID}/login`, { code: code.body.code });
+  assert.equal(login.status, 200);
+  return login.body;
+}
+
+before(async () => {
+  fs.mkdirSync(OUT, { recursive: true });
+  server = await h.startServer();
+  // A user whose nickname is markup, and a push in the inbox.
+  const alice = await apiLogin('console-alice');
+  const patch = await fetch(`${server.base}/api/v1/${h.APPID}/me`, {
+    method: 'PATCH', headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + alice.access_token },
+    body: JSON.stringify({ nickname: XSS }),
+  });
+  assert.equal(patch.status, 200);
+  fixture.alice = alice;
+  await apiLogin('console-bob');
+  const push = await h.postJSON(server.base + '/sandbox/push', { appid: h.APPID, message: {
+    ToUserName: 'gh_console', FromUserName: alice.user.openid, CreateTime: Math.floor(Date.now() / 1000),
+    MsgType: 'text', Content: 'where is my parcel?', MsgId: 424242 } });
+  assert.equal(push.body.status, 200);
+
+  userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'miniback-console-chromium-'));
+  context = await chromium.launchPersistentContext(userDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 860 },
+  });
+  page = context.pages()[0] || await context.newPage();
+  page.on('dialog', (d) => {
+    dialogs.push(d.type() + ': ' + d.message());
+    if (d.type() === 'confirm') d.accept(); else d.dismiss();
+  });
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  page.on('request', (r) => requests.push(r.method() + ' ' + new URL(r.url()).pathname));
+});
+
+after(async () => {
+  if (context) await context.close();
+  if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+  if (server) await server.stop();
+});
+
+function shot(name) {
+  return page.screenshot({ path: path.join(OUT, `console-${name}.png`), fullPage: true });
+}
+
+const adminCalls = () => requests.filter((r) => r.includes('/admin/'));
+
+test('console', async (top) => {
+  // t.test with a screenshot of the page when a step fails.
+  const t = {
+    test: (name, fn) => top.test(name, async (st) => {
+      try {
+        await fn(st);
+      } catch (err) {
+        await shot('failed-' + name.replace(/\W+/g, '-').slice(0, 40)).catch(() => {});
+        throw err;
+      }
+    }),
+  };
+  await t.test('a wrong key shows a clear error and calls nothing else', async () => {
+    await page.goto(server.base + '/console/');
+    await page.fill('#key', 'not-the-admin-key-0123456789');
+    await page.click('#signin-form button[type=submit]');
+    const err = page.locator('#signin-error');
+    await err.waitFor({ state: 'visible' });
+    assert.match(await err.textContent(), /admin key was refused/);
+    assert.deepEqual(adminCalls(), ['GET /admin/v1/apps']);
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'a refused key is not kept');
+    assert.ok(await page.locator('#nav').isHidden());
+    await shot('signin-error');
+  });
+
+  await t.test('sign in: the overview counts users, logins and pushes', async () => {
+    await page.fill('#key', h.ADMIN_KEY);
+    await page.click('#signin-form button[type=submit]');
+    await page.locator('.stats').waitFor();
+    const stats = await page.locator('.stat strong').allTextContents();
+    assert.deepEqual(stats.slice(0, 3), ['2', '2', '1']);
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('miniback.adminKey')), h.ADMIN_KEY);
+    assert.deepEqual(await context.cookies(), [], 'nothing in cookies');
+    await shot('overview');
+  });
+
+  await t.test('find a user by openid; the nickname is text, not markup', async () => {
+    await page.click('#nav a[data-page=users]');
+    await page.locator('#user-search').waitFor();
+    await page.fill('#user-search', fixture.alice.user.openid);
+    await page.click('form.row button[type=submit]');
+    const nick = page.locator('td.nickname');
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 1);
+    assert.equal(await nick.textContent(), XSS);
+    assert.equal(await page.locator('img').count(), 0, 'no img element was made');
+    await page.waitForTimeout(200);
+    assert.deepEqual(dialogs, [], 'no alert ran');
+    await shot('users');
+  });
+
+  await t.test('revoke the session: the user\'s next call is 401', async () => {
+    const before = await fetch(`${server.base}/api/v1/${h.APPID}/me`, { headers: { Authorization: 'Bearer ' + fixture.alice.access_token } });
+    assert.equal(before.status, 200);
+    await page.click('tbody tr button:has-text("Sessions")');
+    await page.locator('button.danger:has-text("Revoke")').click();
+    await page.locator('.badge.revoked').waitFor();
+    assert.equal(dialogs.length, 1);
+    assert.match(dialogs[0], /^confirm: Revoke session/);
+    const res = await fetch(`${server.base}/api/v1/${h.APPID}/me`, { headers: { Authorization: 'Bearer ' + fixture.alice.access_token } });
+    assert.equal(res.status, 401);
+    await shot('sessions');
+  });
+
+  await t.test('send a subscribe message and see it sent', async () => {
+    await page.click('#nav a[data-page=messages]');
+    await page.locator('#send-form').waitFor();
+    await page.fill('#send-to', String(fixture.alice.user.id));
+    await page.fill('#send-template', 'VRR0UEO9VJOLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc');
+    await page.click('#send-form button[type=submit]');
+    await page.locator('tbody .badge.sent').waitFor({ timeout: 15000 });
+    const sent = await (await fetch(`${server.base}/sandbox/sent?appid=${h.APPID}&openid=${fixture.alice.user.openid}`)).json();
+    assert.equal(sent.messages.length, 1, 'WeChat received it');
+    await shot('messages');
+  });
+
+  await t.test('find the push in the inbox and read its JSON', async () => {
+    await page.click('#nav a[data-page=inbox]');
+    await page.locator('#inbox-type').waitFor();
+    await page.selectOption('#inbox-type', 'text');
+    await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 1);
+    await page.click('tbody details summary');
+    const json = JSON.parse(await page.locator('pre.json').textContent());
+    assert.equal(json.Content, 'where is my parcel?');
+    await page.selectOption('#inbox-type', 'event');
+    await page.locator('p.empty').waitFor();
+    await page.selectOption('#inbox-type', 'text');
+    await page.locator('pre.json').waitFor({ state: 'attached' });
+    await page.click('tbody details summary');
+    await shot('inbox');
+  });
+
+  await t.test('the live page draws request rate and p99', async () => {
+    await page.click('#nav a[data-page=metrics]');
+    await page.waitForFunction(() => Number(document.getElementById('page').dataset.samples || 0) >= 1, null, { timeout: 15000 });
+    // Traffic between two reads shows as a rate and a p99.
+    await Promise.all(Array.from({ length: 40 }, () => fetch(server.base + '/healthz')));
+    await page.waitForFunction(() => Number(document.getElementById('page').dataset.samples || 0) >= 2, null, { timeout: 15000 });
+    const rate = await page.locator('#rate-now').textContent();
+    assert.match(rate, /^[0-9.]+ \/s$/);
+    assert.ok(Number(rate.split(' ')[0]) > 0, 'rate ' + rate);
+    assert.match(await page.locator('#p99-now').textContent(), /^[0-9.]+ ms$/);
+    await shot('live');
+  });
+
+  await t.test('sign out forgets the key', async () => {
+    await page.click('#signout');
+    await page.locator('#signin').waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    await page.reload();
+    await page.locator('#signin').waitFor();
+    assert.ok(await page.locator('#page').isHidden());
+  });
+
+  await t.test('no script error and no CSP violation on any page', () => {
+    assert.deepEqual(consoleErrors.filter((e) => !/status of 401/.test(e)), []);
+  });
+});

@@ -1,0 +1,163 @@
+package inbox_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/inbox"
+	"github.com/miniback/miniback/push"
+)
+
+// TestPortalThenDispatcher: the portal answers while a slow handler has not
+// run (it never calls handlers); the Dispatcher then runs it once and
+// finishes the row, and a queue redelivery does not run it again.
+func TestPortalThenDispatcher(t *testing.T) {
+	env := newPortalEnv(t)
+	release := make(chan struct{})
+	var runs atomic.Int32
+	slow := inbox.HandlerFunc(func(ctx context.Context, m *push.Message, in *miniback.InboxMessage) error {
+		<-release
+		runs.Add(1)
+		return nil
+	})
+	router, err := inbox.NewRouter([]inbox.Rule{{MsgType: "text", Handler: "slow"}}, inbox.WithHandler("slow", slow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &inbox.Dispatcher{Inbox: env.inbox, Router: router, Now: func() time.Time { return testNow }}
+
+	p := buildPush(t, "wxencxml", "safe", push.FormatXML, readSample(t, "text.xml"), testNow.Unix())
+	if status, body := env.send(t, p); status != http.StatusOK || body != "success" {
+		t.Fatalf("%d %q", status, body)
+	}
+	pubs := env.queue.all()
+	if len(pubs) != 1 || runs.Load() != 0 {
+		t.Fatalf("publishes %v, handler runs %d: want 1 publish and no run", pubs, runs.Load())
+	}
+	id, err := inbox.ParseInboxID([]byte(pubs[0].data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	for range 2 { // the second is a queue redelivery
+		if err := d.HandleDelivery(context.Background(), "wxencxml", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if runs.Load() != 1 {
+		t.Errorf("handler ran %d times, want 1", runs.Load())
+	}
+	row, err := env.inbox.InboxMessage(context.Background(), "wxencxml", id)
+	if err != nil || row.Status != miniback.InboxHandled {
+		t.Fatalf("row %+v, %v", row, err)
+	}
+	// A WeChat retry after handling is answered and not published.
+	if status, _ := env.send(t, p); status != http.StatusOK || len(env.queue.all()) != 1 {
+		t.Errorf("retry: status %d, %d publishes", status, len(env.queue.all()))
+	}
+}
+
+func TestDispatcher(t *testing.T) {
+	boom := errors.New("boom")
+	tests := []struct {
+		name       string
+		handlerErr error
+		cancel     bool
+		wantStatus string
+		wantErr    bool
+	}{
+		{"handled", nil, false, miniback.InboxHandled, false},
+		{"failed is recorded", boom, false, miniback.InboxFailed, false},
+		{"shutdown leaves it received", boom, true, miniback.InboxReceived, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := mustInbox(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			h := inbox.HandlerFunc(func(context.Context, *push.Message, *miniback.InboxMessage) error {
+				if tt.cancel {
+					cancel()
+				}
+				return tt.handlerErr
+			})
+			router, err := inbox.NewRouter([]inbox.Rule{{Handler: "h"}}, inbox.WithHandler("h", h))
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := inboxOf(t, "wxa", "text.json")
+			in.ID = 0
+			if _, err := store.AddInbox(context.Background(), in); err != nil {
+				t.Fatal(err)
+			}
+			d := &inbox.Dispatcher{Inbox: store, Router: router, Now: func() time.Time { return testNow }}
+			if err := d.HandleDelivery(ctx, "wxa", in.ID); (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			row, err := store.InboxMessage(context.Background(), "wxa", in.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if row.Status != tt.wantStatus {
+				t.Errorf("status %q, want %q", row.Status, tt.wantStatus)
+			}
+			if tt.wantStatus == miniback.InboxFailed && row.Error == "" {
+				t.Error("failure not recorded")
+			}
+		})
+	}
+}
+
+func TestDispatcherNotFound(t *testing.T) {
+	router, err := inbox.NewRouter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &inbox.Dispatcher{Inbox: mustInbox(t), Router: router}
+	if err := d.HandleDelivery(context.Background(), "wxa", 99); !miniback.IsNotFound(err) {
+		t.Errorf("err = %v, want not_found", err)
+	}
+}
+
+func TestParseInboxID(t *testing.T) {
+	tests := []struct {
+		data string
+		want int64
+		ok   bool
+	}{{"12", 12, true}, {" 7\n", 7, true}, {"0", 0, false}, {"-1", 0, false}, {"x", 0, false}, {"", 0, false}}
+	for _, tt := range tests {
+		got, err := inbox.ParseInboxID([]byte(tt.data))
+		if got != tt.want || (err == nil) != tt.ok {
+			t.Errorf("ParseInboxID(%q) = %d, %v", tt.data, got, err)
+		}
+	}
+}
+
+// TestPortalRequeue: a received row whose publish was lost is published
+// again by Requeue.
+func TestPortalRequeue(t *testing.T) {
+	env := newPortalEnv(t)
+	env.queue.err = errQueueDown
+	p := buildPush(t, "wxplainjson", "plain", push.FormatJSON, readSample(t, "text.json"), testNow.Unix())
+	if status, _ := env.send(t, p); status != http.StatusServiceUnavailable {
+		t.Fatalf("status %d", status)
+	}
+	env.queue.mu.Lock()
+	env.queue.err = nil
+	env.queue.mu.Unlock()
+	env.portal.Now = func() time.Time { return testNow.Add(time.Hour) }
+	n, err := env.portal.Requeue(context.Background(), time.Minute, 10)
+	if err != nil || n != 1 {
+		t.Fatalf("Requeue = %d, %v", n, err)
+	}
+	rows := env.rows(t, "wxplainjson")
+	if pubs := env.queue.all(); len(pubs) != 1 || pubs[0].msgID != fmt.Sprintf("inbox-%d", rows[0].ID) {
+		t.Errorf("published %+v", pubs)
+	}
+}

@@ -1,0 +1,179 @@
+package inbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/queue"
+)
+
+// Defaults of Config.
+const (
+	// DefaultRequeueAfter is how long a push may stay received before it is
+	// queued again. It is longer than the slowest handling (a webhook's
+	// five tries of at most 10 s each, with backoff) so that a push still
+	// being handled is never queued twice once the queue's two-minute
+	// duplicate window is over.
+	DefaultRequeueAfter = 10 * time.Minute
+	// DefaultRequeueInterval is how often Run looks for such pushes.
+	DefaultRequeueInterval = time.Minute
+
+	// durable is the queue consumer shared by every instance.
+	durable = "inbox"
+	// requeueBatch bounds the rows one requeue pass publishes.
+	requeueBatch = 100
+)
+
+// Config configures an Inbox. Zero fields take the defaults.
+type Config struct {
+	// Rules route pushes to handlers; with none every push is logged.
+	Rules []Rule
+	// Handlers are extra named handlers that rules may name.
+	Handlers map[string]Handler
+	// MaxAge is the accepted clock skew of a push's timestamp, both ways.
+	// Default DefaultMaxAge.
+	MaxAge time.Duration
+	// MaxBody is the largest accepted push body. Default DefaultMaxBody.
+	MaxBody int64
+	// RequeueAfter and RequeueInterval tune the requeue of pushes whose
+	// publish a crash may have lost.
+	RequeueAfter    time.Duration
+	RequeueInterval time.Duration
+	// Webhook tunes the webhook handler.
+	Webhook WebhookOptions
+	// Now returns the current time. Default time.Now.
+	Now func() time.Time
+	// Logger receives the log handler's lines, repeats (debug) and
+	// requeue errors. nil discards them.
+	Logger *slog.Logger
+	// Observer counts pushes received and handled and the handling lag
+	// (internal/metrics implements it). nil counts nothing.
+	Observer Observer
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxAge <= 0 {
+		c.MaxAge = DefaultMaxAge
+	}
+	if c.MaxBody <= 0 {
+		c.MaxBody = DefaultMaxBody
+	}
+	if c.RequeueAfter <= 0 {
+		c.RequeueAfter = DefaultRequeueAfter
+	}
+	if c.RequeueInterval <= 0 {
+		c.RequeueInterval = DefaultRequeueInterval
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Inbox owns the message-push flow: a push arrives at the Portal, is
+// stored and queued; Run takes it off the queue and hands it to the
+// Router. Every instance of miniback runs one over the same store and
+// queue. It is safe for concurrent use.
+type Inbox struct {
+	// Portal is the endpoint /wx/portal/{appid}.
+	Portal     *Portal
+	dispatcher *Dispatcher
+	q          *queue.Queue
+	cfg        Config
+}
+
+// New checks and compiles the rules and returns an Inbox over the store and
+// queue. media receives the verdicts of wxa_media_check pushes (a built-in
+// rule that runs before cfg.Rules); replies queues auto_reply's messages.
+// It returns an error naming the rule for a rule NewRouter refuses
+// (rules[0] is the first of cfg.Rules).
+func New(apps miniback.Apps, store miniback.InboxStore, media miniback.MediaStore, q *queue.Queue, replies Enqueuer, cfg Config) (*Inbox, error) {
+	cfg = cfg.withDefaults()
+	rules := cfg.Rules
+	if len(rules) == 0 {
+		rules = []Rule{{Handler: HandlerLog}}
+	}
+	opts := []Option{WithLogger(cfg.Logger), WithReplies(replies), WithWebhookOptions(cfg.Webhook), WithObserver(cfg.Observer),
+		WithHandler(handlerMediaCheck, mediaCheckHandler{media: media, log: cfg.Logger, now: cfg.Now})}
+	for name, h := range cfg.Handlers {
+		opts = append(opts, WithHandler(name, h))
+	}
+	// The built-in rule is compiled apart so that errors count cfg.Rules from 0.
+	builtin, err := NewRouter([]Rule{mediaCheckRule}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	router, err := NewRouter(rules, opts...)
+	if err != nil {
+		return nil, err
+	}
+	router.rules = append(builtin.rules, router.rules...)
+	in := &Inbox{q: q, cfg: cfg}
+	in.Portal = &Portal{Apps: apps, Inbox: store, Queue: q, MaxAge: cfg.MaxAge, MaxBody: cfg.MaxBody,
+		Now: cfg.Now, Logger: cfg.Logger, Observer: cfg.Observer}
+	in.dispatcher = &Dispatcher{Inbox: store, Router: router, Now: cfg.Now, Observer: cfg.Observer}
+	return in, nil
+}
+
+// ServeVerify is the Portal's ServeVerify.
+func (in *Inbox) ServeVerify(w http.ResponseWriter, r *http.Request) error {
+	return in.Portal.ServeVerify(w, r)
+}
+
+// ServeMessage is the Portal's ServeMessage.
+func (in *Inbox) ServeMessage(w http.ResponseWriter, r *http.Request) error {
+	return in.Portal.ServeMessage(w, r)
+}
+
+// Run consumes the inbox subjects of every app and requeues lost publishes
+// every Config.RequeueInterval until ctx ends; it then waits for the
+// handlers in flight to finish their rows and returns nil. It returns an
+// error at once when the queue consumer cannot be created.
+func (in *Inbox) Run(ctx context.Context) error {
+	c, err := in.q.Consume(ctx, durable, in.q.Subject(subjectKind, "*"), in.consume)
+	if err != nil {
+		return fmt.Errorf("inbox: %w", err)
+	}
+	defer c.Stop()
+	t := time.NewTicker(in.cfg.RequeueInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		n, err := in.Portal.Requeue(ctx, in.cfg.RequeueAfter, requeueBatch)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			in.cfg.Logger.Warn("inbox: requeue of received pushes failed", slog.String("error", err.Error()))
+		case n > 0:
+			in.cfg.Logger.Info("inbox: requeued received pushes", slog.Int("count", n))
+		}
+	}
+}
+
+// consume handles one queued inbox id; the subject names the app.
+func (in *Inbox) consume(ctx context.Context, d *queue.Delivery) error {
+	appid, ok := strings.CutPrefix(d.Subject, in.q.Subject(subjectKind, ""))
+	if !ok {
+		return queue.Drop(fmt.Errorf("inbox: unexpected subject %q", d.Subject))
+	}
+	id, err := ParseInboxID(d.Data)
+	if err != nil {
+		return queue.Drop(err)
+	}
+	err = in.dispatcher.HandleDelivery(ctx, appid, id)
+	if miniback.IsNotFound(err) {
+		return queue.Drop(err)
+	}
+	return err
+}

@@ -1,0 +1,227 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/miniback/miniback"
+)
+
+var _ miniback.MessageStore = (*MessageStore)(nil)
+
+// MessageStore keeps outbound messages in a DB. Every status change is one
+// conditional UPDATE, so it is a compare-and-set even between instances. It is safe for concurrent use.
+type MessageStore struct {
+	db *DB
+}
+
+// NewMessageStore returns a MessageStore on db, which must be open and
+// migrated.
+func NewMessageStore(db *DB) *MessageStore {
+	return &MessageStore{db: db}
+}
+
+// messageColumns lists the columns scanMessage reads, in its order.
+const messageColumns = `id, appid, kind, openid, payload, status, attempts, wechat_errcode,
+	error, wechat_msgid, created_at, sent_at, next_attempt_at, claimed_at`
+
+// scanMessage reads one row of messageColumns.
+func scanMessage(r rowScanner) (*miniback.Message, error) {
+	var m miniback.Message
+	var payload string
+	var created, next int64
+	var sent, claimed sql.NullInt64
+	err := r.Scan(&m.ID, &m.AppID, &m.Kind, &m.OpenID, &payload, &m.Status, &m.Attempts,
+		&m.WeChatErrCode, &m.Error, &m.WeChatMsgID, &created, &sent, &next, &claimed)
+	if err != nil {
+		return nil, err
+	}
+	m.Payload = json.RawMessage(payload)
+	m.CreatedAt, m.SentAt = fromMillis(created), fromNullMillis(sent)
+	m.NextAttemptAt, m.ClaimedAt = fromMillis(next), fromNullMillis(claimed)
+	return &m, nil
+}
+
+// errMessageNotFound is the answer for a missing message.
+func errMessageNotFound() error {
+	return miniback.Errorf(miniback.ECodeNotFound, "message not found")
+}
+
+// CreateMessage implements miniback.MessageStore. It sets m.Status to
+// queued; a zero m.NextAttemptAt is set to m.CreatedAt, so the message is
+// due at once; an empty m.Payload is stored as {}.
+func (s *MessageStore) CreateMessage(ctx context.Context, m *miniback.Message) error {
+	m.Status = miniback.MessageQueued
+	if m.NextAttemptAt.IsZero() {
+		m.NextAttemptAt = m.CreatedAt
+	}
+	m.Payload = json.RawMessage(jsonText(m.Payload))
+	_, err := s.db.db.ExecContext(ctx, `
+		INSERT INTO messages (`+messageColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.AppID, m.Kind, m.OpenID, string(m.Payload), m.Status, m.Attempts,
+		m.WeChatErrCode, m.Error, m.WeChatMsgID, toMillis(m.CreatedAt), nullMillis(m.SentAt),
+		toMillis(m.NextAttemptAt), nullMillis(m.ClaimedAt))
+	if err != nil {
+		return fmt.Errorf("mysql: create message: %w", constraintError(err, "message"))
+	}
+	return nil
+}
+
+// Message implements miniback.MessageStore.
+func (s *MessageStore) Message(ctx context.Context, appid, id string) (*miniback.Message, error) {
+	m, err := scanMessage(s.db.db.QueryRowContext(ctx,
+		`SELECT `+messageColumns+` FROM messages WHERE appid = ? AND id = ?`, appid, id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, errMessageNotFound()
+	case err != nil:
+		return nil, fmt.Errorf("mysql: message: %w", err)
+	}
+	return m, nil
+}
+
+// Messages implements miniback.MessageStore.
+func (s *MessageStore) Messages(ctx context.Context, appid string, q miniback.MessageQuery) ([]*miniback.Message, error) {
+	msgs := []*miniback.Message{}
+	if q.Limit <= 0 {
+		return msgs, nil
+	}
+	rows, err := s.db.db.QueryContext(ctx, `
+		SELECT `+messageColumns+` FROM messages
+		WHERE appid = ? AND (? = '' OR status = ?)
+			AND (? = '' OR (created_at, id) < (SELECT created_at, id FROM messages WHERE appid = ? AND id = ?))
+		ORDER BY created_at DESC, id DESC LIMIT ?`,
+		appid, q.Status, q.Status, q.Before, appid, q.Before, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("mysql: messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("mysql: messages: %w", err)
+		}
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("mysql: messages: %w", err)
+	}
+	return msgs, nil
+}
+
+// ClaimMessage implements miniback.MessageStore with one conditional UPDATE
+// (a concurrent claimer waits for the row lock, then finds it no longer
+// queued), and reads the row back in the same transaction. An unknown id is
+// an Error with code not_found.
+func (s *MessageStore) ClaimMessage(ctx context.Context, id string, now time.Time) (*miniback.Message, bool, error) {
+	var m *miniback.Message
+	ok := false
+	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE messages SET status = ?, attempts = attempts + 1, claimed_at = ?
+			WHERE id = ? AND status = ?`,
+			miniback.MessageSending, toMillis(now), id, miniback.MessageQueued)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		ok = n == 1
+		m, err = scanMessage(tx.QueryRowContext(ctx,
+			`SELECT `+messageColumns+` FROM messages WHERE id = ?`, id))
+		return err
+	})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, false, errMessageNotFound()
+	case err != nil:
+		return nil, false, fmt.Errorf("mysql: claim message: %w", err)
+	}
+	return m, ok, nil
+}
+
+// FinishMessage implements miniback.MessageStore with one conditional
+// UPDATE. SentAt is set to out.Now for MessageSent and NextAttemptAt to
+// out.NextAttemptAt for MessageQueued. Any other out.Status is an Error with
+// code invalid_request; an unknown id is an Error with code not_found.
+func (s *MessageStore) FinishMessage(ctx context.Context, id string, out miniback.MessageOutcome) error {
+	switch out.Status {
+	case miniback.MessageSent, miniback.MessageFailed, miniback.MessageQueued:
+	default:
+		return miniback.Errorf(miniback.ECodeInvalidRequest, "message outcome status %q", out.Status)
+	}
+	res, err := s.db.db.ExecContext(ctx, `
+		UPDATE messages SET status = ?, wechat_errcode = ?, error = ?, wechat_msgid = ?,
+			sent_at = CASE WHEN ? = ? THEN ? ELSE sent_at END,
+			next_attempt_at = CASE WHEN ? = ? THEN ? ELSE next_attempt_at END
+		WHERE id = ? AND status = ?`,
+		out.Status, out.WeChatErrCode, out.Error, out.WeChatMsgID,
+		out.Status, miniback.MessageSent, toMillis(out.Now),
+		out.Status, miniback.MessageQueued, toMillis(out.NextAttemptAt),
+		id, miniback.MessageSending)
+	if err != nil {
+		return fmt.Errorf("mysql: finish message: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("mysql: finish message: %w", err)
+	}
+	if n == 0 {
+		return s.notSending(ctx, id)
+	}
+	return nil
+}
+
+// notSending explains why FinishMessage matched no row: not_found for an
+// unknown id, conflict otherwise.
+func (s *MessageStore) notSending(ctx context.Context, id string) error {
+	var status string
+	err := s.db.db.QueryRowContext(ctx, `SELECT status FROM messages WHERE id = ?`, id).Scan(&status)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return errMessageNotFound()
+	case err != nil:
+		return fmt.Errorf("mysql: finish message: %w", err)
+	}
+	return miniback.Errorf(miniback.ECodeConflict, "message is %s, not sending", status)
+}
+
+// PendingMessages implements miniback.MessageStore: queued messages with
+// NextAttemptAt at or before now, and sending ones claimed before
+// staleBefore, the longest-waiting first. A limit of 0 or less returns no
+// messages.
+func (s *MessageStore) PendingMessages(ctx context.Context, now, staleBefore time.Time, limit int) ([]*miniback.Message, error) {
+	msgs := []*miniback.Message{}
+	if limit <= 0 {
+		return msgs, nil
+	}
+	rows, err := s.db.db.QueryContext(ctx, `
+		SELECT `+messageColumns+` FROM messages
+		WHERE (status = ? AND next_attempt_at <= ?) OR (status = ? AND claimed_at < ?)
+		ORDER BY CASE WHEN status = ? THEN claimed_at ELSE next_attempt_at END, id
+		LIMIT ?`,
+		miniback.MessageQueued, toMillis(now), miniback.MessageSending, toMillis(staleBefore),
+		miniback.MessageSending, limit)
+	if err != nil {
+		return nil, fmt.Errorf("mysql: pending messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("mysql: pending messages: %w", err)
+		}
+		msgs = append(msgs, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("mysql: pending messages: %w", err)
+	}
+	return msgs, nil
+}

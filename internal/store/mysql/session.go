@@ -1,0 +1,260 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/miniback/miniback"
+)
+
+var _ miniback.SessionStore = (*SessionStore)(nil)
+
+// SessionStore keeps sessions and refresh tokens in a DB. It is safe for
+// concurrent use.
+type SessionStore struct {
+	db *DB
+}
+
+// NewSessionStore returns a SessionStore on db, which must be open and
+// migrated.
+func NewSessionStore(db *DB) *SessionStore {
+	return &SessionStore{db: db}
+}
+
+// sessionColumns lists the columns scanSession reads, in its order.
+const sessionColumns = `id, appid, user_id, sealed_session_key, created_at, expires_at, revoked_at`
+
+// scanSession reads one row of sessionColumns.
+func scanSession(r rowScanner) (*miniback.Session, error) {
+	var s miniback.Session
+	var created, expires int64
+	var revoked sql.NullInt64
+	err := r.Scan(&s.ID, &s.AppID, &s.UserID, &s.SealedSessionKey, &created, &expires, &revoked)
+	if err != nil {
+		return nil, err
+	}
+	s.CreatedAt, s.ExpiresAt, s.RevokedAt = fromMillis(created), fromMillis(expires), fromNullMillis(revoked)
+	return &s, nil
+}
+
+// errInvalidRefresh is the one answer for every refresh token that may not
+// be rotated; the caller learns nothing about why.
+func errInvalidRefresh() error {
+	return miniback.Errorf(miniback.ECodeInvalidRefresh, "invalid refresh token")
+}
+
+// Login implements miniback.SessionStore in one transaction: the upsert,
+// the key replacement and the new session commit together or not at all.
+// A deadlock reruns the whole transaction, l.Seal included.
+func (s *SessionStore) Login(ctx context.Context, l *miniback.Login) (*miniback.User, bool, error) {
+	var u *miniback.User
+	created := false
+	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if u, created, err = upsertLogin(ctx, tx, l.AppID, l.OpenID, l.UnionID, l.Now); err != nil {
+			return err
+		}
+		sealed, err := l.Seal(u)
+		if err != nil {
+			return err
+		}
+		if err := setSessionKey(ctx, tx, u.ID, sealed); err != nil {
+			return err
+		}
+		l.Session.UserID, l.Session.SealedSessionKey = u.ID, sealed
+		l.RefreshToken.SessionID = l.Session.ID
+		return insertSession(ctx, tx, l.Session, l.RefreshToken)
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("mysql: login: %w", err)
+	}
+	return u, created, nil
+}
+
+// CreateSession implements miniback.SessionStore: it stores s and rt, whose
+// SessionID is taken to be s.ID, in one transaction. A duplicate session id
+// or token hash is an Error with code conflict; a missing user is an Error
+// with code not_found.
+func (s *SessionStore) CreateSession(ctx context.Context, sess *miniback.Session, rt *miniback.RefreshToken) error {
+	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+		return insertSession(ctx, tx, sess, rt)
+	})
+	if err != nil {
+		return fmt.Errorf("mysql: create session: %w", err)
+	}
+	return nil
+}
+
+// insertSession stores sess and its refresh token rt.
+func insertSession(ctx context.Context, tx *sql.Tx, sess *miniback.Session, rt *miniback.RefreshToken) error {
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		sess.ID, sess.AppID, sess.UserID, nonNilBytes(sess.SealedSessionKey),
+		toMillis(sess.CreatedAt), toMillis(sess.ExpiresAt), nullMillis(sess.RevokedAt))
+	if err != nil {
+		return constraintError(err, "session")
+	}
+	return insertRefreshToken(ctx, tx, sess.ID, rt)
+}
+
+// insertRefreshToken stores rt in the family of sessionID.
+func insertRefreshToken(ctx context.Context, tx *sql.Tx, sessionID string, rt *miniback.RefreshToken) error {
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO refresh_tokens (hash, session_id, expires_at, used_at) VALUES (?, ?, ?, ?)`,
+		rt.Hash, sessionID, toMillis(rt.ExpiresAt), nullMillis(rt.UsedAt))
+	return constraintError(err, "refresh token")
+}
+
+// Session implements miniback.SessionStore with one primary-key lookup, cheap enough for a revocation check on every request.
+func (s *SessionStore) Session(ctx context.Context, id string) (*miniback.Session, error) {
+	sess, err := scanSession(s.db.db.QueryRowContext(ctx,
+		`SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, miniback.Errorf(miniback.ECodeNotFound, "session not found")
+	case err != nil:
+		return nil, fmt.Errorf("mysql: session: %w", err)
+	}
+	return sess, nil
+}
+
+// RotateRefreshToken implements miniback.SessionStore in one transaction
+// that locks the old token's row (SELECT … FOR UPDATE), so concurrent
+// presentations on any instances are decided one after the other. A token that was already used means it leaked: the session
+// is revoked, the revocation committed, and invalid_refresh_token returned.
+// next is stored in the family of the old token whatever its SessionID.
+func (s *SessionStore) RotateRefreshToken(ctx context.Context, oldHash []byte, next *miniback.RefreshToken, now time.Time) (*miniback.Session, error) {
+	var sess *miniback.Session
+	var reject error // committed, then returned
+	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		sess, reject, err = rotate(ctx, tx, oldHash, next, now)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mysql: rotate refresh token: %w", err)
+	}
+	if reject != nil {
+		return nil, reject
+	}
+	return sess, nil
+}
+
+// rotate does the work of RotateRefreshToken inside tx. It returns reject,
+// with a nil err, when the transaction must still commit.
+func rotate(ctx context.Context, tx *sql.Tx, oldHash []byte, next *miniback.RefreshToken, now time.Time) (sess *miniback.Session, reject, err error) {
+	var sessionID string
+	var expires int64
+	var used sql.NullInt64
+	err = tx.QueryRowContext(ctx,
+		`SELECT session_id, expires_at, used_at FROM refresh_tokens WHERE hash = ? FOR UPDATE`, oldHash).
+		Scan(&sessionID, &expires, &used)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, errInvalidRefresh(), nil
+	case err != nil:
+		return nil, nil, err
+	case toMillis(now) >= expires:
+		return nil, errInvalidRefresh(), nil
+	case used.Valid:
+		if _, err := revoke(ctx, tx, sessionID, now); err != nil {
+			return nil, nil, err
+		}
+		return nil, errInvalidRefresh(), nil
+	}
+	sess, err = scanSession(tx.QueryRowContext(ctx,
+		`SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, sessionID))
+	if err != nil {
+		return nil, nil, err
+	}
+	if sess.Revoked() || toMillis(now) >= toMillis(sess.ExpiresAt) {
+		return nil, errInvalidRefresh(), nil
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ?`, toMillis(now), oldHash)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := insertRefreshToken(ctx, tx, sessionID, next); err != nil {
+		return nil, nil, err
+	}
+	return sess, nil, nil
+}
+
+// revoke sets revoked_at on session id unless it is already set, and
+// reports whether the session exists.
+func revoke(ctx context.Context, tx *sql.Tx, id string, now time.Time) (bool, error) {
+	res, err := tx.ExecContext(ctx,
+		`UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, toMillis(now), id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// RevokeSession implements miniback.SessionStore. The first revocation time
+// is kept when a session is revoked twice.
+func (s *SessionStore) RevokeSession(ctx context.Context, id string, now time.Time) error {
+	found := false
+	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		found, err = revoke(ctx, tx, id, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mysql: revoke session: %w", err)
+	}
+	if !found {
+		return miniback.Errorf(miniback.ECodeNotFound, "session not found")
+	}
+	return nil
+}
+
+// UserSessions implements miniback.SessionStore. A limit of 0 or less
+// returns no sessions.
+func (s *SessionStore) UserSessions(ctx context.Context, appid string, userID int64, limit int) ([]*miniback.Session, error) {
+	sessions := []*miniback.Session{}
+	if limit <= 0 {
+		return sessions, nil
+	}
+	rows, err := s.db.db.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
+		WHERE appid = ? AND user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, appid, userID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("mysql: user sessions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("mysql: user sessions: %w", err)
+		}
+		sessions = append(sessions, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("mysql: user sessions: %w", err)
+	}
+	return sessions, nil
+}
+
+// SetSessionKey implements miniback.SessionStore. A live session is one not
+// revoked; a user with no live session is not an error.
+func (s *SessionStore) SetSessionKey(ctx context.Context, userID int64, sealed []byte) error {
+	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+		return setSessionKey(ctx, tx, userID, sealed)
+	})
+	if err != nil {
+		return fmt.Errorf("mysql: set session key: %w", err)
+	}
+	return nil
+}
+
+// setSessionKey does the work of SetSessionKey inside tx.
+func setSessionKey(ctx context.Context, tx *sql.Tx, userID int64, sealed []byte) error {
+	_, err := tx.ExecContext(ctx,
+		`UPDATE sessions SET sealed_session_key = ? WHERE user_id = ? AND revoked_at IS NULL`,
+		nonNilBytes(sealed), userID)
+	return err
+}
