@@ -132,7 +132,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	clients := newWeChatClients(cfg, apiBase, m.State, m.Metrics, m.Logger, m.WeChatBreakers)
 
 	// Queue and outbound messages.
-	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, AckWait: cfg.Queue.AckWait, DataDir: cfg.DataDir, Logger: m.Logger.With("component", "queue")}); err != nil {
+	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, AckWait: cfg.Queue.AckWait, DataDir: cfg.DataDir,
+		Stream: strings.ToUpper(cfg.Queue.Prefix), SubjectPrefix: cfg.Queue.Prefix, Replicas: cfg.Queue.Replicas, Logger: m.Logger.With("component", "queue")}); err != nil {
 		return err
 	}
 	m.registerPoolMetrics(m.DB.PoolStats)
@@ -168,10 +169,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Stats:      m.DB.Stats,
 		AdminKeys:  cfg.Admin.APIKeys,
 		Tokens:     session.NewIssuer(signingKey, cfg.Auth.AccessTTL),
+		Live:       &session.Live{State: m.State},
 		Sealer:     sealer,
 		WeChat:     clients,
 		RefreshTTL: cfg.Auth.RefreshTTL,
-		Analytics:  m.analyticsAPI(),
+		Analytics:  m.Analytics,
 		Ready: []api.Check{
 			{Name: "database", Func: m.DB.Ping},
 			{Name: "state", Func: m.State.Ping},

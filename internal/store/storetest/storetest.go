@@ -61,6 +61,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"CreateSession", testCreateSession},
 		{"Session", testSession},
 		{"SessionUser", testSessionUser},
+		{"RefreshTokenSession", testRefreshTokenSession},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RotateRefreshTokenChain", testRotateChain},
 		{"RotateRefreshTokenConcurrent", testRotateConcurrent},
@@ -98,15 +99,6 @@ func Run(t *testing.T, open OpenFunc) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
-	}
-}
-
-// needAnalytics skips an analytics test, saying so, on an engine that
-// does not store events yet.
-func needAnalytics(t *testing.T, st Stores) {
-	t.Helper()
-	if st.Events == nil || st.Datacube == nil {
-		t.Skip("this engine has no EventStore / DatacubeStore yet")
 	}
 }
 
