@@ -34,6 +34,14 @@ const (
 	// ECodeUpstreamTimeout: a gateway upstream did not answer within the route's timeout.
 	ECodeUpstreamTimeout = "upstream_timeout"
 	ECodeInternal        = "internal"
+
+	// WeChat Pay (SPEC §13).
+	ECodeOrderPaid         = "order_paid"
+	ECodeOrderClosed       = "order_closed"
+	ECodeOrderExpired      = "order_expired"
+	ECodeOrderNotPaid      = "order_not_paid"
+	ECodeRefundExceeds     = "refund_exceeds_total"
+	ECodeInsufficientFunds = "insufficient_funds"
 )
 
 // Error is the one error type of miniback. Code is one of the ECode
@@ -47,6 +55,7 @@ type Error struct {
 	Message       string
 	WeChatErrCode int
 	RetryAfter    time.Duration
+	WeChatPayCode string // WeChat Pay's code, e.g. "SYSTEM_ERROR"
 	Err           error
 }
 
@@ -56,6 +65,9 @@ func (e *Error) Error() string {
 	s := e.Code + ": " + e.Message
 	if e.WeChatErrCode != 0 {
 		s += fmt.Sprintf(" (wechat errcode %d)", e.WeChatErrCode)
+	}
+	if e.WeChatPayCode != "" {
+		s += " (wechat pay " + e.WeChatPayCode + ")"
 	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()

@@ -24,6 +24,7 @@ import (
 	"github.com/miniback/miniback/internal/inbox"
 	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/outbox"
+	"github.com/miniback/miniback/internal/pay"
 	"github.com/miniback/miniback/internal/queue"
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/internal/state/memory"
@@ -46,6 +47,7 @@ type Main struct {
 	Inbox     *inbox.Inbox
 	Analytics *analytics.Service
 	Sandbox   *sandbox.Server // set when wechat.api_base is "sandbox"
+	Pay       *pay.Service    // nil when the engine stores no orders
 	API       *api.Server
 
 	Registry *prometheus.Registry // every metric of this process
@@ -64,6 +66,7 @@ type Main struct {
 
 	tuneOutbox    func(*outbox.Config)    // tests shorten the retry delays
 	tuneAnalytics func(*analytics.Config) // tests move the clock and shorten delays
+	tunePay       func(*pay.Service)      // tests shorten the tick and move the clock
 }
 
 // Open opens the database, the state store, the keys, the WeChat clients
@@ -124,7 +127,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			scheme = "https://"
 		}
 		apiBase = scheme + loopbackAddr(m.listener.Addr().String())
-		m.Sandbox = sandbox.New(sandbox.Config{Apps: sandboxApps(cfg.Apps, apiBase), Logger: m.Logger.With("component", "sandbox")})
+		m.Sandbox = sandbox.New(sandbox.Config{Apps: sandboxApps(cfg.Apps, apiBase), Logger: m.Logger.With("component", "sandbox"),
+			PayTimeScale: cfg.SandboxOpts.PayTimeScale})
 	}
 	if m.WeChatBreakers, err = weChatTransport(cfg, m.Metrics, m.Logger); err != nil {
 		return err
@@ -156,6 +160,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// Analytics: events through the queue, datacube pulls.
 	m.Analytics = m.newAnalytics(clients)
 
+	// WeChat Pay: orders, notifications, reconciliation, business events.
+	self := "http://" + loopbackAddr(m.listener.Addr().String())
+	if m.Pay, err = m.openPay(self); err != nil {
+		return err
+	}
+
 	// HTTP API.
 	m.API = &api.Server{
 		Apps:       apps,
@@ -186,6 +196,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Limiter:      newLimiter(m.State),
 		Limits:       limitsOf(cfg),
 		Proxies:      proxiesOf(cfg),
+	}
+	if m.Pay != nil {
+		m.API.Pay = m.Pay
 	}
 	handler := m.handler()
 
@@ -227,7 +240,7 @@ func (m *Main) handler() http.Handler {
 }
 
 // sandboxRoutes are the paths the embedded sandbox serves in sandbox mode.
-var sandboxRoutes = []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/", "/datacube/"}
+var sandboxRoutes = []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/", "/datacube/", "/v3/"}
 
 // hostOf is the host[:port] of a URL, "" when it does not parse.
 func hostOf(raw string) string {

@@ -15,7 +15,7 @@ import (
 	"github.com/miniback/miniback/internal/gateway"
 )
 
-// Limits are the rate limits of SPEC §8.3; a zero Rate is off.
+// Limits are the rate limits of SPEC §14.3; a zero Rate is off.
 type Limits struct {
 	LoginPerIP  gateway.Rate
 	APIPerUser  gateway.Rate

@@ -50,6 +50,7 @@ type Server struct {
 	WeChat     map[string]*wechat.Client // by appid
 	RefreshTTL time.Duration
 	Ready      []Check
+	Pay        PayService // nil: no pay routes
 	Logger     *slog.Logger
 	Registry   *prometheus.Registry // served at /metrics; nil: no /metrics route (metrics.listen serves it)
 	Metrics    *metrics.Metrics     // nil: private metrics nothing exposes
@@ -58,7 +59,7 @@ type Server struct {
 	NoRequestLog bool
 	Now          func() time.Time
 
-	// The edge (SPEC §13): gateway routes tried after every own route, the
+	// The edge (SPEC §14): gateway routes tried after every own route, the
 	// rate limits (off with a nil Limiter) and the proxies trusted to name
 	// the client.
 	Gateway *gateway.Gateway
@@ -117,6 +118,7 @@ func (s *Server) routes() {
 	s.adminRoutes()
 	s.analyticsRoutes()
 	s.consoleRoutes()
+	s.payRoutes()
 	if s.Portal != nil {
 		s.handle("GET /wx/portal/{appid}", s.Portal.ServeVerify)
 		s.handle("POST /wx/portal/{appid}", s.Portal.ServeMessage)

@@ -22,7 +22,7 @@ type Gateway struct {
 	Routes []Route `yaml:"routes"`
 }
 
-// Route is one gateway route (SPEC §8.1).
+// Route is one gateway route (SPEC §14.1).
 type Route struct {
 	Prefix         string        `yaml:"prefix"`
 	Upstreams      []string      `yaml:"upstreams"`

@@ -255,18 +255,21 @@ func setValue(f reflect.Value, raw any, key string) error {
 			return bad("a size such as 1MiB or 65536")
 		}
 		f.SetInt(int64(n))
-	case f.Kind() == reflect.Int:
-		n, err := strconv.Atoi(fmt.Sprint(raw))
-		if err != nil {
-			return bad("an integer")
-		}
-		f.SetInt(int64(n))
 	case f.Kind() == reflect.Float64:
-		n, err := strconv.ParseFloat(fmt.Sprint(raw), 64)
-		if err != nil {
+		switch v := raw.(type) {
+		case float64:
+			f.SetFloat(v)
+		case int:
+			f.SetFloat(float64(v))
+		case string:
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return bad("a number")
+			}
+			f.SetFloat(x)
+		default:
 			return bad("a number")
 		}
-		f.SetFloat(n)
 	case f.Kind() == reflect.String:
 		s, ok := raw.(string)
 		if !ok {

@@ -1,4 +1,4 @@
-// Package gateway is miniback's edge (SPEC §8): routes to the team's own
+// Package gateway is miniback's edge (SPEC §14): routes to the team's own
 // services on net/http/httputil.ReverseProxy, circuit breakers in front of
 // upstreams and WeChat, rate limits kept in process or in Redis, the
 // client's address behind trusted proxies, and TLS certificates reloaded

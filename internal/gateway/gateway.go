@@ -21,7 +21,7 @@ const (
 	AuthNone     = "none"     // no identity, tokens not looked at
 )
 
-// RouteConfig is one route (SPEC §8.1).
+// RouteConfig is one route (SPEC §14.1).
 type RouteConfig struct {
 	Prefix         string // starts and ends with "/"; a {appid} segment matches any app
 	AppSegment     int    // index of the path segment naming the app ({appid} or literal), -1 for none
