@@ -251,6 +251,10 @@ func hostOf(raw string) string {
 	return u.Host
 }
 
+// shutdownGrace is how long requests in flight may run after a SIGTERM;
+// deploy/k8s's terminationGracePeriodSeconds is longer.
+const shutdownGrace = 20 * time.Second
+
 // Addr is the address the server listens on.
 func (m *Main) Addr() string { return m.listener.Addr().String() }
 
@@ -296,7 +300,7 @@ func (m *Main) Run(ctx context.Context) error {
 // shutdown stops the HTTP server gracefully; errc is the result of Serve.
 func (m *Main) shutdown(errc <-chan error) error {
 	m.Logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := m.server.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
