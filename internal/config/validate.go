@@ -26,6 +26,9 @@ func (c *Config) fill() {
 		c.WeChat.APIBase = APIBaseSandbox
 		c.Apps = []App{DemoApp()}
 	}
+	if c.WeChat.APIBase == APIBaseSandbox && !c.ListenSet {
+		c.Listen = SandboxListen
+	}
 	for i := range c.Apps {
 		a := &c.Apps[i]
 		a.MsgFormat = strings.ToUpper(a.MsgFormat)
