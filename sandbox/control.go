@@ -17,6 +17,7 @@ func (s *Server) routes() *http.ServeMux {
 	handle("/wxa/checksession", s.authed(http.MethodGet, s.handleCheckSession))
 	handle("/wxa/business/getuserphonenumber", s.authed(http.MethodPost, s.handleGetPhoneNumber))
 	s.routesPart2(handle)
+	s.datacubeRoutes(handle)
 
 	handle("/sandbox/login", s.handleControlLogin)
 	handle("/sandbox/phone-code", s.handleControlPhoneCode)

@@ -97,6 +97,7 @@ type Server struct {
 	faults     []*faultState
 	media      map[string]*mediaItem
 	sent       []SentMessage
+	cube       datacubeState
 
 	codeOrder, phoneOrder, mediaOrder keyQueue // insertion order, for the bounds
 	mediaBytes                        int64

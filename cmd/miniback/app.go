@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/analytics"
 	"github.com/miniback/miniback/internal/api"
 	"github.com/miniback/miniback/internal/config"
 	"github.com/miniback/miniback/internal/inbox"
@@ -36,13 +37,14 @@ type Main struct {
 	Logger *slog.Logger
 	Stdout io.Writer // the sandbox-mode banner goes here
 
-	DB      *database
-	State   miniback.StateStore
-	Queue   *queue.Queue
-	Outbox  *outbox.Outbox
-	Inbox   *inbox.Inbox
-	Sandbox *sandbox.Server // set when wechat.api_base is "sandbox"
-	API     *api.Server
+	DB        *database
+	State     miniback.StateStore
+	Queue     *queue.Queue
+	Outbox    *outbox.Outbox
+	Inbox     *inbox.Inbox
+	Analytics *analytics.Service
+	Sandbox   *sandbox.Server // set when wechat.api_base is "sandbox"
+	API       *api.Server
 
 	Registry *prometheus.Registry // every metric of this process
 	Metrics  *metrics.Metrics
@@ -52,7 +54,8 @@ type Main struct {
 	metricsListener net.Listener // metrics.listen, when set
 	metricsServer   *http.Server
 
-	tuneOutbox func(*outbox.Config) // tests shorten the retry delays
+	tuneOutbox    func(*outbox.Config)    // tests shorten the retry delays
+	tuneAnalytics func(*analytics.Config) // tests move the clock and shorten delays
 }
 
 // Open opens the database, the state store, the keys, the WeChat clients
@@ -126,6 +129,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return &config.Error{Key: "push.rules", Msg: "invalid rule", Err: err}
 	}
 
+	// Analytics: events through the queue, datacube pulls.
+	m.Analytics = m.newAnalytics(clients)
+
 	// HTTP API.
 	m.API = &api.Server{
 		Apps:       apps,
@@ -142,6 +148,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Sealer:     sealer,
 		WeChat:     clients,
 		RefreshTTL: cfg.Auth.RefreshTTL,
+		Analytics:  m.analyticsAPI(),
 		Ready: []api.Check{
 			{Name: "database", Func: m.DB.Ping},
 			{Name: "state", Func: m.State.Ping},
@@ -201,7 +208,7 @@ func (m *Main) handler() http.Handler {
 	}
 	root := http.NewServeMux()
 	root.Handle("/", h)
-	for _, prefix := range []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/"} {
+	for _, prefix := range []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/", "/datacube/"} {
 		root.Handle(prefix, m.Sandbox)
 	}
 	return root

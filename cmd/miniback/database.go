@@ -22,6 +22,8 @@ type database struct {
 	Messages miniback.MessageStore
 	Media    miniback.MediaStore
 	Stats    miniback.StatsStore
+	Events   miniback.EventStore
+	Datacube miniback.DatacubeStore
 
 	// ApplyMigrations applies the engine's missing migrations, safely when
 	// several instances start at once, and returns the versions it applied.
@@ -75,6 +77,7 @@ func openSQLite(ctx context.Context, path string) (*database, error) {
 		Users: sqlite.NewUserStore(db), Sessions: sqlite.NewSessionStore(db),
 		Inbox: sqlite.NewInboxStore(db), Messages: sqlite.NewMessageStore(db),
 		Media: sqlite.NewMediaStore(db), Stats: sqlite.NewStatsStore(db),
+		Events: sqlite.NewEventStore(db), Datacube: sqlite.NewDatacubeStore(db),
 		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/miniback/miniback"
@@ -42,19 +43,9 @@ func (s *Server) handleApps(w http.ResponseWriter, r *http.Request) error {
 	for _, a := range s.Apps {
 		apps = append(apps, appView{AppID: a.AppID, MsgFormat: a.MsgFormat, PushMode: a.PushMode})
 	}
-	slices.SortFunc(apps, func(a, b appView) int { return compareStrings(a.AppID, b.AppID) })
+	slices.SortFunc(apps, func(a, b appView) int { return strings.Compare(a.AppID, b.AppID) })
 	writeJSON(w, http.StatusOK, map[string]any{"apps": apps})
 	return nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // sessionView is a session as the admin API shows it: never its sealed key.

@@ -38,6 +38,7 @@ type Server struct {
 	Stats      miniback.StatsStore
 	Outbox     Outbox
 	Portal     Portal
+	Analytics  Analytics // nil: no analytics routes
 	AdminKeys  []string
 	Tokens     *session.Issuer
 	Sealer     *session.Sealer
@@ -94,6 +95,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/{appid}/media/{media_id}", s.authed(s.handleGetMedia))
 	s.handle("POST /api/v1/{appid}/wxacode", s.authed(s.handleWxaCode))
 	s.adminRoutes()
+	s.analyticsRoutes()
 	s.consoleRoutes()
 	if s.Portal != nil {
 		s.handle("GET /wx/portal/{appid}", s.Portal.ServeVerify)

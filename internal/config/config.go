@@ -25,6 +25,9 @@ type Config struct {
 	Metrics  Metrics  `yaml:"metrics"`
 	Log      Log      `yaml:"log"`
 
+	Analytics Analytics `yaml:"analytics"`
+	Retention Retention `yaml:"retention"`
+
 	// Sandbox reports that no app was configured, so serve runs the
 	// embedded sandbox with the demo app. It is derived, not loaded.
 	Sandbox bool `yaml:"-"`
@@ -178,11 +181,13 @@ func Default() Config {
 			Timeout:   5 * time.Second,
 			TokenMode: "stable",
 		},
-		Queue: Queue{AckWait: 30 * time.Second},
-		Push:  Push{MaxAge: 5 * time.Minute},
-		Auth:  Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 720 * time.Hour},
-		Admin: Admin{APIKeys: []string{}},
-		Log:   Log{Level: "info", Format: "json", Requests: true},
+		Queue:     Queue{AckWait: 30 * time.Second},
+		Push:      Push{MaxAge: 5 * time.Minute},
+		Auth:      Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 720 * time.Hour},
+		Admin:     Admin{APIKeys: []string{}},
+		Log:       Log{Level: "info", Format: "json", Requests: true},
+		Analytics: Analytics{MaxEventsPerUserPerDay: 10000, Timezone: "Asia/Shanghai", DatacubeAt: "06:00"},
+		Retention: Retention{Events: 90 * 24 * time.Hour},
 	}
 }
 

@@ -248,6 +248,12 @@ func setValue(f reflect.Value, raw any, key string) error {
 			return bad("a string")
 		}
 		f.SetString(s)
+	case f.Kind() == reflect.Int:
+		n, ok := toInt(raw)
+		if !ok {
+			return bad("a whole number")
+		}
+		f.SetInt(n)
 	case f.Kind() == reflect.Bool:
 		b, ok := raw.(bool)
 		if s, isStr := raw.(string); isStr {
@@ -297,6 +303,22 @@ func setSlice(f reflect.Value, raw any, key string) error {
 	}
 	f.Set(out)
 	return nil
+}
+
+// toInt reads a whole number from YAML, JSON or an environment string.
+func toInt(raw any) (int64, bool) {
+	switch v := raw.(type) {
+	case int:
+		return int64(v), true
+	case int64:
+		return v, true
+	case float64:
+		return int64(v), v == float64(int64(v))
+	case string:
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		return n, err == nil
+	}
+	return 0, false
 }
 
 func toDuration(raw any) (time.Duration, error) {

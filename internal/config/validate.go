@@ -54,7 +54,7 @@ var appIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // Validate checks every value and returns an *Error naming the first bad key.
 func (c *Config) Validate() error {
-	checks := []func() error{c.validateServer, c.validateOps, c.validateBackends, c.validateWeChat, c.validateAuth, c.validateApps}
+	checks := []func() error{c.validateServer, c.validateOps, c.validateBackends, c.validateWeChat, c.validateAuth, c.validateApps, c.validateAnalytics}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err

@@ -49,6 +49,14 @@ type Consumer struct {
 // when ctx ends or on Stop, so work in flight completes and is acknowledged;
 // it is canceled by Queue.Close.
 func (q *Queue) Consume(ctx context.Context, durable, filterSubject string, h Handler) (*Consumer, error) {
+	return q.ConsumeWorkers(ctx, durable, filterSubject, q.cfg.Workers, h)
+}
+
+// ConsumeWorkers is Consume with workers handlers at once instead of
+// Config.Workers (at least 1). A flow that commits several messages
+// together (the event writer) uses many workers so that one commit can
+// take many messages.
+func (q *Queue) ConsumeWorkers(ctx context.Context, durable, filterSubject string, workers int, h Handler) (*Consumer, error) {
 	cons, err := q.js.CreateOrUpdateConsumer(ctx, q.cfg.Stream, jetstream.ConsumerConfig{
 		Durable:       durable,
 		FilterSubject: filterSubject,
@@ -66,7 +74,7 @@ func (q *Queue) Consume(ctx context.Context, durable, filterSubject string, h Ha
 	c.stopFetch = stopFetch
 	c.handlerCtx, c.cancelHandlers = context.WithCancel(context.WithoutCancel(ctx))
 	q.track(c)
-	for range q.cfg.Workers {
+	for range max(workers, 1) {
 		c.wg.Go(func() { c.work(fetchCtx) })
 	}
 	return c, nil

@@ -44,6 +44,8 @@ func TestConformance(t *testing.T) {
 			Messages: sqlite.NewMessageStore(db),
 			Media:    sqlite.NewMediaStore(db),
 			Stats:    sqlite.NewStatsStore(db),
+			Events:   sqlite.NewEventStore(db),
+			Datacube: sqlite.NewDatacubeStore(db),
 		}
 	})
 }
@@ -60,6 +62,8 @@ func TestConformanceSharedDB(t *testing.T) {
 		Messages: sqlite.NewMessageStore(db),
 		Media:    sqlite.NewMediaStore(db),
 		Stats:    sqlite.NewStatsStore(db),
+		Events:   sqlite.NewEventStore(db),
+		Datacube: sqlite.NewDatacubeStore(db),
 	}
 	storetest.Run(t, func(*testing.T) storetest.Stores { return stores })
 }

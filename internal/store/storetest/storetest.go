@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite every SQL engine of miniback
 // runs: it checks each method of miniback.UserStore, SessionStore,
-// InboxStore, MessageStore, MediaStore and StatsStore, and each error contract in their
+// InboxStore, MessageStore, MediaStore, StatsStore, EventStore and DatacubeStore, and each error contract in their
 // docs, against a real database.
 //
 // An engine's test calls Run with a function that opens an empty, migrated
@@ -29,6 +29,8 @@ type Stores struct {
 	Messages miniback.MessageStore
 	Media    miniback.MediaStore
 	Stats    miniback.StatsStore
+	Events   miniback.EventStore
+	Datacube miniback.DatacubeStore
 }
 
 // OpenFunc opens the stores under test for t and arranges their cleanup.
@@ -86,9 +88,25 @@ func Run(t *testing.T, open OpenFunc) {
 		{"MediaCheck", testMediaCheck},
 		{"Code", testCode},
 		{"Stats", testStats},
+		{"EventSeries", testEventSeries},
+		{"EventFunnel", testEventFunnel},
+		{"EventRetention", testEventRetention},
+		{"EventActive", testEventActive},
+		{"AddEventsOnce", testAddEventsOnce},
+		{"DeleteEventsBefore", testDeleteEventsBefore},
+		{"Datacube", testDatacube},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open) })
+	}
+}
+
+// needAnalytics skips an analytics test, saying so, on an engine that
+// does not store events yet.
+func needAnalytics(t *testing.T, st Stores) {
+	t.Helper()
+	if st.Events == nil || st.Datacube == nil {
+		t.Skip("this engine has no EventStore / DatacubeStore yet")
 	}
 }
 

@@ -1,0 +1,318 @@
+package miniback
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The helpers in this file are the engine-independent halves of
+// EventStore: every SQL engine reads rows with its own SQL and counts them
+// with these, so the numbers cannot differ between engines.
+
+// RollupKey names one rollup row: an event (or "" for any event) in one
+// hour (Unix seconds) or day.
+type RollupKey struct {
+	AppID string
+	Name  string
+	Time  int64 // hour start in Unix seconds, or a Day
+}
+
+// RollupCount is what a batch adds to one rollup row: its events and the
+// distinct actors among them (whether they are new to the row is for the
+// store to find out).
+type RollupCount struct {
+	Events int64
+	Users  []string
+}
+
+// FirstKey names the first day of an actor for an event ("" = any event).
+type FirstKey struct {
+	AppID, Name, User string
+}
+
+// Rollup gathers what a set of batches adds to the rollup tables, so that a
+// store writes each rollup row once per transaction.
+type Rollup struct {
+	Hours map[RollupKey]*RollupCount
+	Days  map[RollupKey]*RollupCount
+	First map[FirstKey]Day
+	Names map[[2]string]bool // {appid, name}
+
+	seen map[string]bool
+}
+
+// NewRollup returns an empty Rollup.
+func NewRollup() *Rollup {
+	return &Rollup{Hours: map[RollupKey]*RollupCount{}, Days: map[RollupKey]*RollupCount{},
+		First: map[FirstKey]Day{}, Names: map[[2]string]bool{}, seen: map[string]bool{}}
+}
+
+// Add counts e of appid, with days in loc.
+func (r *Rollup) Add(appid string, e *Event, loc *time.Location) {
+	t := time.UnixMilli(e.TS)
+	hour := t.Unix() - t.Unix()%3600
+	if t.Unix() < 0 && t.Unix()%3600 != 0 {
+		hour -= 3600
+	}
+	day := DayOf(t, loc)
+	r.Names[[2]string{appid, e.Name}] = true
+	r.count(r.Hours, "h", RollupKey{appid, e.Name, hour}, e.User)
+	for _, name := range []string{e.Name, ""} {
+		r.count(r.Days, "d", RollupKey{appid, name, int64(day)}, e.User)
+		fk := FirstKey{appid, name, e.User}
+		if d, ok := r.First[fk]; !ok || day < d {
+			r.First[fk] = day
+		}
+	}
+}
+
+func (r *Rollup) count(m map[RollupKey]*RollupCount, kind string, k RollupKey, user string) {
+	c := m[k]
+	if c == nil {
+		c = &RollupCount{}
+		m[k] = c
+	}
+	c.Events++
+	id := kind + "\x00" + k.AppID + "\x00" + k.Name + "\x00" + user + "\x00" + strconv.FormatInt(k.Time, 10)
+	if !r.seen[id] {
+		r.seen[id] = true
+		c.Users = append(c.Users, user)
+	}
+}
+
+// FillSeries returns one point per bucket of q, taking counts from got
+// (keyed by bucket start in Unix seconds) and zero elsewhere.
+func FillSeries(q SeriesQuery, got map[int64]SeriesPoint) []SeriesPoint {
+	var out []SeriesPoint
+	for _, t := range Buckets(q) {
+		p := got[t.Unix()]
+		p.T = t
+		out = append(out, p)
+	}
+	return out
+}
+
+// Buckets returns the starts of q's buckets: the hours, or the days in
+// q.Loc, that overlap [q.From, q.To).
+func Buckets(q SeriesQuery) []time.Time {
+	var out []time.Time
+	if q.Hourly {
+		start := q.From.Truncate(time.Hour)
+		for t := start; t.Before(q.To); t = t.Add(time.Hour) {
+			out = append(out, t.In(q.Loc))
+		}
+		return out
+	}
+	last := DayOf(q.To.Add(-time.Millisecond), q.Loc)
+	for d := DayOf(q.From, q.Loc); d <= last; d++ {
+		out = append(out, d.Start(q.Loc))
+	}
+	return out
+}
+
+// BucketOf returns the start (Unix seconds) of the bucket of q holding ts.
+func BucketOf(q SeriesQuery, ts int64) int64 {
+	t := time.UnixMilli(ts)
+	if q.Hourly {
+		return t.Truncate(time.Hour).Unix()
+	}
+	return DayOf(t, q.Loc).Start(q.Loc).Unix()
+}
+
+// PropSeries splits raw events by one prop. Add every event of the query;
+// Points returns the series of the top 20 values by count (ties by value),
+// each with every bucket.
+type PropSeries struct {
+	q      SeriesQuery
+	counts map[string]map[int64]*SeriesPoint
+	users  map[string]bool
+	totals map[string]int64
+}
+
+// MaxPropValues is how many values a split series keeps.
+const MaxPropValues = 20
+
+// NewPropSeries returns an empty split of q by q.Prop.
+func NewPropSeries(q SeriesQuery) *PropSeries {
+	return &PropSeries{q: q, counts: map[string]map[int64]*SeriesPoint{}, users: map[string]bool{}, totals: map[string]int64{}}
+}
+
+// Add counts one event; events without the prop count under "".
+func (p *PropSeries) Add(ts int64, user string, props []byte) {
+	v := PropString(props, p.q.Prop)
+	b := BucketOf(p.q, ts)
+	m := p.counts[v]
+	if m == nil {
+		m = map[int64]*SeriesPoint{}
+		p.counts[v] = m
+	}
+	pt := m[b]
+	if pt == nil {
+		pt = &SeriesPoint{}
+		m[b] = pt
+	}
+	pt.Count++
+	p.totals[v]++
+	if k := v + "\x00" + strconv.FormatInt(b, 10) + "\x00" + user; !p.users[k] {
+		p.users[k] = true
+		pt.Users++
+	}
+}
+
+// Points returns the split series, value by value in order of total count.
+func (p *PropSeries) Points() []SeriesPoint {
+	values := make([]string, 0, len(p.totals))
+	for v := range p.totals {
+		values = append(values, v)
+	}
+	slices.SortFunc(values, func(a, b string) int {
+		if p.totals[a] != p.totals[b] {
+			if p.totals[a] > p.totals[b] {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	if len(values) > MaxPropValues {
+		values = values[:MaxPropValues]
+	}
+	out := []SeriesPoint{}
+	for _, v := range values {
+		got := map[int64]SeriesPoint{}
+		for b, pt := range p.counts[v] {
+			got[b] = *pt
+		}
+		for _, pt := range FillSeries(p.q, got) {
+			pt.Value = &v
+			out = append(out, pt)
+		}
+	}
+	return out
+}
+
+// PropString returns the value of key in a flat JSON object as text:
+// strings as they are, numbers and booleans as written; "" when absent.
+func PropString(props []byte, key string) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(props, &m) != nil {
+		return ""
+	}
+	raw, ok := m[key]
+	if !ok {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(bytes.TrimSpace(raw))
+}
+
+// FunnelCounter counts a funnel from a query's events fed in time order.
+// For each actor it keeps the latest time each step was reached through a
+// valid chain: the latest start leaves the most room for the next step.
+type FunnelCounter struct {
+	q       FunnelQuery
+	reached map[string][]int64 // actor → per step, the latest time reached (or -1)
+	done    map[string]int     // actor → deepest step reached + 1
+}
+
+// NewFunnelCounter returns a counter for q.
+func NewFunnelCounter(q FunnelQuery) *FunnelCounter {
+	return &FunnelCounter{q: q, reached: map[string][]int64{}, done: map[string]int{}}
+}
+
+// Add takes one event; events must come in time order.
+func (f *FunnelCounter) Add(user, name string, ts int64) {
+	r := f.reached[user]
+	if r == nil {
+		r = make([]int64, len(f.q.Steps))
+		for i := range r {
+			r[i] = -1
+		}
+		f.reached[user] = r
+	}
+	within := f.q.Within.Milliseconds()
+	// From the last step down, so that one event never completes two
+	// steps of the same name.
+	for i := len(f.q.Steps) - 1; i >= 0; i-- {
+		if f.q.Steps[i] != name {
+			continue
+		}
+		if i == 0 || (r[i-1] >= 0 && ts-r[i-1] <= within && r[i-1] <= ts) {
+			r[i] = ts
+			if i+1 > f.done[user] {
+				f.done[user] = i + 1
+			}
+		}
+	}
+}
+
+// Steps returns the users who reached each step and their conversion from
+// the first.
+func (f *FunnelCounter) Steps() []FunnelStep {
+	out := make([]FunnelStep, len(f.q.Steps))
+	for i, s := range f.q.Steps {
+		out[i].Name = s
+	}
+	for _, depth := range f.done {
+		for i := range depth {
+			out[i].Users++
+		}
+	}
+	for i := range out {
+		if out[0].Users > 0 {
+			out[i].Conversion = float64(out[i].Users) / float64(out[0].Users)
+		}
+	}
+	return out
+}
+
+// ActiveCounter counts DAU, WAU and MAU from (day, actor) pairs covering
+// the query's days and the 29 before them.
+type ActiveCounter struct {
+	q    ActiveQuery
+	days map[Day]map[string]bool
+}
+
+// NewActiveCounter returns a counter for q.
+func NewActiveCounter(q ActiveQuery) *ActiveCounter {
+	return &ActiveCounter{q: q, days: map[Day]map[string]bool{}}
+}
+
+// Add records that user was active on day d.
+func (a *ActiveCounter) Add(d Day, user string) {
+	m := a.days[d]
+	if m == nil {
+		m = map[string]bool{}
+		a.days[d] = m
+	}
+	m[user] = true
+}
+
+// Days returns one ActiveDay per day of the query.
+func (a *ActiveCounter) Days() []ActiveDay {
+	var out []ActiveDay
+	for d := a.q.From; d <= a.q.To; d++ {
+		out = append(out, ActiveDay{Day: d.String(), DAU: a.distinct(d, 1), WAU: a.distinct(d, 7), MAU: a.distinct(d, 30)})
+	}
+	return out
+}
+
+func (a *ActiveCounter) distinct(last Day, n int) int64 {
+	if n == 1 {
+		return int64(len(a.days[last]))
+	}
+	seen := map[string]bool{}
+	for d := last - Day(n) + 1; d <= last; d++ {
+		for u := range a.days[d] {
+			seen[u] = true
+		}
+	}
+	return int64(len(seen))
+}

@@ -1,0 +1,328 @@
+package analytics
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miniback/miniback"
+)
+
+// IngestRequest is one POST /api/v1/{appid}/events.
+type IngestRequest struct {
+	AppID string
+	// User is the signed-in user's id, or 0 for an anonymous request
+	// (accepted only with Config.Anonymous; events then need device_id).
+	User int64
+	// Key is the Idempotency-Key header, "" for none.
+	Key  string
+	Body []byte
+}
+
+// Rejected is one refused event of a batch.
+type Rejected struct {
+	Index   int    `json:"index"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// IngestAnswer is the 202 answer of an ingest.
+type IngestAnswer struct {
+	Accepted int        `json:"accepted"`
+	Rejected []Rejected `json:"rejected"`
+}
+
+// idempotencyTTL is how long a key's answer is replayed.
+const idempotencyTTL = 24 * time.Hour
+
+var (
+	namePattern   = regexp.MustCompile(`^[a-z0-9_.]{1,64}$`)
+	devicePattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+	keyPattern    = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
+)
+
+// Ingest validates the batch event by event, counts the accepted events
+// against the daily cap, publishes them to the queue and returns the
+// answer JSON once the queue holds them. A repeat of a request with the
+// same Idempotency-Key is answered the same without publishing again; the
+// same key with another body is a conflict. Errors: invalid_request for a
+// malformed body, a bad key or 0 or over 100 events; rate_limited when the
+// cap refuses every event; unavailable when the queue does not take them.
+func (s *Service) Ingest(ctx context.Context, in IngestRequest) ([]byte, error) {
+	if s.queue == nil {
+		return nil, miniback.Errorf(miniback.ECodeUnavailable, "event ingest is not available")
+	}
+	if in.Key == "" {
+		return s.ingest(ctx, in, randomID())
+	}
+	if !keyPattern.MatchString(in.Key) {
+		return nil, miniback.Errorf(miniback.ECodeInvalidRequest, "Idempotency-Key must be 1-255 printable ASCII characters")
+	}
+	scope := sha256.Sum256([]byte(in.AppID + "\x00" + strconv.FormatInt(in.User, 10) + "\x00" + in.Key))
+	id := hex.EncodeToString(scope[:16])
+	stateKey := "analytics:idem:" + id
+	sum := sha256.Sum256(in.Body)
+	hash := hex.EncodeToString(sum[:])
+	if answer, err := s.claimKey(ctx, stateKey, hash); answer != nil || err != nil {
+		return answer, err
+	}
+	answer, err := s.ingest(ctx, in, id)
+	if err != nil {
+		// Nothing was queued: the key is free for a corrected request.
+		_ = s.state.Delete(context.WithoutCancel(ctx), stateKey)
+		return nil, err
+	}
+	if err := s.state.Set(context.WithoutCancel(ctx), stateKey, hash+"\n"+string(answer), idempotencyTTL); err != nil {
+		s.log.Warn("analytics: remember idempotency key", "err", err)
+	}
+	return answer, nil
+}
+
+// claimKey takes the key for this request, or returns the answer of the
+// earlier request with the same key and body, or a conflict.
+func (s *Service) claimKey(ctx context.Context, stateKey, hash string) ([]byte, error) {
+	for range 2 {
+		ok, err := s.state.SetNX(ctx, stateKey, hash+"\n", 5*time.Minute)
+		if err != nil {
+			return nil, miniback.WrapError(miniback.ECodeUnavailable, "the state store is not reachable", err)
+		}
+		if ok {
+			return nil, nil
+		}
+		v, found, err := s.state.Get(ctx, stateKey)
+		if err != nil {
+			return nil, miniback.WrapError(miniback.ECodeUnavailable, "the state store is not reachable", err)
+		}
+		if !found {
+			continue // expired between the two calls
+		}
+		got, answer, _ := strings.Cut(v, "\n")
+		if got != hash {
+			return nil, miniback.Errorf(miniback.ECodeConflict, "this Idempotency-Key was used with another body")
+		}
+		if answer == "" {
+			return nil, miniback.Errorf(miniback.ECodeConflict, "a request with this Idempotency-Key is in progress")
+		}
+		return []byte(answer), nil
+	}
+	return nil, miniback.Errorf(miniback.ECodeConflict, "a request with this Idempotency-Key is in progress")
+}
+
+// ingest validates, caps, publishes as batch id and returns the answer.
+func (s *Service) ingest(ctx context.Context, in IngestRequest, id string) ([]byte, error) {
+	raws, err := decodeBatch(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now()
+	ans := IngestAnswer{Rejected: []Rejected{}}
+	batch := miniback.EventBatch{AppID: in.AppID, ID: id}
+	capped := 0
+	for i, raw := range raws {
+		e, err := s.parseEvent(raw, in.User, now)
+		if err == nil {
+			err = s.countEvent(ctx, in.AppID, e.User, now)
+			if miniback.ErrorCode(err) == miniback.ECodeRateLimited {
+				capped++
+			}
+		}
+		var me *miniback.Error
+		switch {
+		case err == nil:
+			batch.Events = append(batch.Events, *e)
+		case errors.As(err, &me) && me.Code != miniback.ECodeUnavailable:
+			ans.Rejected = append(ans.Rejected, Rejected{Index: i, Code: me.Code, Message: me.Message})
+		default:
+			return nil, err
+		}
+	}
+	if capped > 0 && len(batch.Events) == 0 {
+		return nil, miniback.Errorf(miniback.ECodeRateLimited, "over %d events today: analytics.max_events_per_user_per_day", s.cfg.MaxPerUserPerDay)
+	}
+	if len(batch.Events) > 0 {
+		if err := s.publish(ctx, &batch); err != nil {
+			return nil, err
+		}
+	}
+	ans.Accepted = len(batch.Events)
+	return json.Marshal(ans)
+}
+
+func (s *Service) publish(ctx context.Context, b *miniback.EventBatch) error {
+	data, err := json.Marshal(b)
+	if err != nil {
+		return fmt.Errorf("analytics: encode batch: %w", err)
+	}
+	if err := s.queue.Publish(ctx, s.queue.Subject("events", b.AppID), data, "events-"+b.AppID+"-"+b.ID); err != nil {
+		return miniback.WrapError(miniback.ECodeUnavailable, "the event queue is not reachable", err)
+	}
+	return nil
+}
+
+// countEvent counts one event of actor against today's cap.
+func (s *Service) countEvent(ctx context.Context, appid, actor string, now time.Time) error {
+	key := "analytics:cap:" + appid + ":" + miniback.DayOf(now, s.cfg.Loc).String() + ":" + actor
+	n, err := s.state.Incr(ctx, key, 48*time.Hour)
+	if err != nil {
+		return miniback.WrapError(miniback.ECodeUnavailable, "the state store is not reachable", err)
+	}
+	if n > int64(s.cfg.MaxPerUserPerDay) {
+		return miniback.Errorf(miniback.ECodeRateLimited, "over %d events today", s.cfg.MaxPerUserPerDay)
+	}
+	return nil
+}
+
+// decodeBatch reads {"events":[…]} and checks the count.
+func decodeBatch(body []byte) ([]json.RawMessage, error) {
+	var b struct {
+		Events []json.RawMessage `json:"events"`
+	}
+	if err := strictDecode(body, &b); err != nil {
+		return nil, err
+	}
+	if len(b.Events) == 0 || len(b.Events) > miniback.MaxEventsPerBatch {
+		return nil, miniback.Errorf(miniback.ECodeInvalidRequest, "events must hold 1 to %d events, not %d", miniback.MaxEventsPerBatch, len(b.Events))
+	}
+	return b.Events, nil
+}
+
+func strictDecode(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return miniback.WrapError(miniback.ECodeInvalidRequest, "the body must be {\"events\":[…]}: "+jsonProblem(err), err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return miniback.Errorf(miniback.ECodeInvalidRequest, "the body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+func jsonProblem(err error) string {
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		return fmt.Sprintf("field %q must be %s", typ.Field, typ.Type.String())
+	}
+	if strings.HasPrefix(err.Error(), "json: unknown field ") {
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	}
+	return "not valid JSON"
+}
+
+// wireEvent is one event as the client sends it.
+type wireEvent struct {
+	Name     *string                    `json:"name"`
+	TS       *json.Number               `json:"ts"`
+	Props    map[string]json.RawMessage `json:"props"`
+	Page     string                     `json:"page"`
+	DeviceID string                     `json:"device_id"`
+}
+
+// parseEvent checks one event; its error is an invalid_request Error that
+// says what is wrong.
+func (s *Service) parseEvent(raw json.RawMessage, user int64, now time.Time) (*miniback.Event, error) {
+	bad := func(format string, args ...any) error {
+		return miniback.Errorf(miniback.ECodeInvalidRequest, format, args...)
+	}
+	var w wireEvent
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(&w); err != nil {
+		return nil, bad("the event is not a valid event object: %s", jsonProblem(err))
+	}
+	if w.Name == nil || !namePattern.MatchString(*w.Name) {
+		return nil, bad("name must be 1-64 of a-z, 0-9, '_' and '.'")
+	}
+	if w.TS == nil {
+		return nil, bad("ts is required (milliseconds since the epoch)")
+	}
+	ts, err := w.TS.Int64()
+	if err != nil {
+		return nil, bad("ts must be whole milliseconds since the epoch")
+	}
+	if t := time.UnixMilli(ts); t.Before(now.Add(-miniback.EventMaxPast)) || t.After(now.Add(miniback.EventMaxFuture)) {
+		return nil, bad("ts must be within the last 7 days and at most 1 minute ahead")
+	}
+	if len(w.Page) > 512 {
+		return nil, bad("page must be at most 512 bytes")
+	}
+	props, err := checkProps(w.Props)
+	if err != nil {
+		return nil, err
+	}
+	e := &miniback.Event{Name: *w.Name, TS: ts, Page: w.Page, Props: props}
+	switch {
+	case user != 0:
+		e.User = "u:" + strconv.FormatInt(user, 10)
+	case s.cfg.Anonymous && devicePattern.MatchString(w.DeviceID):
+		e.User = "d:" + w.DeviceID
+	default:
+		return nil, bad("device_id (1-128 of letters, digits and ._:-) is required without an access token")
+	}
+	return e, nil
+}
+
+// checkProps accepts a flat object of at most 32 strings (≤ 256 bytes),
+// numbers and booleans under keys shaped like event names, and returns it
+// as compact JSON.
+func checkProps(props map[string]json.RawMessage) (json.RawMessage, error) {
+	if len(props) > miniback.MaxEventProps {
+		return nil, miniback.Errorf(miniback.ECodeInvalidRequest, "props may hold at most %d values", miniback.MaxEventProps)
+	}
+	out := make(map[string]any, len(props))
+	for k, raw := range props {
+		if !namePattern.MatchString(k) {
+			return nil, miniback.Errorf(miniback.ECodeInvalidRequest, "prop keys must be 1-64 of a-z, 0-9, '_' and '.'")
+		}
+		v, err := propValue(raw)
+		if err != nil {
+			return nil, miniback.Errorf(miniback.ECodeInvalidRequest, "prop %q: %s", k, err.Error())
+		}
+		out[k] = v
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, miniback.Errorf(miniback.ECodeInvalidRequest, "props could not be encoded")
+	}
+	return b, nil
+}
+
+func propValue(raw json.RawMessage) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, errors.New("not a JSON value")
+	}
+	switch x := v.(type) {
+	case string:
+		if len(x) > miniback.MaxPropString {
+			return nil, fmt.Errorf("strings may be at most %d bytes", miniback.MaxPropString)
+		}
+		return x, nil
+	case json.Number, bool:
+		return x, nil
+	}
+	return nil, errors.New("must be a string, a number or a boolean (props are flat)")
+}
+
+func randomID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,73 @@
+package analytics
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/queue"
+)
+
+// writeReq is one queued batch waiting for a commit.
+type writeReq struct {
+	batch miniback.EventBatch
+	done  chan error
+}
+
+// handleBatch is the queue handler of event batches: it hands the batch
+// to the writer and returns (so the message is acknowledged) only after
+// the commit that holds it.
+func (s *Service) handleBatch(ctx context.Context, d *queue.Delivery) error {
+	var b miniback.EventBatch
+	if err := json.Unmarshal(d.Data, &b); err != nil || b.AppID == "" || b.ID == "" {
+		return queue.Drop(fmt.Errorf("analytics: malformed batch: %w", err))
+	}
+	req := &writeReq{batch: b, done: make(chan error, 1)}
+	select {
+	case s.writes <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// writeLoop commits batches: it takes one, then every other batch already
+// waiting, and writes them in one transaction. Under load the handlers
+// waiting for a commit fill the next one.
+func (s *Service) writeLoop(ctx context.Context) {
+	for {
+		var reqs []*writeReq
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-s.writes:
+			reqs = append(reqs, r)
+		}
+	more:
+		for len(reqs) < s.cfg.Writers {
+			select {
+			case r := <-s.writes:
+				reqs = append(reqs, r)
+			default:
+				break more
+			}
+		}
+		batches := make([]miniback.EventBatch, len(reqs))
+		for i, r := range reqs {
+			batches[i] = r.batch
+		}
+		_, err := s.events.AddEvents(ctx, batches, s.cfg.Loc)
+		if err != nil {
+			s.log.Error("analytics: write events", "batches", len(batches), "err", err)
+		}
+		for _, r := range reqs {
+			r.done <- err
+		}
+	}
+}
