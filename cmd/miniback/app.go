@@ -112,7 +112,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	clients := newWeChatClients(cfg, apiBase, m.State, m.Metrics, m.Logger)
 
 	// Queue and outbound messages.
-	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, AckWait: cfg.Queue.AckWait, DataDir: cfg.DataDir, Logger: m.Logger.With("component", "queue")}); err != nil {
+	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, AckWait: cfg.Queue.AckWait, DataDir: cfg.DataDir,
+		Stream: strings.ToUpper(cfg.Queue.Prefix), SubjectPrefix: cfg.Queue.Prefix, Replicas: cfg.Queue.Replicas, Logger: m.Logger.With("component", "queue")}); err != nil {
 		return err
 	}
 	m.registerPoolMetrics(m.DB.PoolStats)

@@ -4,8 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"net"
+	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/miniback/miniback/internal/config"
 	"github.com/miniback/miniback/internal/state/redis"
@@ -102,4 +108,51 @@ func TestRedisStateOverHTTP(t *testing.T) {
 		t.Fatalf("EXISTS %s = %d, %v", key, n, err)
 	}
 	t.Cleanup(func() { s.Client().Del(context.Background(), key) })
+}
+
+// natsURL is the external NATS server of the tests.
+func natsURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("MINIBACK_TEST_NATS_URL")
+	if u == "" {
+		u = "nats://127.0.0.1:4222"
+	}
+	c, err := net.DialTimeout("tcp", strings.TrimPrefix(u, "nats://"), time.Second)
+	if err != nil {
+		if os.Getenv("CI") != "" || os.Getenv("REQUIRE_TEST_SERVERS") != "" {
+			t.Fatalf("no NATS server at %s: %v", u, err)
+		}
+		t.Skipf("no NATS server at %s; bash .ci/services starts one", u)
+	}
+	c.Close()
+	return u
+}
+
+// TestQueuePrefix runs Main on the external NATS server with queue.prefix:
+// the stream is named after the prefix, and the default stream is left
+// alone, so deployments can share one NATS.
+func TestQueuePrefix(t *testing.T) {
+	u := natsURL(t)
+	prefix := "t" + strings.ToLower(rand.Text()[:10])
+	e := startMain(t, func(c *config.Config) { c.Queue.URL, c.Queue.Prefix = u, prefix })
+	nc, err := nats.Connect(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { js.DeleteStream(context.Background(), strings.ToUpper(prefix)) })
+	s, err := js.Stream(t.Context(), strings.ToUpper(prefix))
+	if err != nil {
+		t.Fatalf("stream %s: %v", strings.ToUpper(prefix), err)
+	}
+	if subj := s.CachedInfo().Config.Subjects; len(subj) != 1 || subj[0] != prefix+".>" {
+		t.Fatalf("subjects = %v, want %s.>", subj, prefix)
+	}
+	if got := e.m.Queue.Subject("inbox", "wx1"); got != prefix+".inbox.wx1" {
+		t.Fatalf("subject = %s", got)
+	}
 }

@@ -62,9 +62,13 @@ type Redis struct {
 // Queue selects the queue: "" is embedded NATS JetStream under data_dir.
 // AckWait is how long a taken message may go unanswered (the process died)
 // before another consumer gets it.
+// Prefix names the JetStream stream (upper-cased) and starts every
+// subject; Replicas is how many members of a NATS cluster hold it.
 type Queue struct {
-	URL     string        `yaml:"url"`
-	AckWait time.Duration `yaml:"ack_wait"`
+	URL      string        `yaml:"url"`
+	AckWait  time.Duration `yaml:"ack_wait"`
+	Prefix   string        `yaml:"prefix"`
+	Replicas int           `yaml:"replicas"`
 }
 
 // WeChat configures the WeChat API client.
@@ -181,7 +185,7 @@ func Default() Config {
 			Timeout:   5 * time.Second,
 			TokenMode: "stable",
 		},
-		Queue:     Queue{AckWait: 30 * time.Second},
+		Queue:     Queue{AckWait: 30 * time.Second, Prefix: "miniback", Replicas: 1},
 		Push:      Push{MaxAge: 5 * time.Minute},
 		Auth:      Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 720 * time.Hour},
 		Admin:     Admin{APIKeys: []string{}},

@@ -132,6 +132,21 @@ func (c *Config) validateBackends() error {
 			}
 		}
 	}
+	return c.validateQueueNames()
+}
+
+var queuePrefixPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+
+func (c *Config) validateQueueNames() error {
+	if !queuePrefixPattern.MatchString(c.Queue.Prefix) {
+		return &Error{Key: "queue.prefix", Msg: "must be 1-32 letters, digits, '-' or '_'"}
+	}
+	switch r := c.Queue.Replicas; {
+	case r != 1 && r != 3 && r != 5:
+		return &Error{Key: "queue.replicas", Msg: "must be 1, 3 or 5"}
+	case r > 1 && c.Queue.URL == "":
+		return &Error{Key: "queue.replicas", Msg: "must be 1 with the embedded queue (queue.url empty)"}
+	}
 	return nil
 }
 

@@ -33,7 +33,9 @@
 // "Stored" means written to the server's files: it survives the death of
 // the process at once, and a power loss of the machine once the server has
 // synced its files (every two minutes by default for nats-server; an
-// external cluster with replicas survives a lost machine). Callers whose
+// external cluster with Replicas 3 or 5 survives a lost machine: the
+// stream and its consumers are replicated with Raft, and the connection
+// moves to another member of the cluster by itself). Callers whose
 // work matters keep the truth in the database and publish again what the
 // queue may have lost, as the outbox's sweeper does.
 package queue

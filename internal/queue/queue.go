@@ -58,6 +58,9 @@ type Config struct {
 	// SubjectPrefix is the first token of every subject. Default "miniback";
 	// the stream covers SubjectPrefix+".>".
 	SubjectPrefix string
+	// Replicas is how many servers of a NATS cluster hold the stream and
+	// its consumers (1, 3 or 5); 0 means 1. The embedded server has one.
+	Replicas int
 }
 
 func (c Config) withDefaults() Config {
@@ -81,6 +84,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SubjectPrefix == "" {
 		c.SubjectPrefix = DefaultSubjectPrefix
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = 1
 	}
 	return c
 }
@@ -163,6 +169,7 @@ func (q *Queue) ensureStream(ctx context.Context) error {
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		Duplicates:  duplicateWindow,
+		Replicas:    q.cfg.Replicas,
 	}
 	_, err := q.js.CreateOrUpdateStream(ctx, cfg)
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
