@@ -2,6 +2,7 @@ package miniback
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -315,4 +316,59 @@ func (a *ActiveCounter) distinct(last Day, n int) int64 {
 		}
 	}
 	return int64(len(seen))
+}
+
+// SortedKeys returns the keys of m in (AppID, Name, Time) order, each with
+// its actors sorted: engines whose writers run concurrently (PostgreSQL,
+// MySQL) lock rollup rows in this one order, so two commits never wait on
+// each other in a cycle.
+func SortedKeys(m map[RollupKey]*RollupCount) []RollupKey {
+	keys := make([]RollupKey, 0, len(m))
+	for k, c := range m {
+		keys = append(keys, k)
+		slices.Sort(c.Users)
+	}
+	slices.SortFunc(keys, func(a, b RollupKey) int {
+		if c := strings.Compare(a.AppID, b.AppID); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Time, b.Time)
+	})
+	return keys
+}
+
+// SortedFirst returns the keys of r.First in (AppID, Name, User) order.
+func (r *Rollup) SortedFirst() []FirstKey {
+	keys := make([]FirstKey, 0, len(r.First))
+	for k := range r.First {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b FirstKey) int {
+		if c := strings.Compare(a.AppID, b.AppID); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.User, b.User)
+	})
+	return keys
+}
+
+// SortedNames returns r.Names in order.
+func (r *Rollup) SortedNames() [][2]string {
+	out := make([][2]string, 0, len(r.Names))
+	for k := range r.Names {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b [2]string) int {
+		if c := strings.Compare(a[0], b[0]); c != 0 {
+			return c
+		}
+		return strings.Compare(a[1], b[1])
+	})
+	return out
 }

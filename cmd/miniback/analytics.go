@@ -4,17 +4,11 @@ import (
 	"time"
 
 	"github.com/miniback/miniback/internal/analytics"
-	"github.com/miniback/miniback/internal/api"
 	"github.com/miniback/miniback/wechat"
 )
 
-// newAnalytics builds the analytics flow from the configuration, or
-// returns nil when the database engine has no analytics storage.
+// newAnalytics builds the analytics flow from the configuration.
 func (m *Main) newAnalytics(clients map[string]*wechat.Client) *analytics.Service {
-	if m.DB.Events == nil || m.DB.Datacube == nil {
-		m.Logger.Warn("analytics is off: this database engine does not store events yet")
-		return nil
-	}
 	cfg := m.Config.Analytics
 	hour, minute, on := cfg.DatacubeTime()
 	c := analytics.Config{
@@ -34,12 +28,4 @@ func (m *Main) newAnalytics(clients map[string]*wechat.Client) *analytics.Servic
 		cubes[id] = cl
 	}
 	return analytics.New(c, m.DB.Events, m.DB.Datacube, m.State, m.Queue, cubes)
-}
-
-// analyticsAPI is m.Analytics for the API: a nil interface when off.
-func (m *Main) analyticsAPI() api.Analytics {
-	if m.Analytics == nil {
-		return nil
-	}
-	return m.Analytics
 }

@@ -149,7 +149,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Sealer:     sealer,
 		WeChat:     clients,
 		RefreshTTL: cfg.Auth.RefreshTTL,
-		Analytics:  m.analyticsAPI(),
+		Analytics:  m.Analytics,
 		Ready: []api.Check{
 			{Name: "database", Func: m.DB.Ping},
 			{Name: "state", Func: m.State.Ping},

@@ -92,6 +92,7 @@ func openPostgres(ctx context.Context, c config.Database) (*database, error) {
 		Users: postgres.NewUserStore(db), Sessions: postgres.NewSessionStore(db),
 		Inbox: postgres.NewInboxStore(db), Messages: postgres.NewMessageStore(db),
 		Media: postgres.NewMediaStore(db), Stats: postgres.NewStatsStore(db),
+		Events: postgres.NewEventStore(db), Datacube: postgres.NewDatacubeStore(db),
 		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }
@@ -106,6 +107,7 @@ func openMySQL(ctx context.Context, c config.Database) (*database, error) {
 		Users: mysql.NewUserStore(db), Sessions: mysql.NewSessionStore(db),
 		Inbox: mysql.NewInboxStore(db), Messages: mysql.NewMessageStore(db),
 		Media: mysql.NewMediaStore(db), Stats: mysql.NewStatsStore(db),
+		Events: mysql.NewEventStore(db), Datacube: mysql.NewDatacubeStore(db),
 		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }

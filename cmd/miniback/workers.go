@@ -26,11 +26,7 @@ func (m *Main) outboxConfig() outbox.Config {
 func (m *Main) startWorkers(ctx context.Context) (wg *sync.WaitGroup, failed <-chan error) {
 	wg = &sync.WaitGroup{}
 	errs := make(chan error, 3)
-	flows := []interface{ Run(context.Context) error }{m.Outbox, m.Inbox}
-	if m.Analytics != nil {
-		flows = append(flows, m.Analytics)
-	}
-	for _, w := range flows {
+	for _, w := range []interface{ Run(context.Context) error }{m.Outbox, m.Inbox, m.Analytics} {
 		wg.Go(func() {
 			if err := w.Run(ctx); err != nil {
 				errs <- err

@@ -45,6 +45,8 @@ func TestConformance(t *testing.T) {
 		Messages: mysql.NewMessageStore(db),
 		Media:    mysql.NewMediaStore(db),
 		Stats:    mysql.NewStatsStore(db),
+		Events:   mysql.NewEventStore(db),
+		Datacube: mysql.NewDatacubeStore(db),
 	}
 	storetest.Run(t, func(*testing.T) storetest.Stores { return stores })
 }

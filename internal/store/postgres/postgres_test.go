@@ -45,6 +45,8 @@ func TestConformance(t *testing.T) {
 		Messages: postgres.NewMessageStore(db),
 		Media:    postgres.NewMediaStore(db),
 		Stats:    postgres.NewStatsStore(db),
+		Events:   postgres.NewEventStore(db),
+		Datacube: postgres.NewDatacubeStore(db),
 	}
 	storetest.Run(t, func(*testing.T) storetest.Stores { return stores })
 }

@@ -109,7 +109,6 @@ func same(t *testing.T, what string, got, want any) {
 
 func testEventSeries(t *testing.T, open OpenFunc) {
 	st := open(t)
-	needAnalytics(t, st)
 	f := addEventFixture(t, st)
 	ctx := context.Background()
 	got, err := st.Events.Series(ctx, miniback.SeriesQuery{AppID: f.appid, Name: "open", From: local(0, 0, 0), To: local(3, 0, 0), Loc: shanghai})
@@ -149,7 +148,6 @@ func testEventSeries(t *testing.T, open OpenFunc) {
 
 func testEventFunnel(t *testing.T, open OpenFunc) {
 	st := open(t)
-	needAnalytics(t, st)
 	f := addEventFixture(t, st)
 	for _, tc := range []struct {
 		within time.Duration
@@ -173,7 +171,6 @@ func testEventFunnel(t *testing.T, open OpenFunc) {
 
 func testEventRetention(t *testing.T, open OpenFunc) {
 	st := open(t)
-	needAnalytics(t, st)
 	f := addEventFixture(t, st)
 	ret := func(event string) []miniback.Cohort {
 		got, err := st.Events.Retention(context.Background(), miniback.RetentionQuery{AppID: f.appid, Event: event,
@@ -200,7 +197,6 @@ func testEventRetention(t *testing.T, open OpenFunc) {
 
 func testEventActive(t *testing.T, open OpenFunc) {
 	st := open(t)
-	needAnalytics(t, st)
 	f := addEventFixture(t, st)
 	got, err := st.Events.Active(context.Background(), miniback.ActiveQuery{AppID: f.appid, Loc: shanghai,
 		From: miniback.DayOf(local(0, 0, 0), shanghai), To: miniback.DayOf(local(3, 0, 0), shanghai)})
@@ -219,7 +215,6 @@ func testEventActive(t *testing.T, open OpenFunc) {
 // among new ones, and that its rollups do not count twice.
 func testAddEventsOnce(t *testing.T, open OpenFunc) {
 	st := open(t)
-	needAnalytics(t, st)
 	f := addEventFixture(t, st)
 	ctx := context.Background()
 	again := []miniback.EventBatch{
@@ -249,7 +244,6 @@ func testAddEventsOnce(t *testing.T, open OpenFunc) {
 // testDeleteEventsBefore checks that raw events go and rollups stay.
 func testDeleteEventsBefore(t *testing.T, open OpenFunc) {
 	st := open(t)
-	needAnalytics(t, st)
 	f := addEventFixture(t, st)
 	ctx := context.Background()
 	n, err := st.Events.DeleteEventsBefore(ctx, local(1, 0, 0))
@@ -272,7 +266,6 @@ func testDeleteEventsBefore(t *testing.T, open OpenFunc) {
 
 func testDatacube(t *testing.T, open OpenFunc) {
 	st := open(t)
-	needAnalytics(t, st)
 	ctx := context.Background()
 	appid := appID(t)
 	put := func(api, begin, end, data string) {

@@ -101,15 +101,6 @@ func Run(t *testing.T, open OpenFunc) {
 	}
 }
 
-// needAnalytics skips an analytics test, saying so, on an engine that
-// does not store events yet.
-func needAnalytics(t *testing.T, st Stores) {
-	t.Helper()
-	if st.Events == nil || st.Datacube == nil {
-		t.Skip("this engine has no EventStore / DatacubeStore yet")
-	}
-}
-
 // appID returns an appid unique to the running test.
 func appID(t *testing.T) string {
 	h := fnv.New64a()

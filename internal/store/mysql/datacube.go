@@ -1,0 +1,111 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/miniback/miniback"
+)
+
+var _ miniback.DatacubeStore = (*DatacubeStore)(nil)
+
+// DatacubeStore keeps WeChat's datacube answers and backfill jobs in a DB.
+// It is safe for concurrent use.
+type DatacubeStore struct {
+	db *DB
+}
+
+// NewDatacubeStore returns a DatacubeStore on db, which must be open and
+// migrated.
+func NewDatacubeStore(db *DB) *DatacubeStore {
+	return &DatacubeStore{db: db}
+}
+
+// PutDatacubeRow implements miniback.DatacubeStore.
+func (s *DatacubeStore) PutDatacubeRow(ctx context.Context, r *miniback.DatacubeRow) error {
+	_, err := s.db.db.ExecContext(ctx, `INSERT INTO datacube_rows (appid, begin_date, api, end_date, data, fetched_at)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON DUPLICATE KEY UPDATE data = VALUES(data), fetched_at = VALUES(fetched_at)`,
+		r.AppID, r.Begin, r.API, r.End, string(r.Data), toMillis(r.FetchedAt))
+	if err != nil {
+		return fmt.Errorf("mysql: put datacube row: %w", err)
+	}
+	return nil
+}
+
+// DatacubeRows implements miniback.DatacubeStore.
+func (s *DatacubeStore) DatacubeRows(ctx context.Context, appid string, apis []string, from, to string) ([]*miniback.DatacubeRow, error) {
+	out := []*miniback.DatacubeRow{}
+	if len(apis) == 0 {
+		return out, nil
+	}
+	args := []any{appid, from, to}
+	for _, a := range apis {
+		args = append(args, a)
+	}
+	rows, err := s.db.db.QueryContext(ctx, `SELECT api, begin_date, end_date, data, fetched_at FROM datacube_rows
+		WHERE appid = ? AND begin_date >= ? AND begin_date <= ? AND api IN (`+placeholders(len(apis))+`)
+		ORDER BY begin_date, api, end_date`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("mysql: datacube rows: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r := &miniback.DatacubeRow{AppID: appid}
+		var data string
+		var fetched int64
+		if err := rows.Scan(&r.API, &r.Begin, &r.End, &data, &fetched); err != nil {
+			return nil, fmt.Errorf("mysql: datacube rows: %w", err)
+		}
+		r.Data, r.FetchedAt = []byte(data), fromMillis(fetched)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("mysql: datacube rows: %w", err)
+	}
+	return out, nil
+}
+
+// CreateDatacubeJob implements miniback.DatacubeStore.
+func (s *DatacubeStore) CreateDatacubeJob(ctx context.Context, j *miniback.DatacubeJob) error {
+	_, err := s.db.db.ExecContext(ctx, `INSERT INTO datacube_jobs (id, appid, from_date, to_date, status, calls, stored, failed, error, created_at, finished_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		j.ID, j.AppID, j.From, j.To, j.Status, j.Calls, j.Stored, j.Failed, j.Error, toMillis(j.CreatedAt), nullMillis(j.FinishedAt))
+	if err != nil {
+		return fmt.Errorf("mysql: create datacube job: %w", err)
+	}
+	return nil
+}
+
+// UpdateDatacubeJob implements miniback.DatacubeStore.
+func (s *DatacubeStore) UpdateDatacubeJob(ctx context.Context, j *miniback.DatacubeJob) error {
+	res, err := s.db.db.ExecContext(ctx, `UPDATE datacube_jobs SET status = ?, calls = ?, stored = ?, failed = ?, error = ?, finished_at = ?
+		WHERE appid = ? AND id = ?`, j.Status, j.Calls, j.Stored, j.Failed, j.Error, nullMillis(j.FinishedAt), j.AppID, j.ID)
+	if err != nil {
+		return fmt.Errorf("mysql: update datacube job: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return miniback.Errorf(miniback.ECodeNotFound, "no such sync job")
+	}
+	return nil
+}
+
+// DatacubeJob implements miniback.DatacubeStore.
+func (s *DatacubeStore) DatacubeJob(ctx context.Context, appid, id string) (*miniback.DatacubeJob, error) {
+	j := &miniback.DatacubeJob{}
+	var created int64
+	var finished sql.NullInt64
+	err := s.db.db.QueryRowContext(ctx, `SELECT id, appid, from_date, to_date, status, calls, stored, failed, error, created_at, finished_at
+		FROM datacube_jobs WHERE appid = ? AND id = ?`, appid, id).
+		Scan(&j.ID, &j.AppID, &j.From, &j.To, &j.Status, &j.Calls, &j.Stored, &j.Failed, &j.Error, &created, &finished)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, miniback.Errorf(miniback.ECodeNotFound, "no such sync job")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mysql: datacube job: %w", err)
+	}
+	j.CreatedAt, j.FinishedAt = fromMillis(created), fromNullMillis(finished)
+	return j, nil
+}
