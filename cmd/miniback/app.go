@@ -146,6 +146,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Stats:      m.DB.Stats,
 		AdminKeys:  cfg.Admin.APIKeys,
 		Tokens:     session.NewIssuer(signingKey, cfg.Auth.AccessTTL),
+		Live:       &session.Live{State: m.State},
 		Sealer:     sealer,
 		WeChat:     clients,
 		RefreshTTL: cfg.Auth.RefreshTTL,

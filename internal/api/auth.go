@@ -17,7 +17,7 @@ type (
 // path's appid whose session is live. The signature check may be served
 // from the Issuer's cache; the revocation check reads the session store
 // every time, so a logout is effective at once on every instance. A store
-// that reads the session with its user in one query (SessionUserReader)
+// that reads the session with its user in one query (SessionReader)
 // also hands the handler the user, which GET /me then need not read again.
 func (s *Server) authed(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
@@ -30,7 +30,7 @@ func (s *Server) authed(h handlerFunc) handlerFunc {
 		if err != nil {
 			return err
 		}
-		sess, user, err := s.session(r.Context(), a.SessionID)
+		sess, user, err := s.session(r.Context(), a.UserID, a.SessionID)
 		if miniback.IsNotFound(err) {
 			return miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token no longer exists")
 		}
@@ -49,11 +49,15 @@ func (s *Server) authed(h handlerFunc) handlerFunc {
 	}
 }
 
-// session reads the session id, with its user when the store can do both
-// in one query (else the user is nil).
-func (s *Server) session(ctx context.Context, id string) (*miniback.Session, *miniback.User, error) {
-	if su, ok := s.Sessions.(miniback.SessionUserReader); ok {
-		return su.SessionUser(ctx, id)
+// session reads the session id of the token of userID, with its user when
+// the store can do both in one query (else the user is nil), through the
+// per-instance cache when there is one (session.Live).
+func (s *Server) session(ctx context.Context, userID int64, id string) (*miniback.Session, *miniback.User, error) {
+	if s.live != nil {
+		return s.live.CachedSessionUser(ctx, userID, id)
+	}
+	if sr, ok := s.Sessions.(miniback.SessionReader); ok {
+		return sr.SessionUser(ctx, id)
 	}
 	sess, err := s.Sessions.Session(ctx, id)
 	return sess, nil, err

@@ -29,18 +29,22 @@ type Check struct {
 // (cmd/miniback) before Handler is called; the Server is then safe for
 // concurrent use.
 type Server struct {
-	Apps       miniback.Apps
-	Users      miniback.UserStore
-	Sessions   miniback.SessionStore
-	Inbox      miniback.InboxStore
-	Messages   miniback.MessageStore
-	Media      miniback.MediaStore
-	Stats      miniback.StatsStore
-	Outbox     Outbox
-	Portal     Portal
-	Analytics  Analytics // nil: no analytics routes
-	AdminKeys  []string
-	Tokens     *session.Issuer
+	Apps      miniback.Apps
+	Users     miniback.UserStore
+	Sessions  miniback.SessionStore
+	Inbox     miniback.InboxStore
+	Messages  miniback.MessageStore
+	Media     miniback.MediaStore
+	Stats     miniback.StatsStore
+	Outbox    Outbox
+	Portal    Portal
+	Analytics Analytics // nil: no analytics routes
+	AdminKeys []string
+	Tokens    *session.Issuer
+	// Live, when set, caches the revocation check per instance; Handler
+	// wraps Sessions and Users so that their writes invalidate it. It is
+	// used only with a store that implements miniback.SessionReader.
+	Live       *session.Live
 	Sealer     *session.Sealer
 	WeChat     map[string]*wechat.Client // by appid
 	RefreshTTL time.Duration
@@ -56,7 +60,8 @@ type Server struct {
 	mux      *http.ServeMux
 	codes    codeFlight
 	routesMu sync.Mutex
-	patterns []string // registered routes, for Routes
+	patterns []string              // registered routes, for Routes
+	live     *session.LiveSessions // Sessions, when Live caches its checks
 }
 
 // Portal is the message-push endpoint (package push).
@@ -76,6 +81,11 @@ func (s *Server) Handler() http.Handler {
 	s.mux = http.NewServeMux()
 	if s.Metrics == nil {
 		s.Metrics = defaultMetrics(s.Apps)
+	}
+	if s.Live != nil {
+		if ls := s.Live.Sessions(s.Sessions); ls != nil {
+			s.live, s.Sessions, s.Users = ls, ls, s.Live.Users(s.Users)
+		}
 	}
 	s.routes()
 	return s.withRequestID(s.withLogging(s.withRecover(s.mux)))
