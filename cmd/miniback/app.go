@@ -229,6 +229,10 @@ func (m *Main) handler() http.Handler {
 	return root
 }
 
+// shutdownGrace is how long requests in flight may run after a SIGTERM;
+// deploy/k8s's terminationGracePeriodSeconds is longer.
+const shutdownGrace = 20 * time.Second
+
 // Addr is the address the server listens on.
 func (m *Main) Addr() string { return m.listener.Addr().String() }
 
@@ -265,7 +269,7 @@ func (m *Main) Run(ctx context.Context) error {
 // shutdown stops the HTTP server gracefully; errc is the result of Serve.
 func (m *Main) shutdown(errc <-chan error) error {
 	m.Logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := m.server.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
