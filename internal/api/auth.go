@@ -9,8 +9,9 @@ import (
 )
 
 type (
-	sessionKeyCtx struct{}
-	userKeyCtx    struct{}
+	sessionKeyCtx  struct{}
+	userKeyCtx     struct{}
+	userJSONKeyCtx struct{}
 )
 
 // authed wraps h so that it runs only with a valid access token for the
@@ -30,7 +31,7 @@ func (s *Server) authed(h handlerFunc) handlerFunc {
 		if err != nil {
 			return err
 		}
-		sess, user, err := s.session(r.Context(), a.UserID, a.SessionID)
+		sess, user, userJSON, err := s.session(r.Context(), a.UserID, a.SessionID)
 		if miniback.IsNotFound(err) {
 			return miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token no longer exists")
 		}
@@ -45,22 +46,28 @@ func (s *Server) authed(h handlerFunc) handlerFunc {
 		if user != nil {
 			ctx = context.WithValue(ctx, userKeyCtx{}, user)
 		}
+		if userJSON != nil {
+			ctx = context.WithValue(ctx, userJSONKeyCtx{}, userJSON)
+		}
 		return h(w, r.WithContext(ctx))
 	}
 }
 
 // session reads the session id of the token of userID, with its user when
 // the store can do both in one query (else the user is nil), through the
-// per-instance cache when there is one (session.Live).
-func (s *Server) session(ctx context.Context, userID int64, id string) (*miniback.Session, *miniback.User, error) {
+// per-instance cache when there is one (session.Live), which also gives
+// the user's JSON answer.
+func (s *Server) session(ctx context.Context, userID int64, id string) (*miniback.Session, *miniback.User, []byte, error) {
 	if s.live != nil {
-		return s.live.CachedSessionUser(ctx, userID, id)
+		a, err := s.live.CachedSessionUser(ctx, userID, id)
+		return a.Session, a.User, a.UserJSON, err
 	}
 	if sr, ok := s.Sessions.(miniback.SessionReader); ok {
-		return sr.SessionUser(ctx, id)
+		sess, user, err := sr.SessionUser(ctx, id)
+		return sess, user, nil, err
 	}
 	sess, err := s.Sessions.Session(ctx, id)
-	return sess, nil, err
+	return sess, nil, nil, err
 }
 
 // userOf returns the user authed read with the session in the same query,
@@ -83,4 +90,11 @@ func bearer(r *http.Request) (string, bool) {
 func sessionOf(ctx context.Context) *miniback.Session {
 	sess, _ := ctx.Value(sessionKeyCtx{}).(*miniback.Session)
 	return sess
+}
+
+// userJSONOf returns the JSON answer of the user authed read, when the
+// cache had it rendered.
+func userJSONOf(ctx context.Context) []byte {
+	b, _ := ctx.Value(userJSONKeyCtx{}).([]byte)
+	return b
 }
