@@ -29,6 +29,14 @@ const (
 	ECodeWeChatConfig      = "wechat_misconfigured" // bad secret/appid/IP whitelist: the operator must act
 	ECodeUnavailable       = "unavailable"          // a dependency of ours is down
 	ECodeInternal          = "internal"
+
+	// WeChat Pay (SPEC §13).
+	ECodeOrderPaid         = "order_paid"
+	ECodeOrderClosed       = "order_closed"
+	ECodeOrderExpired      = "order_expired"
+	ECodeOrderNotPaid      = "order_not_paid"
+	ECodeRefundExceeds     = "refund_exceeds_total"
+	ECodeInsufficientFunds = "insufficient_funds"
 )
 
 // Error is the one error type of miniback. Code is one of the ECode
@@ -38,6 +46,7 @@ type Error struct {
 	Code          string
 	Message       string
 	WeChatErrCode int
+	WeChatPayCode string // WeChat Pay's code, e.g. "SYSTEM_ERROR"
 	Err           error
 }
 
@@ -47,6 +56,9 @@ func (e *Error) Error() string {
 	s := e.Code + ": " + e.Message
 	if e.WeChatErrCode != 0 {
 		s += fmt.Sprintf(" (wechat errcode %d)", e.WeChatErrCode)
+	}
+	if e.WeChatPayCode != "" {
+		s += " (wechat pay " + e.WeChatPayCode + ")"
 	}
 	if e.Err != nil {
 		s += ": " + e.Err.Error()

@@ -249,3 +249,14 @@ func (s *Server) handleTradeByNo(w http.ResponseWriter, r *http.Request) error {
 	}
 	return s.payHandler(http.MethodGet, s.handleQueryByNo)(w, r)
 }
+
+// SetPayApp gives appid the WeChat Pay merchant p (nil removes it), for a
+// backend that learns its merchant key after the sandbox started. It is
+// safe for concurrent use.
+func (s *Server) SetPayApp(appid string, p *PayApp) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, ok := s.apps[appid]; ok {
+		a.Pay = p
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/miniback/miniback/internal/inbox"
 	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/outbox"
+	"github.com/miniback/miniback/internal/pay"
 	"github.com/miniback/miniback/internal/queue"
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/internal/state/memory"
@@ -44,6 +45,7 @@ type Main struct {
 	Inbox     *inbox.Inbox
 	Analytics *analytics.Service
 	Sandbox   *sandbox.Server // set when wechat.api_base is "sandbox"
+	Pay       *pay.Service    // nil when the engine stores no orders
 	API       *api.Server
 
 	Registry *prometheus.Registry // every metric of this process
@@ -56,6 +58,7 @@ type Main struct {
 
 	tuneOutbox    func(*outbox.Config)    // tests shorten the retry delays
 	tuneAnalytics func(*analytics.Config) // tests move the clock and shorten delays
+	tunePay       func(*pay.Service)      // tests shorten the tick and move the clock
 }
 
 // Open opens the database, the state store, the keys, the WeChat clients
@@ -106,7 +109,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	apiBase := cfg.WeChat.APIBase
 	if apiBase == config.APIBaseSandbox {
 		apiBase = "http://" + loopbackAddr(m.listener.Addr().String())
-		m.Sandbox = sandbox.New(sandbox.Config{Apps: sandboxApps(cfg.Apps, apiBase), Logger: m.Logger.With("component", "sandbox")})
+		m.Sandbox = sandbox.New(sandbox.Config{Apps: sandboxApps(cfg.Apps, apiBase), Logger: m.Logger.With("component", "sandbox"),
+			PayTimeScale: cfg.SandboxOpts.PayTimeScale})
 	}
 	clients := newWeChatClients(cfg, apiBase, m.State, m.Metrics, m.Logger)
 
@@ -131,6 +135,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 
 	// Analytics: events through the queue, datacube pulls.
 	m.Analytics = m.newAnalytics(clients)
+
+	// WeChat Pay: orders, notifications, reconciliation, business events.
+	self := "http://" + loopbackAddr(m.listener.Addr().String())
+	if m.Pay, err = m.openPay(self); err != nil {
+		return err
+	}
 
 	// HTTP API.
 	m.API = &api.Server{
@@ -160,6 +170,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Metrics:      m.Metrics,
 		NoRequestLog: !cfg.Log.Requests,
 	}
+	if m.Pay != nil {
+		m.API.Pay = m.Pay
+	}
 	m.server = &http.Server{
 		Handler:           m.handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -181,11 +194,15 @@ func (m *Main) handler() http.Handler {
 	}
 	root := http.NewServeMux()
 	root.Handle("/", h)
-	for _, prefix := range []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/", "/datacube/"} {
+	for _, prefix := range []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/", "/datacube/", "/v3/"} {
 		root.Handle(prefix, m.Sandbox)
 	}
 	return root
 }
+
+// shutdownGrace is how long requests in flight may run after a SIGTERM;
+// deploy/k8s's terminationGracePeriodSeconds is longer.
+const shutdownGrace = 20 * time.Second
 
 // Addr is the address the server listens on.
 func (m *Main) Addr() string { return m.listener.Addr().String() }
@@ -223,7 +240,7 @@ func (m *Main) Run(ctx context.Context) error {
 // shutdown stops the HTTP server gracefully; errc is the result of Serve.
 func (m *Main) shutdown(errc <-chan error) error {
 	m.Logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := m.server.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

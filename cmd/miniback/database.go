@@ -24,6 +24,7 @@ type database struct {
 	Stats    miniback.StatsStore
 	Events   miniback.EventStore
 	Datacube miniback.DatacubeStore
+	Pay      miniback.PayStore // nil: the engine does not store orders yet
 
 	// ApplyMigrations applies the engine's missing migrations, safely when
 	// several instances start at once, and returns the versions it applied.
@@ -78,6 +79,7 @@ func openSQLite(ctx context.Context, path string) (*database, error) {
 		Inbox: sqlite.NewInboxStore(db), Messages: sqlite.NewMessageStore(db),
 		Media: sqlite.NewMediaStore(db), Stats: sqlite.NewStatsStore(db),
 		Events: sqlite.NewEventStore(db), Datacube: sqlite.NewDatacubeStore(db),
+		Pay:             sqlite.NewPayStore(db),
 		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }

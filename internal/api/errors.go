@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/miniback/miniback"
 )
@@ -38,6 +39,12 @@ var statusOf = map[string]int{
 	miniback.ECodeWeChatBusy:        http.StatusServiceUnavailable,
 	miniback.ECodeUnavailable:       http.StatusServiceUnavailable,
 	miniback.ECodeWeChatTimeout:     http.StatusGatewayTimeout,
+	miniback.ECodeOrderPaid:         http.StatusConflict,
+	miniback.ECodeOrderClosed:       http.StatusConflict,
+	miniback.ECodeOrderExpired:      http.StatusConflict,
+	miniback.ECodeOrderNotPaid:      http.StatusConflict,
+	miniback.ECodeRefundExceeds:     http.StatusConflict,
+	miniback.ECodeInsufficientFunds: http.StatusConflict,
 }
 
 // StatusOf returns the HTTP status for an error code; unknown codes are 500.
@@ -57,6 +64,15 @@ type errorDetail struct {
 	Code          string `json:"code"`
 	Message       string `json:"message"`
 	WeChatErrCode int    `json:"wechat_errcode,omitempty"`
+	WeChatPayCode string `json:"wechat_pay_code,omitempty"`
+}
+
+// payNotifyFailure is how a WeChat Pay notification is refused: WeChat Pay
+// reads the status and retries; the body is the shape its documentation
+// asks for.
+type payNotifyFailure struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // writeError answers err in SPEC's JSON shape. Errors that are not an
@@ -83,10 +99,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("code", e.Code), slog.Int("wechat_errcode", e.WeChatErrCode),
 			slog.String("error", err.Error()))
 	}
+	if strings.HasPrefix(r.Pattern, "POST /wx/pay/notify/") {
+		writeJSON(w, status, payNotifyFailure{Code: "FAIL", Message: e.Message})
+		return
+	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="miniback"`)
 	}
-	writeJSON(w, status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, WeChatErrCode: e.WeChatErrCode}})
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, WeChatErrCode: e.WeChatErrCode, WeChatPayCode: e.WeChatPayCode}})
 }
 
 // writeJSON answers v with the status. HTML escaping is off so that URLs in

@@ -49,6 +49,7 @@ type Server struct {
 	WeChat     map[string]*wechat.Client // by appid
 	RefreshTTL time.Duration
 	Ready      []Check
+	Pay        PayService // nil: no pay routes
 	Logger     *slog.Logger
 	Registry   *prometheus.Registry // served at /metrics; nil: no /metrics route (metrics.listen serves it)
 	Metrics    *metrics.Metrics     // nil: private metrics nothing exposes
@@ -110,6 +111,7 @@ func (s *Server) routes() {
 	s.adminRoutes()
 	s.analyticsRoutes()
 	s.consoleRoutes()
+	s.payRoutes()
 	if s.Portal != nil {
 		s.handle("GET /wx/portal/{appid}", s.Portal.ServeVerify)
 		s.handle("POST /wx/portal/{appid}", s.Portal.ServeMessage)

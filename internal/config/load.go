@@ -239,6 +239,21 @@ func setValue(f reflect.Value, raw any, key string) error {
 			return bad("a duration such as 5s or 15m")
 		}
 		f.SetInt(int64(d))
+	case f.Kind() == reflect.Float64:
+		switch v := raw.(type) {
+		case float64:
+			f.SetFloat(v)
+		case int:
+			f.SetFloat(float64(v))
+		case string:
+			x, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return bad("a number")
+			}
+			f.SetFloat(x)
+		default:
+			return bad("a number")
+		}
 	case f.Kind() == reflect.String:
 		s, ok := raw.(string)
 		if !ok {
