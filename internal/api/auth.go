@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/miniback/miniback"
@@ -22,24 +23,12 @@ type (
 // also hands the handler the user, which GET /me then need not read again.
 func (s *Server) authed(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		token, ok := bearer(r)
-		if !ok {
-			return miniback.Errorf(miniback.ECodeUnauthorized, "an Authorization: Bearer access token is required")
-		}
-		appid := r.PathValue("appid")
-		a, err := s.Tokens.Verify(appid, token)
+		a, sess, user, userJSON, err := s.authenticate(r, r.PathValue("appid"))
 		if err != nil {
 			return err
 		}
-		sess, user, userJSON, err := s.session(r.Context(), a.UserID, a.SessionID)
-		if miniback.IsNotFound(err) {
-			return miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token no longer exists")
-		}
-		if err != nil {
+		if err := s.limit(w, r, "api_per_user", a.AppID+":"+strconv.FormatInt(a.UserID, 10), s.Limits.APIPerUser); err != nil {
 			return err
-		}
-		if sess.Revoked() || sess.AppID != appid || sess.UserID != a.UserID || !s.Now().Before(sess.ExpiresAt) {
-			return miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token has ended; log in again")
 		}
 		ctx := miniback.WithAuth(r.Context(), a)
 		ctx = context.WithValue(ctx, sessionKeyCtx{}, sess)
@@ -51,6 +40,32 @@ func (s *Server) authed(h handlerFunc) handlerFunc {
 		}
 		return h(w, r.WithContext(ctx))
 	}
+}
+
+// authenticate checks the bearer access token of r for appid and that its
+// session is live; failures are unauthorized Errors. The user is returned
+// when the store read it with the session (else nil), and its JSON answer
+// when the revocation cache rendered it (else nil).
+func (s *Server) authenticate(r *http.Request, appid string) (*miniback.Auth, *miniback.Session, *miniback.User, []byte, error) {
+	token, ok := bearer(r)
+	if !ok {
+		return nil, nil, nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "an Authorization: Bearer access token is required")
+	}
+	a, err := s.Tokens.Verify(appid, token)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	sess, user, userJSON, err := s.session(r.Context(), a.UserID, a.SessionID)
+	if miniback.IsNotFound(err) {
+		return nil, nil, nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token no longer exists")
+	}
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if sess.Revoked() || sess.AppID != appid || sess.UserID != a.UserID || !s.Now().Before(sess.ExpiresAt) {
+		return nil, nil, nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token has ended; log in again")
+	}
+	return a, sess, user, userJSON, nil
 }
 
 // session reads the session id of the token of userID, with its user when

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/gateway"
 	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/wechat"
@@ -58,11 +59,20 @@ type Server struct {
 	NoRequestLog bool
 	Now          func() time.Time
 
-	mux      *http.ServeMux
-	codes    codeFlight
-	routesMu sync.Mutex
-	patterns []string              // registered routes, for Routes
-	live     *session.LiveSessions // Sessions, when Live caches its checks
+	// The edge (SPEC §14): gateway routes tried after every own route, the
+	// rate limits (off with a nil Limiter) and the proxies trusted to name
+	// the client.
+	Gateway *gateway.Gateway
+	Limiter gateway.Limiter
+	Limits  Limits
+	Proxies gateway.Proxies
+
+	mux        *http.ServeMux
+	codes      codeFlight
+	routesMu   sync.Mutex
+	patterns   []string              // registered routes, for Routes
+	live       *session.LiveSessions // Sessions, when Live caches its checks
+	identities identityCache
 }
 
 // Portal is the message-push endpoint (package push).
@@ -130,6 +140,7 @@ func (s *Server) routes() {
 // handle registers h for pattern. Routes with {appid} answer 404
 // app_not_found for an appid this process does not serve.
 func (s *Server) handle(pattern string, h handlerFunc) {
+	h = s.withLimits(pattern, h)
 	s.register(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if appid := r.PathValue("appid"); appid != "" {
 			if _, err := s.Apps.Get(appid); err != nil {
@@ -152,6 +163,11 @@ func (s *Server) Handle(pattern string, h func(w http.ResponseWriter, r *http.Re
 // handleNoRoute tells an unknown path (404) from a known one called with
 // the wrong method (405).
 func (s *Server) handleNoRoute(w http.ResponseWriter, r *http.Request) error {
+	if s.Gateway != nil {
+		if rt, ok := s.Gateway.Match(r.URL.EscapedPath()); ok {
+			return s.serveGateway(w, r, rt)
+		}
+	}
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete} {
 		if m == r.Method {
 			continue
