@@ -296,26 +296,34 @@ func (a *ActiveCounter) Add(d Day, user string) {
 	m[user] = true
 }
 
-// Days returns one ActiveDay per day of the query.
+// Days returns one ActiveDay per day of the query. Each window slides one
+// day at a time, counting how many of its days each actor was active on,
+// so the work is linear in the (day, actor) pairs.
 func (a *ActiveCounter) Days() []ActiveDay {
 	var out []ActiveDay
 	for d := a.q.From; d <= a.q.To; d++ {
-		out = append(out, ActiveDay{Day: d.String(), DAU: a.distinct(d, 1), WAU: a.distinct(d, 7), MAU: a.distinct(d, 30)})
+		out = append(out, ActiveDay{Day: d.String(), DAU: int64(len(a.days[d]))})
 	}
-	return out
-}
-
-func (a *ActiveCounter) distinct(last Day, n int) int64 {
-	if n == 1 {
-		return int64(len(a.days[last]))
-	}
-	seen := map[string]bool{}
-	for d := last - Day(n) + 1; d <= last; d++ {
-		for u := range a.days[d] {
-			seen[u] = true
+	for _, w := range []struct {
+		n   Day
+		set func(*ActiveDay, int64)
+	}{{7, func(x *ActiveDay, v int64) { x.WAU = v }}, {30, func(x *ActiveDay, v int64) { x.MAU = v }}} {
+		in := map[string]int{}
+		for d := a.q.From - w.n + 1; d <= a.q.To; d++ {
+			for u := range a.days[d] {
+				in[u]++
+			}
+			for u := range a.days[d-w.n] {
+				if in[u]--; in[u] == 0 {
+					delete(in, u)
+				}
+			}
+			if d >= a.q.From {
+				w.set(&out[d-a.q.From], int64(len(in)))
+			}
 		}
 	}
-	return int64(len(seen))
+	return out
 }
 
 // SortedKeys returns the keys of m in (AppID, Name, Time) order, each with

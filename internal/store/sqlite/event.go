@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -220,31 +221,55 @@ func (s *EventStore) propSeries(ctx context.Context, q miniback.SeriesQuery) ([]
 	return ps.Points(), nil
 }
 
-// Funnel implements miniback.EventStore from raw events.
+// Funnel implements miniback.EventStore from raw events. Each step's
+// events are read in index order (no sort in SQLite) and merged by time.
 func (s *EventStore) Funnel(ctx context.Context, q miniback.FunnelQuery) ([]miniback.FunnelStep, error) {
-	args := []any{q.AppID, toMillis(q.From), toMillis(q.To)}
-	for _, st := range q.Steps {
-		args = append(args, st)
+	type hit struct {
+		ts   int64
+		user string
 	}
-	rows, err := s.db.read.QueryContext(ctx, `SELECT user_key, name, ts FROM events
-		WHERE appid = ? AND ts >= ? AND ts < ? AND name IN (`+placeholders(len(q.Steps))+`) ORDER BY ts`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: funnel: %w", err)
-	}
-	defer rows.Close()
-	fc := miniback.NewFunnelCounter(q)
-	for rows.Next() {
-		var user, name string
-		var ts int64
-		if err := rows.Scan(&user, &name, &ts); err != nil {
+	var names []string
+	var lists [][]hit
+	for _, name := range q.Steps {
+		if slices.Contains(names, name) {
+			continue
+		}
+		rows, err := s.db.read.QueryContext(ctx, `SELECT ts, user_key FROM events
+			WHERE appid = ? AND name = ? AND ts >= ? AND ts < ? ORDER BY ts`, q.AppID, name, toMillis(q.From), toMillis(q.To))
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: funnel: %w", err)
 		}
-		fc.Add(user, name, ts)
+		var list []hit
+		for rows.Next() {
+			var h hit
+			if err := rows.Scan(&h.ts, &h.user); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: funnel: %w", err)
+			}
+			list = append(list, h)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("sqlite: funnel: %w", err)
+		}
+		names, lists = append(names, name), append(lists, list)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: funnel: %w", err)
+	fc := miniback.NewFunnelCounter(q)
+	next := make([]int, len(lists))
+	for {
+		best := -1
+		for i, l := range lists {
+			if next[i] < len(l) && (best < 0 || l[next[i]].ts < lists[best][next[best]].ts) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return fc.Steps(), nil
+		}
+		h := lists[best][next[best]]
+		next[best]++
+		fc.Add(h.user, names[best], h.ts)
 	}
-	return fc.Steps(), nil
 }
 
 // Retention implements miniback.EventStore from the day rollups.
