@@ -84,13 +84,19 @@ type SessionStore interface {
 	SetSessionKey(ctx context.Context, userID int64, sealed []byte) error
 }
 
-// SessionUserReader is implemented by session stores that can read a
-// session together with its user in one query. The authenticated routes
-// check the session on every request (revocation is immediate); with this
-// they get the user in the same read, so GET /me costs one query, not two.
-// Stores without it cost two reads.
-type SessionUserReader interface {
+// SessionReader is implemented by session stores whose reads let an
+// instance cache its revocation check (session.Live). The authenticated
+// routes check the session on every request (revocation is immediate);
+// SessionUser gives them the user in the same read, and
+// RefreshTokenSession lets the cache learn whose session a refresh with a
+// reused token revokes. Stores without it are read twice per request and
+// never cached.
+type SessionReader interface {
 	// SessionUser returns the session and its user, or an Error with code
-	// not_found when there is no such session (or, impossibly, no user).
+	// not_found when there is no such session.
 	SessionUser(ctx context.Context, id string) (*Session, *User, error)
+	// RefreshTokenSession returns the session of the refresh token with
+	// this hash, used or not, expired or not, or an Error with code
+	// not_found.
+	RefreshTokenSession(ctx context.Context, hash []byte) (*Session, error)
 }

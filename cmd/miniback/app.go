@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,9 +20,11 @@ import (
 	"github.com/miniback/miniback/internal/analytics"
 	"github.com/miniback/miniback/internal/api"
 	"github.com/miniback/miniback/internal/config"
+	"github.com/miniback/miniback/internal/gateway"
 	"github.com/miniback/miniback/internal/inbox"
 	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/outbox"
+	"github.com/miniback/miniback/internal/pay"
 	"github.com/miniback/miniback/internal/queue"
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/internal/state/memory"
@@ -44,10 +47,17 @@ type Main struct {
 	Inbox     *inbox.Inbox
 	Analytics *analytics.Service
 	Sandbox   *sandbox.Server // set when wechat.api_base is "sandbox"
+	Pay       *pay.Service    // nil when the engine stores no orders
 	API       *api.Server
 
 	Registry *prometheus.Registry // every metric of this process
 	Metrics  *metrics.Metrics
+
+	// The edge: gateway routes (nil without any), WeChat's circuit
+	// breakers, and TLS.
+	Gateway        *gateway.Gateway
+	WeChatBreakers *gateway.HostBreakers
+	tls            *tls.Config
 
 	listener        net.Listener
 	server          *http.Server
@@ -56,6 +66,7 @@ type Main struct {
 
 	tuneOutbox    func(*outbox.Config)    // tests shorten the retry delays
 	tuneAnalytics func(*analytics.Config) // tests move the clock and shorten delays
+	tunePay       func(*pay.Service)      // tests shorten the tick and move the clock
 }
 
 // Open opens the database, the state store, the keys, the WeChat clients
@@ -102,13 +113,27 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 
-	// WeChat: the real API, or the embedded sandbox on this same server.
+	// TLS: HTTPS on the listener when a certificate is configured.
+	if m.tls, err = tlsConfig(cfg, m.Logger.With("component", "tls")); err != nil {
+		return err
+	}
+
+	// WeChat: the real API, or the embedded sandbox on this same server,
+	// behind one circuit breaker per host.
 	apiBase := cfg.WeChat.APIBase
 	if apiBase == config.APIBaseSandbox {
-		apiBase = "http://" + loopbackAddr(m.listener.Addr().String())
-		m.Sandbox = sandbox.New(sandbox.Config{Apps: sandboxApps(cfg.Apps, apiBase), Logger: m.Logger.With("component", "sandbox")})
+		scheme := "http://"
+		if m.tls != nil {
+			scheme = "https://"
+		}
+		apiBase = scheme + loopbackAddr(m.listener.Addr().String())
+		m.Sandbox = sandbox.New(sandbox.Config{Apps: sandboxApps(cfg.Apps, apiBase), Logger: m.Logger.With("component", "sandbox"),
+			PayTimeScale: cfg.SandboxOpts.PayTimeScale})
 	}
-	clients := newWeChatClients(cfg, apiBase, m.State, m.Metrics, m.Logger)
+	if m.WeChatBreakers, err = weChatTransport(cfg, m.Metrics, m.Logger); err != nil {
+		return err
+	}
+	clients := newWeChatClients(cfg, apiBase, m.State, m.Metrics, m.Logger, m.WeChatBreakers)
 
 	// Queue and outbound messages.
 	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, AckWait: cfg.Queue.AckWait, DataDir: cfg.DataDir,
@@ -117,7 +142,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.registerPoolMetrics(m.DB.PoolStats)
 	messages := m.DB.Messages
-	m.Outbox = outbox.New(messages, m.Queue, outbox.NewWeChatSender(clients), m.outboxConfig())
+	outboxCfg := m.outboxConfig()
+	wechatHost := hostOf(apiBase)
+	outboxCfg.Wait = func() time.Duration { return m.WeChatBreakers.Wait(wechatHost) }
+	m.Outbox = outbox.New(messages, m.Queue, outbox.NewWeChatSender(clients), outboxCfg)
 
 	// Message push: the endpoint stores and queues; the router runs from the queue.
 	apps := appsOf(cfg.Apps)
@@ -132,6 +160,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// Analytics: events through the queue, datacube pulls.
 	m.Analytics = m.newAnalytics(clients)
 
+	// WeChat Pay: orders, notifications, reconciliation, business events.
+	self := "http://" + loopbackAddr(m.listener.Addr().String())
+	if m.Pay, err = m.openPay(self); err != nil {
+		return err
+	}
+
 	// HTTP API.
 	m.API = &api.Server{
 		Apps:       apps,
@@ -145,6 +179,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Stats:      m.DB.Stats,
 		AdminKeys:  cfg.Admin.APIKeys,
 		Tokens:     session.NewIssuer(signingKey, cfg.Auth.AccessTTL),
+		Live:       &session.Live{State: m.State},
 		Sealer:     sealer,
 		WeChat:     clients,
 		RefreshTTL: cfg.Auth.RefreshTTL,
@@ -158,9 +193,27 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Registry:     m.mainRegistry(),
 		Metrics:      m.Metrics,
 		NoRequestLog: !cfg.Log.Requests,
+		Limiter:      newLimiter(m.State),
+		Limits:       limitsOf(cfg),
+		Proxies:      proxiesOf(cfg),
 	}
+	if m.Pay != nil {
+		m.API.Pay = m.Pay
+	}
+	handler := m.handler()
+
+	// Gateway: routes to the team's services, tried after every own route.
+	own := m.API.Routes()
+	if m.Sandbox != nil {
+		own = append(own, sandboxRoutes...)
+	}
+	if m.Gateway, err = newGateway(cfg, own, m.API.WriteError, m.Metrics, m.Logger.With("component", "gateway")); err != nil {
+		return err
+	}
+	m.API.Gateway = m.Gateway
 	m.server = &http.Server{
-		Handler:           m.handler(),
+		Handler:           handler,
+		TLSConfig:         m.tls,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -180,11 +233,27 @@ func (m *Main) handler() http.Handler {
 	}
 	root := http.NewServeMux()
 	root.Handle("/", h)
-	for _, prefix := range []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/", "/datacube/"} {
+	for _, prefix := range sandboxRoutes {
 		root.Handle(prefix, m.Sandbox)
 	}
 	return root
 }
+
+// sandboxRoutes are the paths the embedded sandbox serves in sandbox mode.
+var sandboxRoutes = []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/", "/datacube/", "/v3/"}
+
+// hostOf is the host[:port] of a URL, "" when it does not parse.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// shutdownGrace is how long requests in flight may run after a SIGTERM;
+// deploy/k8s's terminationGracePeriodSeconds is longer.
+const shutdownGrace = 20 * time.Second
 
 // Addr is the address the server listens on.
 func (m *Main) Addr() string { return m.listener.Addr().String() }
@@ -200,8 +269,17 @@ func (m *Main) Run(ctx context.Context) error {
 		workers.Wait()
 	}()
 	go m.serveMetrics(workCtx)
+	if m.Gateway != nil {
+		workers.Go(func() { m.Gateway.Run(workCtx) })
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- m.server.Serve(m.listener) }()
+	go func() {
+		if m.tls != nil {
+			errc <- m.server.ServeTLS(m.listener, "", "")
+			return
+		}
+		errc <- m.server.Serve(m.listener)
+	}()
 	m.Logger.Info("listening", slog.String("addr", m.Addr()))
 	var workerErr error
 	select {
@@ -222,7 +300,7 @@ func (m *Main) Run(ctx context.Context) error {
 // shutdown stops the HTTP server gracefully; errc is the result of Serve.
 func (m *Main) shutdown(errc <-chan error) error {
 	m.Logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	if err := m.server.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -309,13 +387,8 @@ func openKeys(cfg config.Config) (*session.SigningKey, *session.Sealer, error) {
 	return key, sealer, err
 }
 
-func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore, obs wechat.Observer, log *slog.Logger) map[string]*wechat.Client {
-	hc := &http.Client{Transport: &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		MaxIdleConnsPerHost: 64,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: 5 * time.Second,
-	}}
+func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore, obs wechat.Observer, log *slog.Logger, transport http.RoundTripper) map[string]*wechat.Client {
+	hc := &http.Client{Transport: transport}
 	mode := wechat.TokenModeStable
 	if cfg.WeChat.TokenMode == "classic" {
 		mode = wechat.TokenModeClassic

@@ -24,6 +24,7 @@ type database struct {
 	Stats    miniback.StatsStore
 	Events   miniback.EventStore
 	Datacube miniback.DatacubeStore
+	Pay      miniback.PayStore // nil: the engine does not store orders yet
 
 	// ApplyMigrations applies the engine's missing migrations, safely when
 	// several instances start at once, and returns the versions it applied.
@@ -78,6 +79,7 @@ func openSQLite(ctx context.Context, path string) (*database, error) {
 		Inbox: sqlite.NewInboxStore(db), Messages: sqlite.NewMessageStore(db),
 		Media: sqlite.NewMediaStore(db), Stats: sqlite.NewStatsStore(db),
 		Events: sqlite.NewEventStore(db), Datacube: sqlite.NewDatacubeStore(db),
+		Pay:             sqlite.NewPayStore(db),
 		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }
@@ -93,6 +95,7 @@ func openPostgres(ctx context.Context, c config.Database) (*database, error) {
 		Inbox: postgres.NewInboxStore(db), Messages: postgres.NewMessageStore(db),
 		Media: postgres.NewMediaStore(db), Stats: postgres.NewStatsStore(db),
 		Events: postgres.NewEventStore(db), Datacube: postgres.NewDatacubeStore(db),
+		Pay:             postgres.NewPayStore(db),
 		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }
@@ -108,6 +111,7 @@ func openMySQL(ctx context.Context, c config.Database) (*database, error) {
 		Inbox: mysql.NewInboxStore(db), Messages: mysql.NewMessageStore(db),
 		Media: mysql.NewMediaStore(db), Stats: mysql.NewStatsStore(db),
 		Events: mysql.NewEventStore(db), Datacube: mysql.NewDatacubeStore(db),
+		Pay:             mysql.NewPayStore(db),
 		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }

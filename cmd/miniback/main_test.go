@@ -49,6 +49,12 @@ type testEnv struct {
 // adjust the configuration first.
 func startMain(t *testing.T, mutate func(*config.Config)) *testEnv {
 	t.Helper()
+	return startMainWith(t, mutate, nil)
+}
+
+// startMainWith is startMain with tune applied to Main before Open.
+func startMainWith(t *testing.T, mutate func(*config.Config), tune func(*Main)) *testEnv {
+	t.Helper()
 	cfg, err := config.Load("", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +69,9 @@ func startMain(t *testing.T, mutate func(*config.Config)) *testEnv {
 	logs := &syncBuffer{}
 	m := &Main{Config: cfg, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), Stdout: io.Discard,
 		tuneOutbox: func(c *outbox.Config) { c.BaseDelay = 20 * time.Millisecond }}
+	if tune != nil {
+		tune(m)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {
 		cancel()

@@ -25,8 +25,12 @@ func (m *Main) outboxConfig() outbox.Config {
 // recorded; one that cannot run sends its error on failed.
 func (m *Main) startWorkers(ctx context.Context) (wg *sync.WaitGroup, failed <-chan error) {
 	wg = &sync.WaitGroup{}
-	errs := make(chan error, 3)
-	for _, w := range []interface{ Run(context.Context) error }{m.Outbox, m.Inbox, m.Analytics} {
+	errs := make(chan error, 4)
+	flows := []interface{ Run(context.Context) error }{m.Outbox, m.Inbox, m.Analytics}
+	if m.Pay != nil {
+		flows = append(flows, m.Pay)
+	}
+	for _, w := range flows {
 		wg.Go(func() {
 			if err := w.Run(ctx); err != nil {
 				errs <- err

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/miniback/miniback"
@@ -17,28 +18,16 @@ type (
 // path's appid whose session is live. The signature check may be served
 // from the Issuer's cache; the revocation check reads the session store
 // every time, so a logout is effective at once on every instance. A store
-// that reads the session with its user in one query (SessionUserReader)
+// that reads the session with its user in one query (SessionReader)
 // also hands the handler the user, which GET /me then need not read again.
 func (s *Server) authed(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		token, ok := bearer(r)
-		if !ok {
-			return miniback.Errorf(miniback.ECodeUnauthorized, "an Authorization: Bearer access token is required")
-		}
-		appid := r.PathValue("appid")
-		a, err := s.Tokens.Verify(appid, token)
+		a, sess, user, err := s.authenticate(r, r.PathValue("appid"))
 		if err != nil {
 			return err
 		}
-		sess, user, err := s.session(r.Context(), a.SessionID)
-		if miniback.IsNotFound(err) {
-			return miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token no longer exists")
-		}
-		if err != nil {
+		if err := s.limit(w, r, "api_per_user", a.AppID+":"+strconv.FormatInt(a.UserID, 10), s.Limits.APIPerUser); err != nil {
 			return err
-		}
-		if sess.Revoked() || sess.AppID != appid || sess.UserID != a.UserID || !s.Now().Before(sess.ExpiresAt) {
-			return miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token has ended; log in again")
 		}
 		ctx := miniback.WithAuth(r.Context(), a)
 		ctx = context.WithValue(ctx, sessionKeyCtx{}, sess)
@@ -49,11 +38,40 @@ func (s *Server) authed(h handlerFunc) handlerFunc {
 	}
 }
 
-// session reads the session id, with its user when the store can do both
-// in one query (else the user is nil).
-func (s *Server) session(ctx context.Context, id string) (*miniback.Session, *miniback.User, error) {
-	if su, ok := s.Sessions.(miniback.SessionUserReader); ok {
-		return su.SessionUser(ctx, id)
+// authenticate checks the bearer access token of r for appid and that its
+// session is live; failures are unauthorized Errors. The user is returned
+// when the store read it with the session (else nil).
+func (s *Server) authenticate(r *http.Request, appid string) (*miniback.Auth, *miniback.Session, *miniback.User, error) {
+	token, ok := bearer(r)
+	if !ok {
+		return nil, nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "an Authorization: Bearer access token is required")
+	}
+	a, err := s.Tokens.Verify(appid, token)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sess, user, err := s.session(r.Context(), a.UserID, a.SessionID)
+	if miniback.IsNotFound(err) {
+		return nil, nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token no longer exists")
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if sess.Revoked() || sess.AppID != appid || sess.UserID != a.UserID || !s.Now().Before(sess.ExpiresAt) {
+		return nil, nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token has ended; log in again")
+	}
+	return a, sess, user, nil
+}
+
+// session reads the session id of the token of userID, with its user when
+// the store can do both in one query (else the user is nil), through the
+// per-instance cache when there is one (session.Live).
+func (s *Server) session(ctx context.Context, userID int64, id string) (*miniback.Session, *miniback.User, error) {
+	if s.live != nil {
+		return s.live.CachedSessionUser(ctx, userID, id)
+	}
+	if sr, ok := s.Sessions.(miniback.SessionReader); ok {
+		return sr.SessionUser(ctx, id)
 	}
 	sess, err := s.Sessions.Session(ctx, id)
 	return sess, nil, err

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/miniback/miniback"
 )
@@ -37,6 +40,23 @@ var statusOf = map[string]int{
 	miniback.ECodeWeChatBusy:        http.StatusServiceUnavailable,
 	miniback.ECodeUnavailable:       http.StatusServiceUnavailable,
 	miniback.ECodeWeChatTimeout:     http.StatusGatewayTimeout,
+	miniback.ECodeOrderPaid:         http.StatusConflict,
+	miniback.ECodeOrderClosed:       http.StatusConflict,
+	miniback.ECodeOrderExpired:      http.StatusConflict,
+	miniback.ECodeOrderNotPaid:      http.StatusConflict,
+	miniback.ECodeRefundExceeds:     http.StatusConflict,
+	miniback.ECodeInsufficientFunds: http.StatusConflict,
+
+	miniback.ECodeUpstreamUnavailable: http.StatusBadGateway,
+	miniback.ECodeUpstreamTimeout:     http.StatusGatewayTimeout,
+}
+
+// statusWhileOpen is the status of a code whose Error has RetryAfter set
+// because a circuit breaker is open: the service is known to be down, so
+// the answer is 503 rather than the 502 of a failed call.
+var statusWhileOpen = map[string]int{
+	miniback.ECodeWeChatUnavailable:   http.StatusServiceUnavailable,
+	miniback.ECodeUpstreamUnavailable: http.StatusServiceUnavailable,
 }
 
 // StatusOf returns the HTTP status for an error code; unknown codes are 500.
@@ -56,6 +76,15 @@ type errorDetail struct {
 	Code          string `json:"code"`
 	Message       string `json:"message"`
 	WeChatErrCode int    `json:"wechat_errcode,omitempty"`
+	WeChatPayCode string `json:"wechat_pay_code,omitempty"`
+}
+
+// payNotifyFailure is how a WeChat Pay notification is refused: WeChat Pay
+// reads the status and retries; the body is the shape its documentation
+// asks for.
+type payNotifyFailure struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // writeError answers err in SPEC's JSON shape. Errors that are not an
@@ -71,10 +100,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	status := StatusOf(e.Code)
+	if e.RetryAfter > 0 {
+		if st, ok := statusWhileOpen[e.Code]; ok {
+			status = st
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
 	// A client that gave up made whatever failed after it left fail (a
 	// canceled query, a WeChat call cut short): the request line records
-	// 499 and nothing here is the server's or the client's error.
-	if status >= 500 && !clientGone(r) {
+	// 499 and nothing here is the server's or the client's error. A fast
+	// failure of an open breaker (RetryAfter) was logged when it opened.
+	if status >= 500 && e.RetryAfter == 0 && !clientGone(r) {
 		s.Logger.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("method", r.Method), slog.String("route", r.Pattern),
 			slog.String("appid", r.PathValue("appid")),
@@ -82,10 +118,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("code", e.Code), slog.Int("wechat_errcode", e.WeChatErrCode),
 			slog.String("error", err.Error()))
 	}
+	if strings.HasPrefix(r.Pattern, "POST /wx/pay/notify/") {
+		writeJSON(w, status, payNotifyFailure{Code: "FAIL", Message: e.Message})
+		return
+	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="miniback"`)
 	}
-	writeJSON(w, status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, WeChatErrCode: e.WeChatErrCode}})
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, WeChatErrCode: e.WeChatErrCode, WeChatPayCode: e.WeChatPayCode}})
 }
 
 // writeJSON answers v with the status. HTML escaping is off so that URLs in

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/gateway"
 	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/wechat"
@@ -29,22 +30,27 @@ type Check struct {
 // (cmd/miniback) before Handler is called; the Server is then safe for
 // concurrent use.
 type Server struct {
-	Apps       miniback.Apps
-	Users      miniback.UserStore
-	Sessions   miniback.SessionStore
-	Inbox      miniback.InboxStore
-	Messages   miniback.MessageStore
-	Media      miniback.MediaStore
-	Stats      miniback.StatsStore
-	Outbox     Outbox
-	Portal     Portal
-	Analytics  Analytics // nil: no analytics routes
-	AdminKeys  []string
-	Tokens     *session.Issuer
+	Apps      miniback.Apps
+	Users     miniback.UserStore
+	Sessions  miniback.SessionStore
+	Inbox     miniback.InboxStore
+	Messages  miniback.MessageStore
+	Media     miniback.MediaStore
+	Stats     miniback.StatsStore
+	Outbox    Outbox
+	Portal    Portal
+	Analytics Analytics // nil: no analytics routes
+	AdminKeys []string
+	Tokens    *session.Issuer
+	// Live, when set, caches the revocation check per instance; Handler
+	// wraps Sessions and Users so that their writes invalidate it. It is
+	// used only with a store that implements miniback.SessionReader.
+	Live       *session.Live
 	Sealer     *session.Sealer
 	WeChat     map[string]*wechat.Client // by appid
 	RefreshTTL time.Duration
 	Ready      []Check
+	Pay        PayService // nil: no pay routes
 	Logger     *slog.Logger
 	Registry   *prometheus.Registry // served at /metrics; nil: no /metrics route (metrics.listen serves it)
 	Metrics    *metrics.Metrics     // nil: private metrics nothing exposes
@@ -53,10 +59,20 @@ type Server struct {
 	NoRequestLog bool
 	Now          func() time.Time
 
-	mux      *http.ServeMux
-	codes    codeFlight
-	routesMu sync.Mutex
-	patterns []string // registered routes, for Routes
+	// The edge (SPEC §14): gateway routes tried after every own route, the
+	// rate limits (off with a nil Limiter) and the proxies trusted to name
+	// the client.
+	Gateway *gateway.Gateway
+	Limiter gateway.Limiter
+	Limits  Limits
+	Proxies gateway.Proxies
+
+	mux        *http.ServeMux
+	codes      codeFlight
+	routesMu   sync.Mutex
+	patterns   []string              // registered routes, for Routes
+	live       *session.LiveSessions // Sessions, when Live caches its checks
+	identities identityCache
 }
 
 // Portal is the message-push endpoint (package push).
@@ -76,6 +92,11 @@ func (s *Server) Handler() http.Handler {
 	s.mux = http.NewServeMux()
 	if s.Metrics == nil {
 		s.Metrics = defaultMetrics(s.Apps)
+	}
+	if s.Live != nil {
+		if ls := s.Live.Sessions(s.Sessions); ls != nil {
+			s.live, s.Sessions, s.Users = ls, ls, s.Live.Users(s.Users)
+		}
 	}
 	s.routes()
 	return s.withRequestID(s.withLogging(s.withRecover(s.mux)))
@@ -97,6 +118,7 @@ func (s *Server) routes() {
 	s.adminRoutes()
 	s.analyticsRoutes()
 	s.consoleRoutes()
+	s.payRoutes()
 	if s.Portal != nil {
 		s.handle("GET /wx/portal/{appid}", s.Portal.ServeVerify)
 		s.handle("POST /wx/portal/{appid}", s.Portal.ServeMessage)
@@ -115,6 +137,7 @@ func (s *Server) routes() {
 // handle registers h for pattern. Routes with {appid} answer 404
 // app_not_found for an appid this process does not serve.
 func (s *Server) handle(pattern string, h handlerFunc) {
+	h = s.withLimits(pattern, h)
 	s.register(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if appid := r.PathValue("appid"); appid != "" {
 			if _, err := s.Apps.Get(appid); err != nil {
@@ -137,6 +160,11 @@ func (s *Server) Handle(pattern string, h func(w http.ResponseWriter, r *http.Re
 // handleNoRoute tells an unknown path (404) from a known one called with
 // the wrong method (405).
 func (s *Server) handleNoRoute(w http.ResponseWriter, r *http.Request) error {
+	if s.Gateway != nil {
+		if rt, ok := s.Gateway.Match(r.URL.EscapedPath()); ok {
+			return s.serveGateway(w, r, rt)
+		}
+	}
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete} {
 		if m == r.Method {
 			continue

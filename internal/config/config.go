@@ -22,8 +22,15 @@ type Config struct {
 	Auth     Auth     `yaml:"auth"`
 	Admin    Admin    `yaml:"admin"`
 	Apps     []App    `yaml:"apps"`
-	Metrics  Metrics  `yaml:"metrics"`
-	Log      Log      `yaml:"log"`
+	Server   Server   `yaml:"server"`
+	Gateway  Gateway  `yaml:"gateway"`
+	Limits   Limits   `yaml:"limits"`
+	Breaker  Breaker  `yaml:"breaker"`
+	TLS      TLS      `yaml:"tls"`
+	// SandboxOpts is the sandbox: section.
+	SandboxOpts SandboxOptions `yaml:"sandbox"`
+	Metrics     Metrics        `yaml:"metrics"`
+	Log         Log            `yaml:"log"`
 
 	Analytics Analytics `yaml:"analytics"`
 	Retention Retention `yaml:"retention"`
@@ -68,6 +75,19 @@ type WeChat struct {
 	APIBase   string        `yaml:"api_base"`
 	Timeout   time.Duration `yaml:"timeout"`
 	TokenMode string        `yaml:"token_mode"`
+	// CAFile names a PEM file of extra roots trusted for WeChat's
+	// certificate (proxies that re-sign TLS); the system roots stay trusted.
+	CAFile string `yaml:"ca_file"`
+	// PayAPIBase is WeChat Pay's host; "sandbox" is the embedded sandbox
+	// (the default whenever api_base is "sandbox").
+	PayAPIBase string `yaml:"pay_api_base"`
+}
+
+// SandboxOptions tune the embedded sandbox.
+type SandboxOptions struct {
+	// PayTimeScale multiplies WeChat Pay's notification retry delays
+	// (15 s, 15 s, 30 s, 3 min, …); default 1.
+	PayTimeScale float64 `yaml:"pay_time_scale"`
 }
 
 // Push configures the message-push endpoint and its router. With no
@@ -151,7 +171,28 @@ type App struct {
 	// LegacyDecrypt turns on the legacy encrypted_data routes (userinfo,
 	// and the phone number from encrypted_data). Default off.
 	LegacyDecrypt bool `yaml:"legacy_decrypt" json:"legacy_decrypt"`
+	// Pay is the app's WeChat Pay merchant (SPEC §13).
+	Pay Pay `yaml:"pay" json:"pay"`
 }
+
+// Pay is an app's WeChat Pay merchant (SPEC §13). It is configured when
+// MchID is set. PrivateKey, APIv3Key and WebhookSecret are secrets, best
+// given as private_key_file, apiv3_key_file and webhook_secret_file;
+// PublicKey is the PEM of the WeChat Pay public key (public_key_file).
+type Pay struct {
+	MchID         string `yaml:"mchid" json:"mchid"`
+	SerialNo      string `yaml:"serial_no" json:"serial_no"`
+	PrivateKey    string `yaml:"private_key" json:"private_key"`
+	APIv3Key      string `yaml:"apiv3_key" json:"apiv3_key"`
+	PublicKeyID   string `yaml:"public_key_id" json:"public_key_id"`
+	PublicKey     string `yaml:"public_key" json:"public_key"`
+	NotifyURL     string `yaml:"notify_url" json:"notify_url"`
+	WebhookURL    string `yaml:"webhook_url" json:"webhook_url"`
+	WebhookSecret string `yaml:"webhook_secret" json:"webhook_secret"`
+}
+
+// Configured reports whether the app has WeChat Pay.
+func (p Pay) Configured() bool { return p.MchID != "" }
 
 // APIBaseSandbox is the wechat.api_base value that starts the embedded sandbox.
 const APIBaseSandbox = "sandbox"
@@ -163,6 +204,11 @@ const (
 	demoSecret = "sandbox-demo-secret-0000000000000"
 	demoToken  = "sandboxdemotoken"
 	demoAESKey = "c2FuZGJveGRlbW9hZXNrZXkwMTIzNDU2Nzg5YWJjZGU"
+	// DemoMchID is the demo app's merchant in the sandbox; its API key is
+	// generated into data_dir.
+	DemoMchID    = "1900000109"
+	demoSerial   = "5A0DEMO0000000000000000000000000000000"
+	demoAPIv3Key = "sandboxdemoapiv3key0123456789abc"
 )
 
 // Default returns the configuration used when nothing is set.
@@ -176,7 +222,13 @@ func Default() Config {
 			APIBase:   "https://api.weixin.qq.com",
 			Timeout:   5 * time.Second,
 			TokenMode: "stable",
+
+			PayAPIBase: "https://api.mch.weixin.qq.com",
 		},
+		Server: Server{TrustedProxies: []string{}},
+		Breaker: Breaker{Failures: 5, Ratio: 0.5, MinCalls: 20, Window: 10 * time.Second,
+			OpenFor: 30 * time.Second, Probes: 3},
+		TLS:       TLS{MinVersion: "1.2"},
 		Queue:     Queue{AckWait: 30 * time.Second, Prefix: "miniback", Replicas: 1},
 		Push:      Push{MaxAge: 5 * time.Minute},
 		Auth:      Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 720 * time.Hour},
@@ -203,6 +255,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("wechat_api_base", c.WeChat.APIBase),
 		slog.String("token_mode", c.WeChat.TokenMode),
 		slog.Int("admin_api_keys", len(c.Admin.APIKeys)),
+		slog.Int("gateway_routes", len(c.Gateway.Routes)),
+		slog.Bool("tls", c.TLS.CertFile != ""),
 		slog.String("metrics_listen", c.Metrics.Listen),
 		slog.String("log_level", c.Log.Level),
 		slog.Any("apps", apps),

@@ -212,3 +212,19 @@ push:
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestIntegerKeys(t *testing.T) {
+	base := "apps:\n  - appid: wxa\n    secret: s\n"
+	cfg, err := Load(writeFile(t, "c.yaml", base+"database:\n  max_open_conns: 20\n"), []string{"MINIBACK_DATABASE_MAX_IDLE_CONNS=7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Database.MaxOpenConns != 20 || cfg.Database.MaxIdleConns != 7 {
+		t.Fatalf("max_open_conns %d, max_idle_conns %d", cfg.Database.MaxOpenConns, cfg.Database.MaxIdleConns)
+	}
+	_, err = Load(writeFile(t, "d.yaml", base+"database:\n  max_open_conns: many\n"), nil)
+	var cerr *Error
+	if !errors.As(err, &cerr) || cerr.Key != "database.max_open_conns" {
+		t.Fatalf("err = %v, want one naming database.max_open_conns", err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/wechatpay"
 )
 
 // fill derives the values that depend on others.
@@ -25,6 +26,10 @@ func (c *Config) fill() {
 	if c.Sandbox {
 		c.WeChat.APIBase = APIBaseSandbox
 		c.Apps = []App{DemoApp()}
+	}
+	c.fillRoutes()
+	if c.WeChat.APIBase == APIBaseSandbox && c.WeChat.PayAPIBase == Default().WeChat.PayAPIBase {
+		c.WeChat.PayAPIBase = APIBaseSandbox
 	}
 	for i := range c.Apps {
 		a := &c.Apps[i]
@@ -44,14 +49,15 @@ func (c *Config) fill() {
 
 // DemoApp is the app of sandbox mode.
 func DemoApp() App {
-	return App{AppID: DemoAppID, Secret: demoSecret, Token: demoToken, AESKey: demoAESKey, MsgFormat: "JSON", PushMode: miniback.PushModeSafe}
+	return App{AppID: DemoAppID, Secret: demoSecret, Token: demoToken, AESKey: demoAESKey, MsgFormat: "JSON", PushMode: miniback.PushModeSafe,
+		Pay: Pay{MchID: DemoMchID, SerialNo: demoSerial, APIv3Key: demoAPIv3Key}}
 }
 
 var appIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // Validate checks every value and returns an *Error naming the first bad key.
 func (c *Config) Validate() error {
-	checks := []func() error{c.validateServer, c.validateOps, c.validateBackends, c.validateWeChat, c.validateAuth, c.validateApps, c.validateAnalytics}
+	checks := []func() error{c.validateServer, c.validateOps, c.validateBackends, c.validateWeChat, c.validateAuth, c.validateApps, c.validateAnalytics, c.validateEdge}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
@@ -167,6 +173,18 @@ func (c *Config) validateWeChat() error {
 			return &Error{Key: "wechat.api_base", Msg: `must be an http(s) URL or "sandbox"`}
 		}
 	}
+	if c.WeChat.PayAPIBase != APIBaseSandbox {
+		u, err := url.Parse(c.WeChat.PayAPIBase)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &Error{Key: "wechat.pay_api_base", Msg: `must be an http(s) URL or "sandbox"`}
+		}
+	}
+	if c.WeChat.PayAPIBase == APIBaseSandbox && c.WeChat.APIBase != APIBaseSandbox {
+		return &Error{Key: "wechat.pay_api_base", Msg: `may be "sandbox" only when wechat.api_base is "sandbox"`}
+	}
+	if c.SandboxOpts.PayTimeScale < 0 {
+		return &Error{Key: "sandbox.pay_time_scale", Msg: "must not be negative"}
+	}
 	if c.WeChat.Timeout <= 0 {
 		return &Error{Key: "wechat.timeout", Msg: "must be positive"}
 	}
@@ -216,6 +234,9 @@ func (c *Config) validateApps() error {
 				return &Error{Key: key + ".push_url", Msg: "must be an http(s) URL"}
 			}
 		}
+		if err := c.validatePay(key+".pay", a.Pay); err != nil {
+			return err
+		}
 		seen[a.AppID] = true
 	}
 	return nil
@@ -244,4 +265,71 @@ func maskURL(raw string) string {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	return u.String()
+}
+
+var mchIDPattern = regexp.MustCompile(`^[0-9]{1,32}$`)
+
+// validatePay checks an app's pay block. In the sandbox, serial_no,
+// private_key and notify_url may be left out (a key is generated and the
+// server's own notify route used) and notify_url may be http://.
+func (c *Config) validatePay(key string, p Pay) error {
+	if !p.Configured() {
+		if p != (Pay{}) {
+			return &Error{Key: key + ".mchid", Msg: "must be set when any pay key is"}
+		}
+		return nil
+	}
+	sandbox := c.WeChat.PayAPIBase == APIBaseSandbox
+	switch {
+	case !mchIDPattern.MatchString(p.MchID):
+		return &Error{Key: key + ".mchid", Msg: "must be the merchant number (digits)"}
+	case p.SerialNo == "" && !sandbox:
+		return &Error{Key: key + ".serial_no", Msg: "must be the serial of the merchant API certificate"}
+	case p.PrivateKey == "" && !sandbox:
+		return &Error{Key: key + ".private_key", Msg: "is required (private_key_file: the merchant API key, RSA 2048, PKCS#8 PEM)"}
+	case len(p.APIv3Key) != 32:
+		return &Error{Key: key + ".apiv3_key", Msg: "must be exactly 32 bytes"}
+	case (p.PublicKeyID == "") != (p.PublicKey == ""):
+		return &Error{Key: key + ".public_key_id", Msg: "public_key_id and public_key_file go together"}
+	case p.PublicKeyID != "" && !strings.HasPrefix(p.PublicKeyID, wechatpay.PublicKeyIDPrefix):
+		return &Error{Key: key + ".public_key_id", Msg: "must start with " + wechatpay.PublicKeyIDPrefix}
+	}
+	if p.PrivateKey != "" {
+		if _, err := wechatpay.ParsePrivateKey([]byte(p.PrivateKey)); err != nil {
+			return &Error{Key: key + ".private_key", Msg: "must be an RSA 2048 private key in PKCS#8 PEM"}
+		}
+	}
+	if p.PublicKey != "" {
+		if _, err := wechatpay.ParsePublicKey([]byte(p.PublicKey)); err != nil {
+			return &Error{Key: key + ".public_key", Msg: "must be an RSA public key in PEM"}
+		}
+	}
+	if err := checkNotifyURL(key+".notify_url", p.NotifyURL, sandbox); err != nil {
+		return err
+	}
+	if p.WebhookURL != "" {
+		if u, err := url.Parse(p.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return &Error{Key: key + ".webhook_url", Msg: "must be an http(s) URL"}
+		}
+	}
+	return nil
+}
+
+func checkNotifyURL(key, raw string, sandbox bool) error {
+	if raw == "" {
+		if sandbox {
+			return nil
+		}
+		return &Error{Key: key, Msg: "is required: the HTTPS address of /wx/pay/notify/{appid}"}
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "":
+		return &Error{Key: key, Msg: "must be an absolute URL"}
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return &Error{Key: key, Msg: "must not have a query string (WeChat Pay refuses it)"}
+	case u.Scheme != "https" && !(sandbox && u.Scheme == "http"):
+		return &Error{Key: key, Msg: "must be https"}
+	}
+	return nil
 }

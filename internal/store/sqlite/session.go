@@ -11,8 +11,8 @@ import (
 )
 
 var (
-	_ miniback.SessionStore      = (*SessionStore)(nil)
-	_ miniback.SessionUserReader = (*SessionStore)(nil)
+	_ miniback.SessionStore  = (*SessionStore)(nil)
+	_ miniback.SessionReader = (*SessionStore)(nil)
 )
 
 // SessionStore keeps sessions and refresh tokens in a DB. It is safe for
@@ -131,7 +131,7 @@ var sessionUserQuery = `SELECT s.id, s.appid, s.user_id, s.sealed_session_key, s
 	u.id, u.appid, u.openid, u.unionid, u.nickname, u.avatar_url, u.phone_number, u.created_at, u.last_login_at
 	FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`
 
-// SessionUser implements miniback.SessionUserReader: the revocation check
+// SessionUser implements miniback.SessionReader: the revocation check
 // of every authenticated request and the user it acts for, in one prepared
 // query on the read pool.
 func (s *SessionStore) SessionUser(ctx context.Context, id string) (*miniback.Session, *miniback.User, error) {
@@ -151,6 +151,19 @@ func (s *SessionStore) SessionUser(ctx context.Context, id string) (*miniback.Se
 	sess.CreatedAt, sess.ExpiresAt, sess.RevokedAt = fromMillis(sCreated), fromMillis(sExpires), fromNullMillis(revoked)
 	u.CreatedAt, u.LastLoginAt = fromMillis(uCreated), fromMillis(uLastLogin)
 	return &sess, &u, nil
+}
+
+// RefreshTokenSession implements miniback.SessionReader.
+func (s *SessionStore) RefreshTokenSession(ctx context.Context, hash []byte) (*miniback.Session, error) {
+	sess, err := scanSession(s.db.readRow(ctx, `SELECT s.id, s.appid, s.user_id, s.sealed_session_key, s.created_at, s.expires_at, s.revoked_at
+		FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.hash = ?`, hash))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, miniback.Errorf(miniback.ECodeNotFound, "refresh token not found")
+	case err != nil:
+		return nil, fmt.Errorf("sqlite: refresh token session: %w", err)
+	}
+	return sess, nil
 }
 
 // RotateRefreshToken implements miniback.SessionStore in one write

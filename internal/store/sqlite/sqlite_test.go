@@ -50,6 +50,17 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestPayConformance(t *testing.T) {
+	storetest.RunPay(t, func(t *testing.T) miniback.PayStore { return sqlite.NewPayStore(MustOpenDB(t)) })
+}
+
+// TestPayConformanceSharedDB runs the pay suite on one database, as the
+// server engines do.
+func TestPayConformanceSharedDB(t *testing.T) {
+	st := sqlite.NewPayStore(MustOpenDB(t))
+	storetest.RunPay(t, func(*testing.T) miniback.PayStore { return st })
+}
+
 // TestConformanceSharedDB runs the suite with every subtest on one
 // database, as the MySQL and PostgreSQL engines will, to check that the
 // suite keeps its rows apart.

@@ -8,13 +8,13 @@ import (
 	"github.com/miniback/miniback"
 )
 
-// testSessionUser checks miniback.SessionUserReader, for engines that
+// testSessionUser checks miniback.SessionReader, for engines that
 // implement it: the session and its user in one read, the same as Session
 // and User give, revocation seen at once, not_found for a missing session.
 func testSessionUser(t *testing.T, open OpenFunc) {
 	ctx := context.Background()
 	st := open(t)
-	su, ok := st.Sessions.(miniback.SessionUserReader)
+	su, ok := st.Sessions.(miniback.SessionReader)
 	if !ok {
 		t.Skip("this engine reads the session and the user separately")
 	}
@@ -45,5 +45,33 @@ func testSessionUser(t *testing.T, open OpenFunc) {
 		if sess != nil || u != nil {
 			t.Errorf("SessionUser(%q) = %+v, %+v with an error", id, sess, u)
 		}
+	}
+}
+
+// testRefreshTokenSession checks miniback.SessionReader's lookup of a
+// refresh token's session, before and after the token is used.
+func testRefreshTokenSession(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	st := open(t)
+	sr, ok := st.Sessions.(miniback.SessionReader)
+	if !ok {
+		t.Skip("this engine does not implement SessionReader")
+	}
+	f := newFamily(t, st.Users, st.Sessions)
+	got, err := sr.RefreshTokenSession(ctx, f.rt.Hash)
+	if err != nil {
+		t.Fatalf("RefreshTokenSession: %v", err)
+	}
+	sameSession(t, got, f.sess)
+	if _, err := st.Sessions.RotateRefreshToken(ctx, f.rt.Hash, nextToken(t, f.sess.ID), at(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = sr.RefreshTokenSession(ctx, f.rt.Hash); err != nil || got.ID != f.sess.ID {
+		t.Errorf("used token: %+v, %v", got, err)
+	}
+	got, err = sr.RefreshTokenSession(ctx, []byte("no such token"))
+	wantCode(t, err, miniback.ECodeNotFound)
+	if got != nil {
+		t.Errorf("unknown token: %+v", got)
 	}
 }

@@ -61,6 +61,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"CreateSession", testCreateSession},
 		{"Session", testSession},
 		{"SessionUser", testSessionUser},
+		{"RefreshTokenSession", testRefreshTokenSession},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RotateRefreshTokenChain", testRotateChain},
 		{"RotateRefreshTokenConcurrent", testRotateConcurrent},

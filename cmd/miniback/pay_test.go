@@ -1,0 +1,459 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miniback/miniback/internal/config"
+	"github.com/miniback/miniback/internal/pay"
+	"github.com/miniback/miniback/sandbox"
+	"github.com/miniback/miniback/wechatpay"
+)
+
+// payEnv is miniback in sandbox mode with the demo app's pay, a webhook
+// receiver, a recorder of notifications and a movable pay clock.
+type payEnv struct {
+	*testEnv
+	hooks  *hookRecorder
+	offset atomic.Int64 // added to the pay service's clock
+}
+
+type hookRecorder struct {
+	mu     sync.Mutex
+	events []map[string]any
+	ids    []string
+}
+
+func (h *hookRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	raw, _ := io.ReadAll(r.Body)
+	var ev map[string]any
+	_ = json.Unmarshal(raw, &ev)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r.Header.Get("X-Miniback-Signature") != "" {
+		h.events = append(h.events, ev)
+		h.ids = append(h.ids, r.Header.Get("X-Miniback-Delivery"))
+	}
+	w.WriteHeader(204)
+}
+
+func (h *hookRecorder) count(event, no string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, e := range h.events {
+		if o, _ := e["order"].(map[string]any); e["event"] == event && o["out_trade_no"] == no {
+			n++
+		}
+	}
+	return n
+}
+
+func startPay(t *testing.T) *payEnv {
+	pe := &payEnv{hooks: &hookRecorder{}}
+	hooks := httptest.NewServer(pe.hooks)
+	t.Cleanup(hooks.Close)
+	pe.testEnv = startMainWith(t, func(c *config.Config) {
+		withAdmin(c)
+		c.SandboxOpts.PayTimeScale = 0.0005
+		c.Apps[0].Pay.WebhookURL = hooks.URL
+		c.Apps[0].Pay.WebhookSecret = "hook-secret"
+	}, func(m *Main) {
+		m.tunePay = func(s *pay.Service) {
+			s.Tick = 20 * time.Millisecond
+			s.Now = func() time.Time { return time.Now().Add(time.Duration(pe.offset.Load())) }
+		}
+	})
+	return pe
+}
+
+type orderAnswer struct {
+	OutTradeNo    string `json:"out_trade_no"`
+	UserID        int64  `json:"user_id"`
+	Status        string `json:"status"`
+	TransactionID string `json:"transaction_id"`
+	Refunded      int64  `json:"refunded"`
+	Amount        struct {
+		Total int64 `json:"total"`
+	} `json:"amount"`
+}
+
+type payErrorAnswer struct {
+	Error struct {
+		Code          string `json:"code"`
+		WeChatPayCode string `json:"wechat_pay_code"`
+	} `json:"error"`
+}
+
+const admin = "/admin/v1/" + config.DemoAppID + "/pay"
+const mini = "/api/v1/" + config.DemoAppID + "/pay"
+
+func (pe *payEnv) createOrder(userID int64, no string, total int) orderAnswer {
+	pe.t.Helper()
+	var o orderAnswer
+	st, _ := pe.do("POST", admin+"/orders", adminKey, map[string]any{"user_id": userID, "description": "一杯咖啡", "amount": map[string]any{"total": total}, "out_trade_no": no}, &o)
+	if st != 201 || o.Status != "created" {
+		pe.t.Fatalf("create order: %d %+v", st, o)
+	}
+	return o
+}
+
+func (pe *payEnv) payArgs(token, no string) wechatpay.PayParams {
+	pe.t.Helper()
+	var p wechatpay.PayParams
+	if st, _ := pe.do("POST", mini+"/orders/"+no+"/pay", token, nil, &p); st != 200 {
+		pe.t.Fatalf("pay %s: %d", no, st)
+	}
+	return p
+}
+
+func (pe *payEnv) confirm(no string) {
+	pe.t.Helper()
+	if st, _ := pe.do("POST", "/sandbox/pay/confirm", "", map[string]string{"appid": config.DemoAppID, "out_trade_no": no, "result": "SUCCESS"}, nil); st != 200 {
+		pe.t.Fatalf("confirm %s: %d", no, st)
+	}
+}
+
+func (pe *payEnv) fault(f map[string]any) {
+	pe.t.Helper()
+	if st, _ := pe.do("POST", "/sandbox/pay/faults", "", f, nil); st != 204 {
+		pe.t.Fatalf("fault %v: %d", f, st)
+	}
+}
+
+// waitFor polls cond for up to 10 s.
+func (pe *payEnv) waitFor(what string, cond func() bool) {
+	pe.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	pe.t.Fatalf("timed out waiting for %s", what)
+}
+
+func (pe *payEnv) order(no string) orderAnswer {
+	var o orderAnswer
+	pe.do("GET", admin+"/orders/"+no, adminKey, nil, &o)
+	return o
+}
+
+func (pe *payEnv) deliveries(no string) []sandbox.Delivery {
+	return pe.m.Sandbox.Deliveries(no, "")
+}
+
+// TestPayEndToEnd: create → payment arguments (paySign verifies with the
+// merchant key) → confirm → paid, webhook once.
+func TestPayEndToEnd(t *testing.T) {
+	pe := startPay(t)
+	l := pe.login("lena")
+	o := pe.createOrder(l.User.ID, "order_e2e_0001", 100)
+	var again orderAnswer
+	if st, _ := pe.do("POST", admin+"/orders", adminKey, map[string]any{"user_id": l.User.ID, "description": "一杯咖啡", "amount": map[string]any{"total": 100}, "out_trade_no": "order_e2e_0001"}, &again); st != 200 || again.OutTradeNo != o.OutTradeNo {
+		t.Fatalf("same request again: %d %+v", st, again)
+	}
+	var e payErrorAnswer
+	if st, _ := pe.do("POST", admin+"/orders", adminKey, map[string]any{"user_id": l.User.ID, "description": "一杯咖啡", "amount": map[string]any{"total": 101}, "out_trade_no": "order_e2e_0001"}, &e); st != 409 || e.Error.Code != "conflict" {
+		t.Fatalf("same number, other body: %d %+v", st, e)
+	}
+
+	p := pe.payArgs(l.AccessToken, o.OutTradeNo)
+	key := merchantKey(t, pe)
+	msg := config.DemoAppID + "\n" + p.TimeStamp + "\n" + p.NonceStr + "\n" + p.Package + "\n"
+	sig, _ := base64.StdEncoding.DecodeString(p.PaySign)
+	sum := sha256.Sum256([]byte(msg))
+	if p.SignType != "RSA" || !strings.HasPrefix(p.Package, "prepay_id=") || len(p.TimeStamp) != 10 ||
+		rsa.VerifyPKCS1v15(&key.PublicKey, crypto.SHA256, sum[:], sig) != nil {
+		t.Fatalf("payment arguments do not verify: %+v", p)
+	}
+	if p2 := pe.payArgs(l.AccessToken, o.OutTradeNo); p2.Package != p.Package {
+		t.Fatalf("prepay_id not reused: %s then %s", p.Package, p2.Package)
+	}
+	if n := pe.m.Sandbox.Calls("/v3/pay/transactions/jsapi"); n != 1 {
+		t.Fatalf("%d prepay calls, want 1", n)
+	}
+	if got := pe.order(o.OutTradeNo); got.Status != "paying" {
+		t.Fatalf("after prepay: %+v", got)
+	}
+
+	pe.confirm(o.OutTradeNo)
+	pe.waitFor("order paid", func() bool { return pe.order(o.OutTradeNo).Status == "paid" })
+	pe.waitFor("webhook", func() bool { return pe.hooks.count("order.paid", o.OutTradeNo) == 1 })
+	var mine orderAnswer
+	if st, _ := pe.do("GET", mini+"/orders/"+o.OutTradeNo+"?sync=true", l.AccessToken, nil, &mine); st != 200 || mine.Status != "paid" || mine.TransactionID == "" {
+		t.Fatalf("user's view: %d %+v", st, mine)
+	}
+	if st, _ := pe.do("POST", mini+"/orders/"+o.OutTradeNo+"/pay", l.AccessToken, nil, &e); st != 409 || e.Error.Code != "order_paid" {
+		t.Fatalf("pay a paid order: %d %+v", st, e)
+	}
+	other := pe.login("otto")
+	if st, _ := pe.do("GET", mini+"/orders/"+o.OutTradeNo, other.AccessToken, nil, &e); st != 404 {
+		t.Fatalf("another user's order: %d", st)
+	}
+	time.Sleep(100 * time.Millisecond) // a few more rounds of event delivery
+	if n := pe.hooks.count("order.paid", o.OutTradeNo); n != 1 {
+		t.Fatalf("order.paid delivered %d times", n)
+	}
+}
+
+func merchantKey(t *testing.T, pe *payEnv) *rsa.PrivateKey {
+	raw, err := os.ReadFile(filepath.Join(pe.m.Config.DataDir, "pay_key_"+config.DemoAppID+".pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := wechatpay.ParsePrivateKey(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestPayBadNotificationsRefusedUntilAGoodOne: a changed amount, a wrong
+// signature, a stale timestamp, an unknown serial and a probe are each
+// refused and the sandbox's redelivery is then applied, once.
+func TestPayBadNotificationsRefusedUntilAGoodOne(t *testing.T) {
+	pe := startPay(t)
+	l := pe.login("lena")
+	for i, fault := range []string{"amount", "signature", "stale", "serial", "probe"} {
+		no := "order_bad_000" + string(rune('1'+i))
+		pe.createOrder(l.User.ID, no, 250)
+		pe.payArgs(l.AccessToken, no)
+		pe.fault(map[string]any{"notify_fault": fault})
+		pe.confirm(no)
+		pe.waitFor(fault+" healed", func() bool {
+			d := pe.deliveries(no)
+			return pe.order(no).Status == "paid" && len(d) > 0 && d[len(d)-1].Status == 204
+		})
+		d := pe.deliveries(no)
+		if len(d) < 2 || d[0].Fault != fault || d[0].Status < 400 || d[len(d)-1].Status != 204 {
+			t.Fatalf("%s: deliveries %+v", fault, d)
+		}
+		pe.waitFor("webhook", func() bool { return pe.hooks.count("order.paid", no) == 1 })
+	}
+}
+
+// TestPayDuplicateNotifications: the same notification five times at once
+// is applied once.
+func TestPayDuplicateNotifications(t *testing.T) {
+	var mu sync.Mutex
+	var body []byte
+	var header http.Header
+	var target string
+	rec := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		body, header = raw, r.Header.Clone()
+		mu.Unlock()
+		w.WriteHeader(500) // keep the original for the test to replay
+	}))
+	defer rec.Close()
+	pe := &payEnv{hooks: &hookRecorder{}}
+	hooks := httptest.NewServer(pe.hooks)
+	defer hooks.Close()
+	pe.testEnv = startMainWith(t, func(c *config.Config) {
+		withAdmin(c)
+		c.SandboxOpts.PayTimeScale = 100 // no redelivery within the test
+		c.Apps[0].Pay.NotifyURL = rec.URL + "/notify"
+		c.Apps[0].Pay.WebhookURL = hooks.URL
+	}, func(m *Main) { m.tunePay = func(s *pay.Service) { s.Tick = 20 * time.Millisecond } })
+	target = pe.base + "/wx/pay/notify/" + config.DemoAppID
+	l := pe.login("lena")
+	pe.createOrder(l.User.ID, "order_dup_0001", 300)
+	pe.payArgs(l.AccessToken, "order_dup_0001")
+	pe.confirm("order_dup_0001")
+	pe.waitFor("the notification", func() bool { mu.Lock(); defer mu.Unlock(); return body != nil })
+	var wg sync.WaitGroup
+	statuses := make([]int, 5)
+	for i := range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("POST", target, bytes.NewReader(body))
+			req.Header = header.Clone()
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	for _, st := range statuses {
+		if st != 204 {
+			t.Fatalf("statuses %v, want all 204", statuses)
+		}
+	}
+	pe.waitFor("webhook", func() bool { return pe.hooks.count("order.paid", "order_dup_0001") == 1 })
+	time.Sleep(100 * time.Millisecond)
+	if n := pe.hooks.count("order.paid", "order_dup_0001"); n != 1 {
+		t.Fatalf("order.paid delivered %d times", n)
+	}
+}
+
+// TestPayDroppedNotificationHealed: the notification is lost; the
+// reconciliation query a minute after the prepay finds the payment.
+func TestPayDroppedNotificationHealed(t *testing.T) {
+	pe := startPay(t)
+	l := pe.login("lena")
+	pe.createOrder(l.User.ID, "order_drop_001", 500)
+	pe.payArgs(l.AccessToken, "order_drop_001")
+	pe.fault(map[string]any{"drop_notify": 1})
+	pe.confirm("order_drop_001")
+	time.Sleep(100 * time.Millisecond)
+	if got := pe.order("order_drop_001"); got.Status != "paying" {
+		t.Fatalf("before reconciliation: %+v", got)
+	}
+	pe.offset.Store(int64(2 * time.Minute))
+	pe.waitFor("reconciliation", func() bool { return pe.order("order_drop_001").Status == "paid" })
+	pe.waitFor("webhook", func() bool { return pe.hooks.count("order.paid", "order_drop_001") == 1 })
+}
+
+// TestPayRefunds: partial and full refunds; an over-refund is refused
+// without calling WeChat Pay.
+func TestPayRefunds(t *testing.T) {
+	pe := startPay(t)
+	l := pe.login("lena")
+	no := "order_refund_01"
+	pe.createOrder(l.User.ID, no, 100)
+	var e payErrorAnswer
+	if st, _ := pe.do("POST", admin+"/orders/"+no+"/refunds", adminKey, map[string]any{"amount": 10}, &e); st != 409 || e.Error.Code != "order_not_paid" {
+		t.Fatalf("refund of an unpaid order: %d %+v", st, e)
+	}
+	pe.payArgs(l.AccessToken, no)
+	pe.confirm(no)
+	pe.waitFor("paid", func() bool { return pe.order(no).Status == "paid" })
+
+	type refundAnswer struct {
+		OutRefundNo string `json:"out_refund_no"`
+		Status      string `json:"status"`
+		RefundID    string `json:"refund_id"`
+	}
+	var r refundAnswer
+	if st, _ := pe.do("POST", admin+"/orders/"+no+"/refunds", adminKey, map[string]any{"amount": 30, "out_refund_no": "refund_p1"}, &r); st != 202 || r.Status != "processing" || r.RefundID == "" {
+		t.Fatalf("partial refund: %d %+v", st, r)
+	}
+	if st, _ := pe.do("POST", admin+"/orders/"+no+"/refunds", adminKey, map[string]any{"amount": 30, "out_refund_no": "refund_p1"}, &r); st != 202 || r.OutRefundNo != "refund_p1" {
+		t.Fatalf("same refund again: %d %+v", st, r)
+	}
+	calls := pe.m.Sandbox.Calls("/v3/refund/domestic/refunds")
+	if st, _ := pe.do("POST", admin+"/orders/"+no+"/refunds", adminKey, map[string]any{"amount": 71}, &e); st != 409 || e.Error.Code != "refund_exceeds_total" {
+		t.Fatalf("over-refund: %d %+v", st, e)
+	}
+	if pe.m.Sandbox.Calls("/v3/refund/domestic/refunds") != calls {
+		t.Fatal("an over-refund reached WeChat Pay")
+	}
+	pe.do("POST", "/sandbox/pay/refund-result", "", map[string]string{"appid": config.DemoAppID, "out_refund_no": "refund_p1", "status": "SUCCESS"}, nil)
+	pe.waitFor("partial refund", func() bool { o := pe.order(no); return o.Refunded == 30 && o.Status == "paid" })
+	if st, _ := pe.do("POST", admin+"/orders/"+no+"/refunds", adminKey, map[string]any{"amount": 70, "out_refund_no": "refund_p2"}, &r); st != 202 {
+		t.Fatalf("rest: %d", st)
+	}
+	pe.do("POST", "/sandbox/pay/refund-result", "", map[string]string{"appid": config.DemoAppID, "out_refund_no": "refund_p2", "status": "SUCCESS"}, nil)
+	pe.waitFor("full refund", func() bool { o := pe.order(no); return o.Refunded == 100 && o.Status == "refunded" })
+	var got refundAnswer
+	if st, _ := pe.do("GET", admin+"/refunds/refund_p2", adminKey, nil, &got); st != 200 || got.Status != "succeeded" {
+		t.Fatalf("refund: %d %+v", st, got)
+	}
+	pe.waitFor("webhook", func() bool {
+		return pe.hooks.count("order.refunded", no) == 1 && pe.hooks.count("refund.succeeded", no) == 2
+	})
+}
+
+// TestPayFaultsRetriedWithSameParameters: SYSTEM_ERROR twice is absorbed
+// by retries with the same body; three times is 503 wechat_busy; 429 is
+// wechat_rate_limited; a timeout after WeChat Pay acted is retried into
+// the same prepay_id.
+func TestPayFaultsRetriedWithSameParameters(t *testing.T) {
+	pe := startPay(t)
+	l := pe.login("lena")
+	pe.createOrder(l.User.ID, "order_fault_01", 100)
+	pe.fault(map[string]any{"path": "/v3/pay/transactions/jsapi", "code": "SYSTEM_ERROR", "count": 2})
+	pe.payArgs(l.AccessToken, "order_fault_01")
+
+	pe.createOrder(l.User.ID, "order_fault_02", 100)
+	pe.fault(map[string]any{"path": "/v3/pay/transactions/jsapi", "code": "SYSTEM_ERROR", "count": 3})
+	var e payErrorAnswer
+	if st, _ := pe.do("POST", mini+"/orders/order_fault_02/pay", l.AccessToken, nil, &e); st != 503 || e.Error.Code != "wechat_busy" || e.Error.WeChatPayCode != "SYSTEM_ERROR" {
+		t.Fatalf("SYSTEM_ERROR ×3: %d %+v", st, e)
+	}
+	pe.fault(map[string]any{"path": "/v3/pay/transactions/jsapi", "http_status": 429})
+	if st, _ := pe.do("POST", mini+"/orders/order_fault_02/pay", l.AccessToken, nil, &e); st != 429 || e.Error.Code != "wechat_rate_limited" {
+		t.Fatalf("429: %d %+v", st, e)
+	}
+	pe.fault(map[string]any{"path": "/v3/pay/transactions/jsapi", "delay_ms": int(pe.m.Config.WeChat.Timeout/time.Millisecond) + 300})
+	p := pe.payArgs(l.AccessToken, "order_fault_02")
+	pe.confirm("order_fault_02")
+	pe.waitFor("paid", func() bool { return pe.order("order_fault_02").Status == "paid" })
+	if !strings.HasPrefix(p.Package, "prepay_id=wx") {
+		t.Fatalf("package %q", p.Package)
+	}
+}
+
+// TestPayBadInput: nothing reaches WeChat Pay.
+func TestPayBadInput(t *testing.T) {
+	pe := startPay(t)
+	l := pe.login("lena")
+	bad := []string{
+		`{"user_id":%d,"description":"d","amount":{"total":0}}`,
+		`{"user_id":%d,"description":"d","amount":{"total":-1}}`,
+		`{"user_id":%d,"description":"d","amount":{"total":1.5}}`,
+		`{"user_id":%d,"description":"d","amount":{"total":9223372036854775808}}`,
+		`{"user_id":%d,"description":"d","amount":{"total":"100"}}`,
+		`{"user_id":%d,"description":"` + strings.Repeat("x", 128) + `","amount":{"total":1}}`,
+		`{"user_id":%d,"description":"d","amount":{"total":1},"out_trade_no":"short"}`,
+		`{"user_id":%d,"description":"d","amount":{"total":1},"out_trade_no":"bad/number/1"}`,
+		`{"user_id":%d,"description":"d","amount":{"total":1,"currency":"USD"}}`,
+		`{"user_id":999999%d,"description":"d","amount":{"total":1}}`,
+		`{"user_id":%d,"description":"","amount":{"total":1}}`,
+		`{"user_id":%d,"description":"d","amount":{"total":1},"extra":1}`,
+	}
+	for _, b := range bad {
+		body := strings.Replace(b, "%d", jsonInt(l.User.ID), 1)
+		var e payErrorAnswer
+		if st, _ := pe.do("POST", admin+"/orders", adminKey, body, &e); st != 400 || e.Error.Code != "invalid_request" {
+			t.Errorf("%s: %d %+v", body, st, e)
+		}
+	}
+	var page struct {
+		Orders []orderAnswer `json:"orders"`
+	}
+	pe.do("GET", admin+"/orders", adminKey, nil, &page)
+	if len(page.Orders) != 0 || pe.m.Sandbox.Calls("/v3/pay/transactions/jsapi") != 0 {
+		t.Fatalf("bad input left %d orders, %d prepay calls", len(page.Orders), pe.m.Sandbox.Calls("/v3/pay/transactions/jsapi"))
+	}
+	// A notification that is not WeChat Pay's changes nothing.
+	req, _ := http.NewRequest("POST", pe.base+"/wx/pay/notify/"+config.DemoAppID, strings.NewReader(`{"id":"x"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.Contains(string(raw), `"code":"FAIL"`) {
+		t.Fatalf("unsigned notification: %d %s", resp.StatusCode, raw)
+	}
+	_ = context.Background
+}
+
+func jsonInt(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
