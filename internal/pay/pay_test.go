@@ -48,7 +48,11 @@ type notice struct {
 	body   []byte
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldSigning(t, "") }
+
+// newWorldSigning is newWorld with the sandbox signing notifications with
+// notifyWith: "public_key" (default) or "certificate".
+func newWorldSigning(t *testing.T, notifyWith string) *world {
 	w := &world{t: t}
 	w.db = sqlite.NewDB(filepath.Join(t.TempDir(), "pay.db"))
 	if err := w.db.Open(context.Background()); err != nil {
@@ -63,7 +67,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.sb = sandbox.New(sandbox.Config{PayTimeScale: 1000, Apps: []sandbox.App{{AppID: appid, Secret: "s",
-		Pay: &sandbox.PayApp{MchID: mchid, APIv3Key: apiKey, MerchantKey: &w.merchant.PublicKey}}}})
+		Pay: &sandbox.PayApp{MchID: mchid, APIv3Key: apiKey, MerchantKey: &w.merchant.PublicKey, NotifyWith: notifyWith}}}})
 	srv := httptest.NewServer(w.sb)
 	rec := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -208,5 +212,36 @@ func TestReconciliationAfterRestart(t *testing.T) {
 	o, _ := second.Order(context.Background(), appid, "order_recon_01", false)
 	if o.Status != miniback.OrderPaid || o.TransactionID == "" || !o.NextCheckAt.IsZero() {
 		t.Fatalf("after reconciliation: %+v", o)
+	}
+}
+
+// TestCertificateSignedNotificationWithPublicKeyConfigured: during WeChat
+// Pay's migration, a notification signed by the platform certificate
+// reaches an instance configured with the public key only; its unknown
+// serial fetches the certificates once and it verifies.
+func TestCertificateSignedNotificationWithPublicKeyConfigured(t *testing.T) {
+	w := newWorldSigning(t, "certificate")
+	s := w.instance(nil)
+	w.paidOrder(s, "order_cert_01")
+	n := w.waitNotice(1)
+	_, _, certSerial, _ := w.sb.PayPublicKey()
+	if n.header.Get("Wechatpay-Serial") != certSerial {
+		t.Fatalf("serial %q, want the certificate's %q", n.header.Get("Wechatpay-Serial"), certSerial)
+	}
+	if err := s.HandleNotification(context.Background(), appid, n.header, n.body); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.sb.Calls("/v3/certificates"); got != 1 {
+		t.Fatalf("%d certificate downloads, want 1", got)
+	}
+	if err := s.HandleNotification(context.Background(), appid, n.header, n.body); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.sb.Calls("/v3/certificates"); got != 1 {
+		t.Fatalf("%d certificate downloads after a known serial, want 1", got)
+	}
+	o, _ := s.Order(context.Background(), appid, "order_cert_01", false)
+	if o.Status != miniback.OrderPaid {
+		t.Fatalf("order %+v", o)
 	}
 }
