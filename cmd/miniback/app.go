@@ -129,6 +129,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		apiBase = scheme + loopbackAddr(m.listener.Addr().String())
 		m.Sandbox = sandbox.New(sandbox.Config{Apps: sandboxApps(cfg.Apps, apiBase), Logger: m.Logger.With("component", "sandbox"),
 			PayTimeScale: cfg.SandboxOpts.PayTimeScale})
+		m.warnExposedSandbox(m.listener.Addr().String())
 	}
 	if m.WeChatBreakers, err = weChatTransport(cfg, m.Metrics, m.Logger); err != nil {
 		return err
@@ -222,6 +223,34 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
 	return nil
+}
+
+// warnExposedSandbox warns, on Stdout and in the log, when the embedded
+// sandbox listens beyond the loopback interface (listen was set so): its
+// control routes mint users and codes for anyone who can connect.
+func (m *Main) warnExposedSandbox(addr string) {
+	if loopbackOnly(addr) {
+		return
+	}
+	msg := "WARNING: the embedded WeChat sandbox listens on " + addr + ": its control routes (/sandbox/…) are reachable from other machines and mint users and codes without authentication"
+	if m.Stdout != nil {
+		fmt.Fprintln(m.Stdout, msg)
+	}
+	m.Logger.Warn("the sandbox's control routes are reachable beyond loopback", slog.String("addr", addr))
+}
+
+// loopbackOnly reports whether addr (host:port) accepts only loopback
+// connections.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // handler mounts the API and, in sandbox mode, the emulator's WeChat and

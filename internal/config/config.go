@@ -38,7 +38,15 @@ type Config struct {
 	// Sandbox reports that no app was configured, so serve runs the
 	// embedded sandbox with the demo app. It is derived, not loaded.
 	Sandbox bool `yaml:"-"`
+	// ListenSet reports that listen was given (file or environment); when
+	// it was not, the embedded sandbox binds SandboxListen. Derived.
+	ListenSet bool `yaml:"-"`
 }
+
+// SandboxListen is the default listen address when the embedded sandbox
+// runs: its control routes mint users and codes without authentication,
+// so they stay on the loopback interface unless listen says otherwise.
+const SandboxListen = "127.0.0.1:8080"
 
 // Database selects the SQL engine by the URL scheme.
 // MaxOpenConns 0 is the engine's default (one writer for SQLite, 4 ×

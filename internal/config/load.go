@@ -61,6 +61,9 @@ func Load(file string, environ []string) (Config, error) {
 		return Config{}, err
 	}
 	cfg.Sandbox = file == "" && !appsFromEnv && len(cfg.Apps) == 0
+	_, listen := tree["listen"]
+	_, listenFile := tree["listen_file"]
+	cfg.ListenSet = listen || listenFile
 	cfg.fill()
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err

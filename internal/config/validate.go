@@ -27,6 +27,9 @@ func (c *Config) fill() {
 		c.WeChat.APIBase = APIBaseSandbox
 		c.Apps = []App{DemoApp()}
 	}
+	if c.WeChat.APIBase == APIBaseSandbox && !c.ListenSet {
+		c.Listen = SandboxListen
+	}
 	c.fillRoutes()
 	if c.WeChat.APIBase == APIBaseSandbox && c.WeChat.PayAPIBase == Default().WeChat.PayAPIBase {
 		c.WeChat.PayAPIBase = APIBaseSandbox
