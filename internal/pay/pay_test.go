@@ -1,0 +1,212 @@
+package pay_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/pay"
+	"github.com/miniback/miniback/internal/state/memory"
+	"github.com/miniback/miniback/internal/store/sqlite"
+	"github.com/miniback/miniback/sandbox"
+	"github.com/miniback/miniback/wechatpay"
+)
+
+const (
+	appid  = "wxpaytest00000001"
+	mchid  = "1900000109"
+	apiKey = "0123456789abcdef0123456789abcdef"
+)
+
+// world is one database, the sandbox playing WeChat Pay, and a receiver
+// that keeps the notifications it gets (answering 500, so that the
+// sandbox holds on to them) for the test to hand to instances.
+type world struct {
+	t        *testing.T
+	db       *sqlite.DB
+	sb       *sandbox.Server
+	base     string
+	merchant *rsa.PrivateKey
+	user     *miniback.User
+
+	mu      sync.Mutex
+	notices []notice
+	notify  string
+}
+
+type notice struct {
+	header http.Header
+	body   []byte
+}
+
+func newWorld(t *testing.T) *world {
+	w := &world{t: t}
+	w.db = sqlite.NewDB(filepath.Join(t.TempDir(), "pay.db"))
+	if err := w.db.Open(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.db.Close() })
+	if err := w.db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if w.merchant, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		t.Fatal(err)
+	}
+	w.sb = sandbox.New(sandbox.Config{PayTimeScale: 1000, Apps: []sandbox.App{{AppID: appid, Secret: "s",
+		Pay: &sandbox.PayApp{MchID: mchid, APIv3Key: apiKey, MerchantKey: &w.merchant.PublicKey}}}})
+	srv := httptest.NewServer(w.sb)
+	rec := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.mu.Lock()
+		w.notices = append(w.notices, notice{r.Header.Clone(), b})
+		w.mu.Unlock()
+		rw.WriteHeader(500)
+	}))
+	t.Cleanup(func() { rec.Close(); srv.Close(); w.sb.Close() })
+	w.base, w.notify = srv.URL, rec.URL+"/notify"
+	w.user, _, err = sqlite.NewUserStore(w.db).UpsertLogin(context.Background(), appid, "o-lena", "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// instance is one miniback process: its own client and state store, the
+// shared database.
+func (w *world) instance(now func() time.Time) *pay.Service {
+	pub, id, _, err := w.sb.PayPublicKey()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	c, err := wechatpay.NewClient(mchid, "MSERIAL", w.merchant, []byte(apiKey),
+		wechatpay.WithBaseURL(w.base), wechatpay.WithPublicKey(id, pub), wechatpay.WithRetries(0, 0))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return &pay.Service{Store: sqlite.NewPayStore(w.db), Users: sqlite.NewUserStore(w.db), State: memory.New(), Now: now,
+		Apps: map[string]*pay.App{appid: {AppID: appid, MchID: mchid, NotifyURL: w.notify, Client: c}}, Instance: "i"}
+}
+
+func (w *world) paidOrder(s *pay.Service, no string) {
+	ctx := context.Background()
+	req := &miniback.OrderRequest{UserID: w.user.ID, Description: "tea", OutTradeNo: no}
+	req.Amount.Total = []byte("300")
+	if _, _, err := s.CreateOrder(ctx, appid, req); err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := s.PayOrder(ctx, appid, w.user.ID, no); err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := w.sb.ConfirmPayment(appid, no, "SUCCESS"); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *world) waitNotice(n int) notice {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		w.mu.Lock()
+		if len(w.notices) >= n {
+			defer w.mu.Unlock()
+			return w.notices[n-1]
+		}
+		w.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}
+	w.t.Fatal("no notification arrived")
+	return notice{}
+}
+
+func pendingEvents(t *testing.T, s *pay.Service) []*miniback.PayEvent {
+	ev, err := s.Store.PendingPayEvents(context.Background(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// TestNotificationAppliedOnceOnTwoInstances delivers one notification five
+// times to each of two instances at once: all answered, applied once.
+func TestNotificationAppliedOnceOnTwoInstances(t *testing.T) {
+	w := newWorld(t)
+	a, b := w.instance(nil), w.instance(nil)
+	w.paidOrder(a, "order_twice_01")
+	n := w.waitNotice(1)
+	var wg sync.WaitGroup
+	for i := range 10 {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.HandleNotification(context.Background(), appid, n.header, n.body); err != nil {
+				t.Errorf("delivery %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	o, err := a.Order(context.Background(), appid, "order_twice_01", false)
+	if err != nil || o.Status != miniback.OrderPaid || o.TransactionID == "" {
+		t.Fatalf("order = %+v, %v", o, err)
+	}
+	if ev := pendingEvents(t, a); len(ev) != 1 || ev[0].Event != miniback.EventOrderPaid {
+		t.Fatalf("events = %+v, want one order.paid", ev)
+	}
+}
+
+// TestMismatchedNotificationChangesNothing: a correctly signed
+// notification whose amount differs from the order is refused.
+func TestMismatchedNotificationChangesNothing(t *testing.T) {
+	w := newWorld(t)
+	s := w.instance(nil)
+	if err := w.sb.InjectPayFault(sandbox.PayFault{NotifyFault: sandbox.NotifyAmount}); err != nil {
+		t.Fatal(err)
+	}
+	w.paidOrder(s, "order_mism_01")
+	n := w.waitNotice(1)
+	err := s.HandleNotification(context.Background(), appid, n.header, n.body)
+	if err == nil || miniback.ErrorCode(err) != miniback.ECodeInvalidRequest {
+		t.Fatalf("mismatched amount: %v", err)
+	}
+	o, _ := s.Order(context.Background(), appid, "order_mism_01", false)
+	if o.Status != miniback.OrderPaying || len(pendingEvents(t, s)) != 0 {
+		t.Fatalf("a refused notification changed the order: %+v", o)
+	}
+	// Tampered bytes fail the signature, unknown apps are refused.
+	bad := append([]byte(nil), n.body...)
+	bad[len(bad)/2] ^= 1
+	if err := s.HandleNotification(context.Background(), appid, n.header, bad); !errors.Is(err, wechatpay.ErrSignature) {
+		t.Fatalf("tampered body: %v", err)
+	}
+}
+
+// TestReconciliationAfterRestart: the notification is lost and the
+// instance that prepaid is gone; a new one, started later, finds the
+// payment from the schedule stored with the order.
+func TestReconciliationAfterRestart(t *testing.T) {
+	w := newWorld(t)
+	first := w.instance(nil)
+	if err := w.sb.InjectPayFault(sandbox.PayFault{DropNotify: 1}); err != nil {
+		t.Fatal(err)
+	}
+	w.paidOrder(first, "order_recon_01")
+	later := time.Now().Add(2 * time.Minute)
+	second := w.instance(func() time.Time { return later })
+	second.RunOnce(context.Background())
+	o, _ := second.Order(context.Background(), appid, "order_recon_01", false)
+	if o.Status != miniback.OrderPaid || o.TransactionID == "" || !o.NextCheckAt.IsZero() {
+		t.Fatalf("after reconciliation: %+v", o)
+	}
+}
