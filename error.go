@@ -3,6 +3,7 @@ package miniback
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes are the stable snake_case words of SPEC §3. The HTTP status of
@@ -28,7 +29,11 @@ const (
 	ECodeWeChatTimeout     = "wechat_timeout"
 	ECodeWeChatConfig      = "wechat_misconfigured" // bad secret/appid/IP whitelist: the operator must act
 	ECodeUnavailable       = "unavailable"          // a dependency of ours is down
-	ECodeInternal          = "internal"
+	// ECodeUpstreamUnavailable: a gateway upstream unreachable, or its breaker open.
+	ECodeUpstreamUnavailable = "upstream_unavailable"
+	// ECodeUpstreamTimeout: a gateway upstream did not answer within the route's timeout.
+	ECodeUpstreamTimeout = "upstream_timeout"
+	ECodeInternal        = "internal"
 
 	// WeChat Pay (SPEC §13).
 	ECodeOrderPaid         = "order_paid"
@@ -42,10 +47,14 @@ const (
 // Error is the one error type of miniback. Code is one of the ECode
 // constants; Message is safe to show to the caller; WeChatErrCode is set when
 // WeChat caused the error; Err is the wrapped cause, for logs only.
+// RetryAfter, when set, is sent as Retry-After: the call may pass after it
+// (a rate limit, or a circuit breaker that is open, which makes
+// wechat_unavailable and upstream_unavailable answer 503).
 type Error struct {
 	Code          string
 	Message       string
 	WeChatErrCode int
+	RetryAfter    time.Duration
 	WeChatPayCode string // WeChat Pay's code, e.g. "SYSTEM_ERROR"
 	Err           error
 }

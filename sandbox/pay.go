@@ -260,3 +260,25 @@ func (s *Server) SetPayApp(appid string, p *PayApp) {
 		a.Pay = p
 	}
 }
+
+// TradeState returns WeChat Pay's state of an order ("NOTPAY", "SUCCESS",
+// "REFUND", "CLOSED"), or "" when it has none; and RefundStatus that of a
+// refund. Tests use them to see what WeChat Pay did behind a lost answer.
+func (s *Server) TradeState(mchid, outTradeNo string) string {
+	s.pay.mu.Lock()
+	defer s.pay.mu.Unlock()
+	if o := s.pay.orders[mchid+"/"+outTradeNo]; o != nil {
+		return o.state
+	}
+	return ""
+}
+
+// RefundStatus: see TradeState.
+func (s *Server) RefundStatus(mchid, outRefundNo string) string {
+	s.pay.mu.Lock()
+	defer s.pay.mu.Unlock()
+	if r := s.pay.refunds[mchid+"/"+outRefundNo]; r != nil {
+		return r.status
+	}
+	return ""
+}

@@ -33,7 +33,7 @@ func (r *recorder) ObserveTokenFetch(appID, mode, reason string) {
 func TestObserverSeesCallsAndTokenReasons(t *testing.T) {
 	f := newFake(t)
 	checkSessionRoute(f)
-	f.failNext = 2 // the first call and its retry with the normal token fail
+	f.failNext = 1 // the first call fails; the normal refetch hands back the same token, so a refresh is forced
 	obs := &recorder{}
 	store := NewMemoryTokenStore()
 	c := f.client(WithObserver(obs), WithTokenStore(store))
@@ -53,7 +53,7 @@ func TestObserverSeesCallsAndTokenReasons(t *testing.T) {
 	}
 	wantRequests := []string{
 		"/cgi-bin/stable_token 0", "/wxa/checksession 40001",
-		"/cgi-bin/stable_token 0", "/wxa/checksession 40001",
+		"/cgi-bin/stable_token 0", // the normal refetch: the same token
 		"/cgi-bin/stable_token 0", "/wxa/checksession 0",
 		"/cgi-bin/stable_token 0", "/wxa/checksession 0",
 	}

@@ -314,7 +314,9 @@ func (c *Client) tokenRequest(force bool) (*request, error) {
 
 // withToken runs call with an access token. On a token error it drops the
 // token only if it is still cached, fetches another and retries once; in
-// stable mode it may force a new token once, within WeChat's budget.
+// stable mode it may force a new token once, within WeChat's budget: at
+// once when the normal fetch gave back the refused token, else after the
+// retry is refused too.
 func (c *Client) withToken(ctx context.Context, call func(context.Context, string) error) error {
 	tok, err := c.AccessToken(ctx)
 	if err != nil {
@@ -328,6 +330,16 @@ func (c *Client) withToken(ctx context.Context, call func(context.Context, strin
 	if rerr != nil {
 		return errors.Join(err, rerr)
 	}
+	if next == tok && c.mode == TokenModeStable {
+		// The stable endpoint handed back the very token WeChat just
+		// refused: a retry with it would spend a call on a known answer,
+		// so force a new one at once (within the budget).
+		forced, ferr := c.shared(ctx, tok, true)
+		if ferr != nil {
+			return errors.Join(err, ferr)
+		}
+		return call(ctx, forced)
+	}
 	err = call(ctx, next)
 	if !isTokenInvalid(err) || c.mode != TokenModeStable {
 		return err
@@ -340,8 +352,8 @@ func (c *Client) withToken(ctx context.Context, call func(context.Context, strin
 }
 
 // renew replaces the failed token with whatever a normal fetch gives. In
-// stable mode that can be the very token that failed: SPEC §5 retries with
-// it anyway and forces a new token only when the retry fails again, so a
+// stable mode that can be the very token that failed (withToken then
+// forces at once); a different token is tried before any force, so a
 // passing 40001 does not spend the daily force_refresh budget.
 func (c *Client) renew(ctx context.Context, failed string) (string, error) {
 	if err := c.InvalidateToken(ctx, failed); err != nil {

@@ -240,6 +240,29 @@ func TestStableForceRefreshBudget(t *testing.T) {
 	}
 }
 
+// TestStableForceWhenRefetchIsTheSameToken: when the normal refetch after
+// a 40001 hands back the very token that failed, the refresh is forced at
+// once: two API calls (the refused one and the one that passes), not a
+// third spent on the known-bad token (issue #6 item 13).
+func TestStableForceWhenRefetchIsTheSameToken(t *testing.T) {
+	f := newFake(t)
+	checkSessionRoute(f)
+	f.sameOnNormal = true
+	c := f.client(WithClock(newFakeClock().Now))
+	tok, _ := c.AccessToken(t.Context())
+	f.revoke(tok)
+	if err := c.CheckSession(t.Context(), "o", "k"); err != nil {
+		t.Fatal(err)
+	}
+	calls := f.recorded("/wxa/checksession")
+	if _, force, _ := f.counts(); force != 1 || len(calls) != 2 {
+		t.Fatalf("forced = %d, calls = %d; want 1 force and 2 calls", force, len(calls))
+	}
+	if calls[0].Query.Get("access_token") != tok || calls[1].Query.Get("access_token") == tok {
+		t.Fatalf("tokens used %q then %q", calls[0].Query.Get("access_token"), calls[1].Query.Get("access_token"))
+	}
+}
+
 func TestStableForceAfterSecondRejection(t *testing.T) {
 	f := newFake(t)
 	checkSessionRoute(f)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"github.com/miniback/miniback/internal/analytics"
 	"github.com/miniback/miniback/internal/api"
 	"github.com/miniback/miniback/internal/config"
+	"github.com/miniback/miniback/internal/gateway"
 	"github.com/miniback/miniback/internal/inbox"
 	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/outbox"
@@ -50,6 +52,12 @@ type Main struct {
 
 	Registry *prometheus.Registry // every metric of this process
 	Metrics  *metrics.Metrics
+
+	// The edge: gateway routes (nil without any), WeChat's circuit
+	// breakers, and TLS.
+	Gateway        *gateway.Gateway
+	WeChatBreakers *gateway.HostBreakers
+	tls            *tls.Config
 
 	listener        net.Listener
 	server          *http.Server
@@ -105,14 +113,28 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 
-	// WeChat: the real API, or the embedded sandbox on this same server.
+	// TLS: HTTPS on the listener when a certificate is configured.
+	if m.tls, err = tlsConfig(cfg, m.Logger.With("component", "tls")); err != nil {
+		return err
+	}
+
+	// WeChat: the real API, or the embedded sandbox on this same server,
+	// behind one circuit breaker per host.
 	apiBase := cfg.WeChat.APIBase
 	if apiBase == config.APIBaseSandbox {
-		apiBase = "http://" + loopbackAddr(m.listener.Addr().String())
+		scheme := "http://"
+		if m.tls != nil {
+			scheme = "https://"
+		}
+		apiBase = scheme + loopbackAddr(m.listener.Addr().String())
 		m.Sandbox = sandbox.New(sandbox.Config{Apps: sandboxApps(cfg.Apps, apiBase), Logger: m.Logger.With("component", "sandbox"),
 			PayTimeScale: cfg.SandboxOpts.PayTimeScale})
+		m.warnExposedSandbox(m.listener.Addr().String())
 	}
-	clients := newWeChatClients(cfg, apiBase, m.State, m.Metrics, m.Logger)
+	if m.WeChatBreakers, err = weChatTransport(cfg, m.Metrics, m.Logger); err != nil {
+		return err
+	}
+	clients := newWeChatClients(cfg, apiBase, m.State, m.Metrics, m.Logger, m.WeChatBreakers)
 
 	// Queue and outbound messages.
 	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, AckWait: cfg.Queue.AckWait, DataDir: cfg.DataDir,
@@ -121,7 +143,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.registerPoolMetrics(m.DB.PoolStats)
 	messages := m.DB.Messages
-	m.Outbox = outbox.New(messages, m.Queue, outbox.NewWeChatSender(clients), m.outboxConfig())
+	outboxCfg := m.outboxConfig()
+	wechatHost := hostOf(apiBase)
+	outboxCfg.Wait = func() time.Duration { return m.WeChatBreakers.Wait(wechatHost) }
+	m.Outbox = outbox.New(messages, m.Queue, outbox.NewWeChatSender(clients), outboxCfg)
 
 	// Message push: the endpoint stores and queues; the router runs from the queue.
 	apps := appsOf(cfg.Apps)
@@ -158,6 +183,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Live:       &session.Live{State: m.State},
 		Sealer:     sealer,
 		WeChat:     clients,
+		State:      m.State,
 		RefreshTTL: cfg.Auth.RefreshTTL,
 		Analytics:  m.Analytics,
 		Ready: []api.Check{
@@ -169,12 +195,27 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Registry:     m.mainRegistry(),
 		Metrics:      m.Metrics,
 		NoRequestLog: !cfg.Log.Requests,
+		Limiter:      newLimiter(m.State),
+		Limits:       limitsOf(cfg),
+		Proxies:      proxiesOf(cfg),
 	}
 	if m.Pay != nil {
 		m.API.Pay = m.Pay
 	}
+	handler := m.handler()
+
+	// Gateway: routes to the team's services, tried after every own route.
+	own := m.API.Routes()
+	if m.Sandbox != nil {
+		own = append(own, sandboxRoutes...)
+	}
+	if m.Gateway, err = newGateway(cfg, own, m.API.WriteError, m.Metrics, m.Logger.With("component", "gateway")); err != nil {
+		return err
+	}
+	m.API.Gateway = m.Gateway
 	m.server = &http.Server{
-		Handler:           m.handler(),
+		Handler:           handler,
+		TLSConfig:         m.tls,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -183,6 +224,34 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
 	return nil
+}
+
+// warnExposedSandbox warns, on Stdout and in the log, when the embedded
+// sandbox listens beyond the loopback interface (listen was set so): its
+// control routes mint users and codes for anyone who can connect.
+func (m *Main) warnExposedSandbox(addr string) {
+	if loopbackOnly(addr) {
+		return
+	}
+	msg := "WARNING: the embedded WeChat sandbox listens on " + addr + ": its control routes (/sandbox/…) are reachable from other machines and mint users and codes without authentication"
+	if m.Stdout != nil {
+		fmt.Fprintln(m.Stdout, msg)
+	}
+	m.Logger.Warn("the sandbox's control routes are reachable beyond loopback", slog.String("addr", addr))
+}
+
+// loopbackOnly reports whether addr (host:port) accepts only loopback
+// connections.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // handler mounts the API and, in sandbox mode, the emulator's WeChat and
@@ -194,10 +263,22 @@ func (m *Main) handler() http.Handler {
 	}
 	root := http.NewServeMux()
 	root.Handle("/", h)
-	for _, prefix := range []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/", "/datacube/", "/v3/"} {
+	for _, prefix := range sandboxRoutes {
 		root.Handle(prefix, m.Sandbox)
 	}
 	return root
+}
+
+// sandboxRoutes are the paths the embedded sandbox serves in sandbox mode.
+var sandboxRoutes = []string{"/sandbox/", "/cgi-bin/", "/sns/", "/wxa/", "/datacube/", "/v3/"}
+
+// hostOf is the host[:port] of a URL, "" when it does not parse.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }
 
 // shutdownGrace is how long requests in flight may run after a SIGTERM;
@@ -218,8 +299,17 @@ func (m *Main) Run(ctx context.Context) error {
 		workers.Wait()
 	}()
 	go m.serveMetrics(workCtx)
+	if m.Gateway != nil {
+		workers.Go(func() { m.Gateway.Run(workCtx) })
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- m.server.Serve(m.listener) }()
+	go func() {
+		if m.tls != nil {
+			errc <- m.server.ServeTLS(m.listener, "", "")
+			return
+		}
+		errc <- m.server.Serve(m.listener)
+	}()
 	m.Logger.Info("listening", slog.String("addr", m.Addr()))
 	var workerErr error
 	select {
@@ -327,13 +417,8 @@ func openKeys(cfg config.Config) (*session.SigningKey, *session.Sealer, error) {
 	return key, sealer, err
 }
 
-func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore, obs wechat.Observer, log *slog.Logger) map[string]*wechat.Client {
-	hc := &http.Client{Transport: &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		MaxIdleConnsPerHost: 64,
-		IdleConnTimeout:     90 * time.Second,
-		TLSHandshakeTimeout: 5 * time.Second,
-	}}
+func newWeChatClients(cfg config.Config, apiBase string, store wechat.TokenStore, obs wechat.Observer, log *slog.Logger, transport http.RoundTripper) map[string]*wechat.Client {
+	hc := &http.Client{Transport: transport}
 	mode := wechat.TokenModeStable
 	if cfg.WeChat.TokenMode == "classic" {
 		mode = wechat.TokenModeClassic

@@ -95,6 +95,7 @@ func openPostgres(ctx context.Context, c config.Database) (*database, error) {
 		Inbox: postgres.NewInboxStore(db), Messages: postgres.NewMessageStore(db),
 		Media: postgres.NewMediaStore(db), Stats: postgres.NewStatsStore(db),
 		Events: postgres.NewEventStore(db), Datacube: postgres.NewDatacubeStore(db),
+		Pay:             postgres.NewPayStore(db),
 		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }
@@ -110,6 +111,7 @@ func openMySQL(ctx context.Context, c config.Database) (*database, error) {
 		Inbox: mysql.NewInboxStore(db), Messages: mysql.NewMessageStore(db),
 		Media: mysql.NewMediaStore(db), Stats: mysql.NewStatsStore(db),
 		Events: mysql.NewEventStore(db), Datacube: mysql.NewDatacubeStore(db),
+		Pay:             mysql.NewPayStore(db),
 		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }

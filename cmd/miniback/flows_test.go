@@ -57,10 +57,11 @@ func TestTokenInvalidRetriedOnce(t *testing.T) {
 	if got := e.m.Sandbox.Calls(path); got != 2 {
 		t.Fatalf("%s called %d times, want 2 (one failure, one retry)", path, got)
 	}
-	// The first fetch, then one normal refetch after the 40001 (no force_refresh:
-	// the retry with the refetched token passed).
-	if got := e.m.Sandbox.Calls("/cgi-bin/stable_token") - tokenCalls; got != 2 {
-		t.Fatalf("token fetched %d more times, want 2", got)
+	// The first fetch, then one normal refetch after the 40001, which hands
+	// back the same (still valid) token, so a refresh is forced at once
+	// rather than retrying with the token WeChat just refused.
+	if got := e.m.Sandbox.Calls("/cgi-bin/stable_token") - tokenCalls; got != 3 {
+		t.Fatalf("token fetched %d more times, want 3", got)
 	}
 }
 

@@ -59,7 +59,7 @@ func (m *Main) openPay(self string) (*pay.Service, error) {
 			m.Logger.Warn("WeChat Pay is off: this database engine does not store orders yet")
 			return nil, nil
 		}
-		return nil, &config.Error{Key: "database.url", Msg: "WeChat Pay needs a database engine that stores orders (sqlite in this build)"}
+		return nil, &config.Error{Key: "database.url", Msg: "WeChat Pay needs a database engine that stores orders"}
 	}
 	counter := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "miniback_pay_notifications_total",
 		Help: "WeChat Pay notifications received, by result (ok, bad_signature, bad_body, mismatch, unknown, error)."}, []string{"result"})

@@ -35,6 +35,9 @@ func runSandbox(ctx context.Context, args, environ []string, stdout, stderr io.W
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	fmt.Fprintf(stdout, "WeChat sandbox listening on http://%s (apps: %d)\n", ln.Addr(), len(apps))
+	if !loopbackOnly(ln.Addr().String()) {
+		fmt.Fprintf(stdout, "WARNING: the sandbox listens on %s: its control routes (/sandbox/…) are reachable from other machines and mint users and codes without authentication\n", ln.Addr())
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -55,6 +55,9 @@ func (s *Server) admin(h handlerFunc) handlerFunc {
 		if match != 1 {
 			return miniback.Errorf(miniback.ECodeUnauthorized, "the admin API key is not valid")
 		}
+		if err := s.limit(w, r, "admin_per_key", adminKeyID(key), s.Limits.AdminPerKey); err != nil {
+			return err
+		}
 		return h(w, r)
 	}
 }

@@ -1,11 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/miniback/miniback"
@@ -44,6 +47,17 @@ var statusOf = map[string]int{
 	miniback.ECodeOrderNotPaid:      http.StatusConflict,
 	miniback.ECodeRefundExceeds:     http.StatusConflict,
 	miniback.ECodeInsufficientFunds: http.StatusConflict,
+
+	miniback.ECodeUpstreamUnavailable: http.StatusBadGateway,
+	miniback.ECodeUpstreamTimeout:     http.StatusGatewayTimeout,
+}
+
+// statusWhileOpen is the status of a code whose Error has RetryAfter set
+// because a circuit breaker is open: the service is known to be down, so
+// the answer is 503 rather than the 502 of a failed call.
+var statusWhileOpen = map[string]int{
+	miniback.ECodeWeChatUnavailable:   http.StatusServiceUnavailable,
+	miniback.ECodeUpstreamUnavailable: http.StatusServiceUnavailable,
 }
 
 // StatusOf returns the HTTP status for an error code; unknown codes are 500.
@@ -87,10 +101,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	status := StatusOf(e.Code)
+	if e.RetryAfter > 0 {
+		if st, ok := statusWhileOpen[e.Code]; ok {
+			status = st
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(e.RetryAfter.Seconds()))))
+	}
 	// A client that gave up made whatever failed after it left fail (a
 	// canceled query, a WeChat call cut short): the request line records
-	// 499 and nothing here is the server's or the client's error.
-	if status >= 500 && !clientGone(r) {
+	// 499 and nothing here is the server's or the client's error. A fast
+	// failure of an open breaker (RetryAfter) was logged when it opened.
+	if status >= 500 && e.RetryAfter == 0 && !clientGone(r) {
 		s.Logger.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("method", r.Method), slog.String("route", r.Pattern),
 			slog.String("appid", r.PathValue("appid")),
@@ -111,10 +132,30 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // writeJSON answers v with the status. HTML escaping is off so that URLs in
 // answers read as they are.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	setJSONHeaders(w)
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v) // the client went away; nothing left to tell it
+}
+
+// encodeJSON renders v exactly as writeJSON writes it.
+func encodeJSON(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return b.Bytes()
+}
+
+// writeJSONBytes writes a body encodeJSON rendered earlier.
+func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
+	setJSONHeaders(w)
+	w.WriteHeader(status)
+	_, _ = w.Write(body) // the client went away; nothing left to tell it
+}
+
+func setJSONHeaders(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/gateway"
 	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/wechat"
@@ -44,9 +45,13 @@ type Server struct {
 	// Live, when set, caches the revocation check per instance; Handler
 	// wraps Sessions and Users so that their writes invalidate it. It is
 	// used only with a store that implements miniback.SessionReader.
-	Live       *session.Live
-	Sealer     *session.Sealer
-	WeChat     map[string]*wechat.Client // by appid
+	Live   *session.Live
+	Sealer *session.Sealer
+	WeChat map[string]*wechat.Client // by appid
+	// State, when set, is shared by every instance of the deployment: a
+	// mini-program code asked for on several instances at once is then
+	// fetched from WeChat by one of them (see fetchCode).
+	State      miniback.StateStore
 	RefreshTTL time.Duration
 	Ready      []Check
 	Pay        PayService // nil: no pay routes
@@ -58,11 +63,20 @@ type Server struct {
 	NoRequestLog bool
 	Now          func() time.Time
 
-	mux      *http.ServeMux
-	codes    codeFlight
-	routesMu sync.Mutex
-	patterns []string              // registered routes, for Routes
-	live     *session.LiveSessions // Sessions, when Live caches its checks
+	// The edge (SPEC §14): gateway routes tried after every own route, the
+	// rate limits (off with a nil Limiter) and the proxies trusted to name
+	// the client.
+	Gateway *gateway.Gateway
+	Limiter gateway.Limiter
+	Limits  Limits
+	Proxies gateway.Proxies
+
+	mux        *http.ServeMux
+	codes      codeFlight
+	routesMu   sync.Mutex
+	patterns   []string              // registered routes, for Routes
+	live       *session.LiveSessions // Sessions, when Live caches its checks
+	identities identityCache
 }
 
 // Portal is the message-push endpoint (package push).
@@ -84,6 +98,9 @@ func (s *Server) Handler() http.Handler {
 		s.Metrics = defaultMetrics(s.Apps)
 	}
 	if s.Live != nil {
+		if s.Live.Encode == nil {
+			s.Live.Encode = func(u *miniback.User) []byte { return encodeJSON(u) }
+		}
 		if ls := s.Live.Sessions(s.Sessions); ls != nil {
 			s.live, s.Sessions, s.Users = ls, ls, s.Live.Users(s.Users)
 		}
@@ -127,6 +144,7 @@ func (s *Server) routes() {
 // handle registers h for pattern. Routes with {appid} answer 404
 // app_not_found for an appid this process does not serve.
 func (s *Server) handle(pattern string, h handlerFunc) {
+	h = s.withLimits(pattern, h)
 	s.register(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if appid := r.PathValue("appid"); appid != "" {
 			if _, err := s.Apps.Get(appid); err != nil {
@@ -149,6 +167,11 @@ func (s *Server) Handle(pattern string, h func(w http.ResponseWriter, r *http.Re
 // handleNoRoute tells an unknown path (404) from a known one called with
 // the wrong method (405).
 func (s *Server) handleNoRoute(w http.ResponseWriter, r *http.Request) error {
+	if s.Gateway != nil {
+		if rt, ok := s.Gateway.Match(r.URL.EscapedPath()); ok {
+			return s.serveGateway(w, r, rt)
+		}
+	}
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut, http.MethodDelete} {
 		if m == r.Method {
 			continue

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/gateway"
 	"github.com/miniback/miniback/wechat"
 )
 
@@ -58,6 +59,11 @@ func fromWeChat(ctx context.Context, err error) error {
 			code = miniback.ECodeWeChatRejected
 		}
 		return &miniback.Error{Code: code, Message: messageOf[code], WeChatErrCode: we.Code, Err: err}
+	}
+	var open *gateway.OpenError
+	if errors.As(err, &open) {
+		return &miniback.Error{Code: miniback.ECodeWeChatUnavailable, RetryAfter: open.RetryAfter, Err: err,
+			Message: "WeChat is failing; miniback stopped calling it for a while (its circuit breaker is open)"}
 	}
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		return miniback.WrapError(miniback.ECodeInvalidRequest, "the request was cancelled", err)

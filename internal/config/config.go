@@ -22,6 +22,11 @@ type Config struct {
 	Auth     Auth     `yaml:"auth"`
 	Admin    Admin    `yaml:"admin"`
 	Apps     []App    `yaml:"apps"`
+	Server   Server   `yaml:"server"`
+	Gateway  Gateway  `yaml:"gateway"`
+	Limits   Limits   `yaml:"limits"`
+	Breaker  Breaker  `yaml:"breaker"`
+	TLS      TLS      `yaml:"tls"`
 	// SandboxOpts is the sandbox: section.
 	SandboxOpts SandboxOptions `yaml:"sandbox"`
 	Metrics     Metrics        `yaml:"metrics"`
@@ -33,7 +38,15 @@ type Config struct {
 	// Sandbox reports that no app was configured, so serve runs the
 	// embedded sandbox with the demo app. It is derived, not loaded.
 	Sandbox bool `yaml:"-"`
+	// ListenSet reports that listen was given (file or environment); when
+	// it was not, the embedded sandbox binds SandboxListen. Derived.
+	ListenSet bool `yaml:"-"`
 }
+
+// SandboxListen is the default listen address when the embedded sandbox
+// runs: its control routes mint users and codes without authentication,
+// so they stay on the loopback interface unless listen says otherwise.
+const SandboxListen = "127.0.0.1:8080"
 
 // Database selects the SQL engine by the URL scheme.
 // MaxOpenConns 0 is the engine's default (one writer for SQLite, 4 ×
@@ -70,6 +83,9 @@ type WeChat struct {
 	APIBase   string        `yaml:"api_base"`
 	Timeout   time.Duration `yaml:"timeout"`
 	TokenMode string        `yaml:"token_mode"`
+	// CAFile names a PEM file of extra roots trusted for WeChat's
+	// certificate (proxies that re-sign TLS); the system roots stay trusted.
+	CAFile string `yaml:"ca_file"`
 	// PayAPIBase is WeChat Pay's host; "sandbox" is the embedded sandbox
 	// (the default whenever api_base is "sandbox").
 	PayAPIBase string `yaml:"pay_api_base"`
@@ -217,6 +233,10 @@ func Default() Config {
 
 			PayAPIBase: "https://api.mch.weixin.qq.com",
 		},
+		Server: Server{TrustedProxies: []string{}},
+		Breaker: Breaker{Failures: 5, Ratio: 0.5, MinCalls: 20, Window: 10 * time.Second,
+			OpenFor: 30 * time.Second, Probes: 3},
+		TLS:       TLS{MinVersion: "1.2"},
 		Queue:     Queue{AckWait: 30 * time.Second, Prefix: "miniback", Replicas: 1},
 		Push:      Push{MaxAge: 5 * time.Minute},
 		Auth:      Auth{AccessTTL: 15 * time.Minute, RefreshTTL: 720 * time.Hour},
@@ -243,6 +263,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("wechat_api_base", c.WeChat.APIBase),
 		slog.String("token_mode", c.WeChat.TokenMode),
 		slog.Int("admin_api_keys", len(c.Admin.APIKeys)),
+		slog.Int("gateway_routes", len(c.Gateway.Routes)),
+		slog.Bool("tls", c.TLS.CertFile != ""),
 		slog.String("metrics_listen", c.Metrics.Listen),
 		slog.String("log_level", c.Log.Level),
 		slog.Any("apps", apps),

@@ -213,6 +213,41 @@ push:
 	}
 }
 
+// TestSandboxListensOnLoopback: with the embedded sandbox, listen defaults
+// to 127.0.0.1:8080, since its control routes mint users; an explicit
+// listen (file or environment) is kept; without the sandbox the default
+// stays :8080 (issue #6 item 8).
+func TestSandboxListensOnLoopback(t *testing.T) {
+	apps := "apps:\n  - appid: wxa\n    secret: s\n"
+	tests := []struct {
+		name, yaml string
+		env        []string
+		want       string
+		wantSet    bool
+	}{
+		{"sandbox mode", "", nil, "127.0.0.1:8080", false},
+		{"sandbox mode, listen by environment", "", []string{"MINIBACK_LISTEN=:9000"}, ":9000", true},
+		{"configured apps on the sandbox", apps + "wechat:\n  api_base: sandbox\n", nil, "127.0.0.1:8080", false},
+		{"configured apps on the sandbox, listen in the file", apps + "listen: 0.0.0.0:8080\nwechat:\n  api_base: sandbox\n", nil, "0.0.0.0:8080", true},
+		{"real WeChat", apps, nil, ":8080", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := ""
+			if tt.yaml != "" {
+				file = writeFile(t, "c.yaml", tt.yaml)
+			}
+			cfg, err := Load(file, tt.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Listen != tt.want || cfg.ListenSet != tt.wantSet {
+				t.Errorf("listen %q (set %v), want %q (set %v)", cfg.Listen, cfg.ListenSet, tt.want, tt.wantSet)
+			}
+		})
+	}
+}
+
 func TestIntegerKeys(t *testing.T) {
 	base := "apps:\n  - appid: wxa\n    secret: s\n"
 	cfg, err := Load(writeFile(t, "c.yaml", base+"database:\n  max_open_conns: 20\n"), []string{"MINIBACK_DATABASE_MAX_IDLE_CONNS=7"})

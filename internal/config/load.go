@@ -61,6 +61,9 @@ func Load(file string, environ []string) (Config, error) {
 		return Config{}, err
 	}
 	cfg.Sandbox = file == "" && !appsFromEnv && len(cfg.Apps) == 0
+	_, listen := tree["listen"]
+	_, listenFile := tree["listen_file"]
+	cfg.ListenSet = listen || listenFile
 	cfg.fill()
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
@@ -135,7 +138,7 @@ func leafKeys(t reflect.Type, prefix string) map[string][]string {
 		if prefix == "" {
 			path = []string{tag}
 		}
-		if f.Type.Kind() == reflect.Struct {
+		if f.Type.Kind() == reflect.Struct && f.Type != rateType {
 			for k, v := range leafKeys(f.Type, strings.Join(path, ".")) {
 				out[k] = v
 			}
@@ -221,7 +224,11 @@ func join(prefix, k string) string {
 	return prefix + "." + k
 }
 
-var durationType = reflect.TypeOf(time.Duration(0))
+var (
+	durationType = reflect.TypeOf(time.Duration(0))
+	rateType     = reflect.TypeOf(Rate{})
+	sizeType     = reflect.TypeOf(ByteSize(0))
+)
 
 // setValue stores raw (from YAML, JSON or an environment string) into f.
 func setValue(f reflect.Value, raw any, key string) error {
@@ -239,6 +246,18 @@ func setValue(f reflect.Value, raw any, key string) error {
 			return bad("a duration such as 5s or 15m")
 		}
 		f.SetInt(int64(d))
+	case f.Type() == rateType:
+		r, err := ParseRate(fmt.Sprint(raw))
+		if err != nil {
+			return bad("N/s, N/m, N/h or 0")
+		}
+		f.Set(reflect.ValueOf(r))
+	case f.Type() == sizeType:
+		n, err := ParseByteSize(fmt.Sprint(raw))
+		if err != nil {
+			return bad("a size such as 1MiB or 65536")
+		}
+		f.SetInt(int64(n))
 	case f.Kind() == reflect.Float64:
 		switch v := raw.(type) {
 		case float64:

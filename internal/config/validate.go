@@ -27,6 +27,10 @@ func (c *Config) fill() {
 		c.WeChat.APIBase = APIBaseSandbox
 		c.Apps = []App{DemoApp()}
 	}
+	if c.WeChat.APIBase == APIBaseSandbox && !c.ListenSet {
+		c.Listen = SandboxListen
+	}
+	c.fillRoutes()
 	if c.WeChat.APIBase == APIBaseSandbox && c.WeChat.PayAPIBase == Default().WeChat.PayAPIBase {
 		c.WeChat.PayAPIBase = APIBaseSandbox
 	}
@@ -56,7 +60,7 @@ var appIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // Validate checks every value and returns an *Error naming the first bad key.
 func (c *Config) Validate() error {
-	checks := []func() error{c.validateServer, c.validateOps, c.validateBackends, c.validateWeChat, c.validateAuth, c.validateApps, c.validateAnalytics}
+	checks := []func() error{c.validateServer, c.validateOps, c.validateBackends, c.validateWeChat, c.validateAuth, c.validateApps, c.validateAnalytics, c.validateEdge}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err

@@ -10,6 +10,9 @@ import (
 	"github.com/miniback/miniback/wechat"
 )
 
+// errWeChatDown puts a delivery back while WeChat's breaker is open.
+var errWeChatDown = errors.New("outbox: WeChat is down (circuit breaker open); waiting")
+
 // errDied is what a handler returns when the test hook simulated a crash.
 var errDied = errors.New("outbox: simulated death after send")
 
@@ -18,6 +21,11 @@ var errDied = errors.New("outbox: simulated death after send")
 // only once the message needs nothing more from this delivery.
 func (o *Outbox) handle(ctx context.Context, d *queue.Delivery) error {
 	id := string(d.Data)
+	if o.cfg.Wait != nil {
+		if wait := o.cfg.Wait(); wait > 0 {
+			return queue.RetryAfter(wait, errWeChatDown)
+		}
+	}
 	m, ok, err := o.store.ClaimMessage(ctx, id, o.cfg.Now())
 	switch {
 	case miniback.IsNotFound(err):

@@ -52,6 +52,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Rand returns a number in [0, 1) for the jitter. Default math/rand/v2.
 	Rand func() float64
+	// Wait, when set, says how long sends must wait because WeChat is known
+	// to be down (its circuit breaker is open); 0 means send now. A waiting
+	// delivery is put back unclaimed, so it spends no attempt. nil never
+	// waits.
+	Wait func() time.Duration
 	// Observer counts messages and attempts (internal/metrics implements
 	// it). nil counts nothing.
 	Observer Observer

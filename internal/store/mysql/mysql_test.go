@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/miniback/miniback"
 	"github.com/miniback/miniback/internal/store/mysql"
 	"github.com/miniback/miniback/internal/store/storetest"
 )
@@ -49,6 +50,12 @@ func TestConformance(t *testing.T) {
 		Datacube: mysql.NewDatacubeStore(db),
 	}
 	storetest.Run(t, func(*testing.T) storetest.Stores { return stores })
+}
+
+// TestPayConformance runs the pay suite on one database.
+func TestPayConformance(t *testing.T) {
+	st := mysql.NewPayStore(MustOpenDB(t))
+	storetest.RunPay(t, func(*testing.T) miniback.PayStore { return st })
 }
 
 // TestMigrateConcurrent starts several instances at once on an empty

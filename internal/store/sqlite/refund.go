@@ -130,10 +130,12 @@ func (s *PayStore) applyRefundStatus(ctx context.Context, tx *sql.Tx, r *minibac
 	if status != miniback.RefundSucceeded {
 		return nil
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE pay_orders SET refunded = refunded + ?, updated_at = ?,
-		status = CASE WHEN refunded + ? >= total THEN ? ELSE status END
+	// status comes first: MySQL evaluates SET clauses left to right on
+	// the updated row; the other engines read the old row throughout.
+	res, err := tx.ExecContext(ctx, `UPDATE pay_orders SET status = CASE WHEN refunded + ? >= total THEN ? ELSE status END,
+		refunded = refunded + ?, updated_at = ?
 		WHERE appid = ? AND out_trade_no = ?`,
-		r.Amount, toMillis(now), r.Amount, miniback.OrderRefunded, r.AppID, r.OutTradeNo)
+		r.Amount, miniback.OrderRefunded, r.Amount, toMillis(now), r.AppID, r.OutTradeNo)
 	if err != nil {
 		return err
 	}

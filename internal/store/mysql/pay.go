@@ -1,0 +1,264 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/miniback/miniback"
+)
+
+var _ miniback.PayStore = (*PayStore)(nil)
+
+// PayStore keeps WeChat Pay orders, refunds and their events in a DB.
+// Every status change is a conditional UPDATE and its event INSERT in one
+// transaction; refunds lock their order row (SELECT … FOR UPDATE) so that
+// concurrent refunds cannot together pass its total. It is safe for
+// concurrent use.
+type PayStore struct {
+	db *DB
+}
+
+// NewPayStore returns a PayStore on db, which must be open and migrated.
+func NewPayStore(db *DB) *PayStore { return &PayStore{db: db} }
+
+const orderColumns = `seq, appid, out_trade_no, user_id, openid, description, total, currency, status,
+	transaction_id, attach, time_expire, paid_at, refunded, fingerprint, prepay_id, prepay_at,
+	next_check_at, checks, created_at, updated_at`
+
+func scanOrder(r rowScanner) (*miniback.Order, error) {
+	var o miniback.Order
+	var txid sql.NullString
+	var expire, paid, prepay, next sql.NullInt64
+	var created, updated int64
+	err := r.Scan(&o.Seq, &o.AppID, &o.OutTradeNo, &o.UserID, &o.OpenID, &o.Description, &o.Amount.Total,
+		&o.Amount.Currency, &o.Status, &txid, &o.Attach, &expire, &paid, &o.Refunded, &o.Fingerprint,
+		&o.PrepayID, &prepay, &next, &o.Checks, &created, &updated)
+	if err != nil {
+		return nil, err
+	}
+	o.TransactionID = txid.String
+	o.TimeExpire, o.PaidAt, o.PrepayAt = fromNullMillis(expire), fromNullMillis(paid), fromNullMillis(prepay)
+	o.NextCheckAt, o.CreatedAt, o.UpdatedAt = fromNullMillis(next), fromMillis(created), fromMillis(updated)
+	return &o, nil
+}
+
+func errOrderNotFound() error { return miniback.Errorf(miniback.ECodeNotFound, "order not found") }
+
+// CreateOrder implements miniback.PayStore.
+func (s *PayStore) CreateOrder(ctx context.Context, o *miniback.Order) error {
+	o.Status = miniback.OrderCreated
+	o.UpdatedAt = o.CreatedAt
+	res, err := s.db.db.ExecContext(ctx, `
+		INSERT INTO pay_orders (appid, out_trade_no, user_id, openid, description, total, currency, status,
+			attach, time_expire, fingerprint, next_check_at, checks, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+		o.AppID, o.OutTradeNo, o.UserID, o.OpenID, o.Description, o.Amount.Total, o.Amount.Currency, o.Status,
+		o.Attach, nullMillis(o.TimeExpire), o.Fingerprint, nullMillis(o.NextCheckAt), toMillis(o.CreatedAt), toMillis(o.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("mysql: create order: %w", constraintError(err, "order"))
+	}
+	o.Seq, _ = res.LastInsertId()
+	return nil
+}
+
+// Order implements miniback.PayStore.
+func (s *PayStore) Order(ctx context.Context, appid, outTradeNo string) (*miniback.Order, error) {
+	return s.order(ctx, s.db.db, appid, outTradeNo)
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *PayStore) order(ctx context.Context, q querier, appid, outTradeNo string) (*miniback.Order, error) {
+	o, err := scanOrder(q.QueryRowContext(ctx,
+		`SELECT `+orderColumns+` FROM pay_orders WHERE appid = ? AND out_trade_no = ?`, appid, outTradeNo))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errOrderNotFound()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mysql: order: %w", err)
+	}
+	return o, nil
+}
+
+// Orders implements miniback.PayStore.
+func (s *PayStore) Orders(ctx context.Context, appid string, f miniback.OrderFilter) ([]*miniback.Order, error) {
+	q := `SELECT ` + orderColumns + ` FROM pay_orders WHERE appid = ?`
+	args := []any{appid}
+	if f.UserID != 0 {
+		q, args = q+` AND user_id = ?`, append(args, f.UserID)
+	}
+	if f.Status != "" {
+		q, args = q+` AND status = ?`, append(args, f.Status)
+	}
+	if f.BeforeSeq > 0 {
+		q, args = q+` AND seq < ?`, append(args, f.BeforeSeq)
+	}
+	q, args = q+` ORDER BY seq DESC LIMIT ?`, append(args, f.Limit)
+	return s.queryOrders(ctx, q, args...)
+}
+
+func (s *PayStore) queryOrders(ctx context.Context, q string, args ...any) ([]*miniback.Order, error) {
+	rows, err := s.db.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("mysql: orders: %w", err)
+	}
+	defer rows.Close()
+	out := []*miniback.Order{}
+	for rows.Next() {
+		o, err := scanOrder(rows)
+		if err != nil {
+			return nil, fmt.Errorf("mysql: orders: %w", err)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// SetPrepay implements miniback.PayStore.
+func (s *PayStore) SetPrepay(ctx context.Context, appid, no, prepayID string, now, nextCheck time.Time) (*miniback.Order, error) {
+	var o *miniback.Order
+	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE pay_orders SET status = ?, prepay_id = ?, prepay_at = ?, next_check_at = ?, checks = 0, updated_at = ?
+			WHERE appid = ? AND out_trade_no = ? AND status IN (?, ?)`,
+			miniback.OrderPaying, prepayID, toMillis(now), toMillis(nextCheck), toMillis(now),
+			appid, no, miniback.OrderCreated, miniback.OrderPaying)
+		if err != nil {
+			return err
+		}
+		if o, err = s.order(ctx, tx, appid, no); err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return miniback.Errorf(miniback.ECodeConflict, "the order is %s", o.Status)
+		}
+		return nil
+	})
+	return o, wrap("set prepay", err)
+}
+
+// MarkPaid implements miniback.PayStore.
+func (s *PayStore) MarkPaid(ctx context.Context, appid, no string, p miniback.PaidUpdate, now time.Time) (*miniback.Order, bool, error) {
+	var o *miniback.Order
+	changed := false
+	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE pay_orders SET status = ?, transaction_id = ?, paid_at = ?, next_check_at = NULL, updated_at = ?
+			WHERE appid = ? AND out_trade_no = ? AND status IN (?, ?, ?)`,
+			miniback.OrderPaid, p.TransactionID, toMillis(p.PaidAt), toMillis(now),
+			appid, no, miniback.OrderCreated, miniback.OrderPaying, miniback.OrderClosed)
+		if err != nil {
+			return constraintError(err, "transaction")
+		}
+		if o, err = s.order(ctx, tx, appid, no); err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			changed = true
+			return insertEvent(ctx, tx, appid, miniback.EventOrderPaid, no, "", now)
+		}
+		if o.TransactionID != p.TransactionID {
+			return miniback.Errorf(miniback.ECodeConflict, "the order was paid by another transaction")
+		}
+		return nil
+	})
+	return o, changed, wrap("mark paid", err)
+}
+
+// MarkClosed implements miniback.PayStore.
+func (s *PayStore) MarkClosed(ctx context.Context, appid, no string, now time.Time) (*miniback.Order, bool, error) {
+	var o *miniback.Order
+	changed := false
+	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE pay_orders SET status = ?, next_check_at = NULL, updated_at = ?
+			WHERE appid = ? AND out_trade_no = ? AND status IN (?, ?)`,
+			miniback.OrderClosed, toMillis(now), appid, no, miniback.OrderCreated, miniback.OrderPaying)
+		if err != nil {
+			return err
+		}
+		if o, err = s.order(ctx, tx, appid, no); err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			changed = true
+			return insertEvent(ctx, tx, appid, miniback.EventOrderClosed, no, "", now)
+		}
+		if o.Status != miniback.OrderClosed {
+			return miniback.Errorf(miniback.ECodeOrderPaid, "the order is %s", o.Status)
+		}
+		return nil
+	})
+	return o, changed, wrap("mark closed", err)
+}
+
+// ScheduleOrderCheck implements miniback.PayStore.
+func (s *PayStore) ScheduleOrderCheck(ctx context.Context, appid, no string, next time.Time, checks int) error {
+	_, err := s.db.db.ExecContext(ctx, `
+		UPDATE pay_orders SET next_check_at = ?, checks = ?
+		WHERE appid = ? AND out_trade_no = ? AND status IN (?, ?)`,
+		nullMillis(next), checks, appid, no, miniback.OrderCreated, miniback.OrderPaying)
+	return wrap("schedule order check", err)
+}
+
+// DueOrders implements miniback.PayStore.
+func (s *PayStore) DueOrders(ctx context.Context, now time.Time, limit int) ([]*miniback.Order, error) {
+	return s.queryOrders(ctx, `SELECT `+orderColumns+` FROM pay_orders
+		WHERE next_check_at IS NOT NULL AND next_check_at <= ? AND status IN (?, ?)
+		ORDER BY next_check_at LIMIT ?`, toMillis(now), miniback.OrderCreated, miniback.OrderPaying, limit)
+}
+
+// insertEvent records a business event; its id is derived from what
+// happened, so the same change can never be recorded twice.
+func insertEvent(ctx context.Context, tx *sql.Tx, appid, event, outTradeNo, outRefundNo string, now time.Time) error {
+	id := event + ":" + appid + ":" + outTradeNo
+	if outRefundNo != "" {
+		id = event + ":" + appid + ":" + outRefundNo
+	}
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO pay_events (id, appid, event, out_trade_no, out_refund_no, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = id`,
+		id, appid, event, outTradeNo, outRefundNo, toMillis(now))
+	return err
+}
+
+// PendingPayEvents implements miniback.PayStore.
+func (s *PayStore) PendingPayEvents(ctx context.Context, limit int) ([]*miniback.PayEvent, error) {
+	rows, err := s.db.db.QueryContext(ctx, `
+		SELECT id, appid, event, out_trade_no, out_refund_no, created_at FROM pay_events
+		WHERE finished_at IS NULL ORDER BY created_at, id LIMIT ?`, limit)
+	if err != nil {
+		return nil, wrap("pending pay events", err)
+	}
+	defer rows.Close()
+	out := []*miniback.PayEvent{}
+	for rows.Next() {
+		var e miniback.PayEvent
+		var created int64
+		if err := rows.Scan(&e.ID, &e.AppID, &e.Event, &e.OutTradeNo, &e.OutRefundNo, &created); err != nil {
+			return nil, wrap("pending pay events", err)
+		}
+		e.CreatedAt = fromMillis(created)
+		out = append(out, &e)
+	}
+	return out, wrap("pending pay events", rows.Err())
+}
+
+// FinishPayEvent implements miniback.PayStore.
+func (s *PayStore) FinishPayEvent(ctx context.Context, id string, now time.Time) error {
+	_, err := s.db.db.ExecContext(ctx, `UPDATE pay_events SET finished_at = ? WHERE id = ? AND finished_at IS NULL`, toMillis(now), id)
+	return wrap("finish pay event", err)
+}
+
+// wrap prefixes err with the operation, keeping *miniback.Error reachable.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("mysql: %s: %w", op, err)
+}
