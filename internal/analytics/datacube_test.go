@@ -247,3 +247,38 @@ func TestDailyPullWaitsAndGivesUpAtNoon(t *testing.T) {
 		t.Fatalf("retain requests after noon = %d, want one per app", n)
 	}
 }
+
+// TestRawEventsExpire checks that Run deletes raw events past
+// retention.events and keeps the rollups.
+func TestRawEventsExpire(t *testing.T) {
+	now := time.Date(2026, 6, 2, 5, 0, 0, 0, beijing)
+	e := newCubeEnv(t, movingClock(now))
+	events := sqlite.NewEventStore(e.db)
+	ctx := context.Background()
+	old, recent := now.AddDate(0, 0, -100), now.AddDate(0, 0, -10)
+	if _, err := events.AddEvents(ctx, []miniback.EventBatch{{AppID: appA, ID: "b1", Events: []miniback.Event{
+		{Name: "open", TS: old.UnixMilli(), User: "u:1"}, {Name: "open", TS: recent.UnixMilli(), User: "u:1"},
+	}}}, beijing); err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{Now: e.now, Tick: 10 * time.Millisecond, DatacubeOff: true, RetainEvents: 90 * 24 * time.Hour},
+		events, sqlite.NewDatacubeStore(e.db), e.state, nil, nil)
+	stop := run(t, s)
+	users := func(from, to time.Time) int64 {
+		f, err := events.Funnel(ctx, miniback.FunnelQuery{AppID: appA, Steps: []string{"open", "open"}, From: from, To: to, Within: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f[0].Users
+	}
+	// The raw event of 100 days ago goes; the one of 10 days ago stays.
+	waitUntil(t, func() bool { return users(old.Add(-time.Hour), old.Add(time.Hour)) == 0 })
+	stop()
+	if n := users(recent.Add(-time.Hour), now); n != 1 {
+		t.Fatalf("recent raw event gone: %d users", n)
+	}
+	series, err := events.Series(ctx, miniback.SeriesQuery{AppID: appA, Name: "open", From: old.Add(-time.Hour), To: old.Add(time.Hour), Hourly: true, Loc: beijing})
+	if err != nil || series[1].Count != 1 {
+		t.Fatalf("rollup of the old event = %+v, %v", series, err)
+	}
+}

@@ -98,6 +98,9 @@ func (s *Server) Handler() http.Handler {
 		s.Metrics = defaultMetrics(s.Apps)
 	}
 	if s.Live != nil {
+		if s.Live.Encode == nil {
+			s.Live.Encode = func(u *miniback.User) []byte { return encodeJSON(u) }
+		}
 		if ls := s.Live.Sessions(s.Sessions); ls != nil {
 			s.live, s.Sessions, s.Users = ls, ls, s.Live.Users(s.Users)
 		}
