@@ -221,6 +221,10 @@ func TestDailyPullWaitsAndGivesUpAtNoon(t *testing.T) {
 	if err := e.sb.InjectFault(sandbox.Fault{Path: "/datacube/" + wechat.DatacubeDailyRetain, ErrCode: 61503, Count: 1000}); err != nil {
 		t.Fatal(err)
 	}
+	// 61501 says our dates are wrong: logged, never retried.
+	if err := e.sb.InjectFault(sandbox.Fault{Path: "/datacube/" + wechat.DatacubeVisitPage, ErrCode: 61501, Count: 1000}); err != nil {
+		t.Fatal(err)
+	}
 	s := e.service()
 	stop := run(t, s)
 	time.Sleep(50 * time.Millisecond)
@@ -229,11 +233,14 @@ func TestDailyPullWaitsAndGivesUpAtNoon(t *testing.T) {
 	}
 	clk.Jump(time.Hour)
 	// Tuesday: 5 daily reports and 3 portraits per app; the retain report
-	// keeps answering 61503 and is retried.
+	// keeps answering 61503 and is retried; visit page answers 61501.
 	waitUntil(t, func() bool {
-		return len(e.sb.DatacubeCalls()) == 2*7 && e.sb.Calls("/datacube/"+wechat.DatacubeDailyRetain) > 4
+		return len(e.sb.DatacubeCalls()) == 2*6 && e.sb.Calls("/datacube/"+wechat.DatacubeDailyRetain) > 4
 	})
 	stop()
+	if n := e.sb.Calls("/datacube/" + wechat.DatacubeVisitPage); n != 2 {
+		t.Fatalf("visit page requests after 61501 = %d, want one per app", n)
+	}
 	// Noon: a new service whose clock is past noon retries nothing.
 	e2 := newCubeEnv(t, movingClock(time.Date(2026, 6, 2, 11, 59, 59, 990_000_000, beijing)))
 	if err := e2.sb.InjectFault(sandbox.Fault{Path: "/datacube/" + wechat.DatacubeDailyRetain, ErrCode: 61503, Count: 1000}); err != nil {
