@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -34,7 +33,12 @@ const sandboxMerchantSerial = "5A0000000000000000000000000000000000SBX"
 func (m *Main) openPay(self string) (*pay.Service, error) {
 	cfg := m.Config
 	apps := map[string]*pay.App{}
-	hc := &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second}}
+	// WeChat Pay's host gets circuit breakers of its own (SPEC §14.2).
+	breakers, err := weChatTransport(cfg, m.Metrics, m.Logger.With("component", "wechatpay"))
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Transport: breakers}
 	sandboxed := cfg.WeChat.PayAPIBase == config.APIBaseSandbox
 	base := cfg.WeChat.PayAPIBase
 	if sandboxed {

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/gateway"
 	"github.com/miniback/miniback/wechatpay"
 )
 
@@ -83,7 +84,11 @@ func wechatPayError(err error) error {
 		return &miniback.Error{Code: codeOf(e), Message: "WeChat Pay answered " + e.Code + ": " + e.Message, WeChatPayCode: e.Code, Err: err}
 	}
 	var ne net.Error
+	var open *gateway.OpenError
 	switch {
+	case errors.As(err, &open):
+		return &miniback.Error{Code: miniback.ECodeWeChatUnavailable, RetryAfter: open.RetryAfter, Err: err,
+			Message: "WeChat Pay is failing; miniback stopped calling it for a while (its circuit breaker is open)"}
 	case errors.Is(err, wechatpay.ErrSignature):
 		return miniback.WrapError(miniback.ECodeWeChatConfig, "WeChat Pay's answer failed its signature check", err)
 	case errors.Is(err, context.DeadlineExceeded):
