@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -275,47 +276,65 @@ func (f *FunnelCounter) Steps() []FunnelStep {
 }
 
 // ActiveCounter counts DAU, WAU and MAU from (day, actor) pairs covering
-// the query's days and the 29 before them.
+// the query's days and the 29 before them. Actors are numbered as they come
+// so that the windows count in slices, not maps.
 type ActiveCounter struct {
 	q    ActiveQuery
-	days map[Day]map[string]bool
+	ids  map[string]int32
+	days map[Day][]int32 // actors of each day, possibly repeated
 }
 
 // NewActiveCounter returns a counter for q.
 func NewActiveCounter(q ActiveQuery) *ActiveCounter {
-	return &ActiveCounter{q: q, days: map[Day]map[string]bool{}}
+	return &ActiveCounter{q: q, ids: map[string]int32{}, days: map[Day][]int32{}}
 }
 
 // Add records that user was active on day d.
 func (a *ActiveCounter) Add(d Day, user string) {
-	m := a.days[d]
-	if m == nil {
-		m = map[string]bool{}
-		a.days[d] = m
+	id, ok := a.ids[user]
+	if !ok {
+		id = int32(len(a.ids))
+		a.ids[user] = id
 	}
-	m[user] = true
+	a.days[d] = append(a.days[d], id)
 }
 
-// Days returns one ActiveDay per day of the query.
+// Days returns one ActiveDay per day of the query. Each window slides one
+// day at a time, counting for each actor the activity rows it holds, so the
+// work is linear in the rows.
 func (a *ActiveCounter) Days() []ActiveDay {
-	var out []ActiveDay
+	out := make([]ActiveDay, 0, a.q.To-a.q.From+1)
 	for d := a.q.From; d <= a.q.To; d++ {
-		out = append(out, ActiveDay{Day: d.String(), DAU: a.distinct(d, 1), WAU: a.distinct(d, 7), MAU: a.distinct(d, 30)})
+		out = append(out, ActiveDay{Day: d.String()})
 	}
-	return out
-}
-
-func (a *ActiveCounter) distinct(last Day, n int) int64 {
-	if n == 1 {
-		return int64(len(a.days[last]))
-	}
-	seen := map[string]bool{}
-	for d := last - Day(n) + 1; d <= last; d++ {
-		for u := range a.days[d] {
-			seen[u] = true
+	for _, n := range []Day{1, 7, 30} {
+		in := make([]int32, len(a.ids))
+		distinct := int64(0)
+		for d := a.q.From - n + 1; d <= a.q.To; d++ {
+			for _, u := range a.days[d] {
+				if in[u]++; in[u] == 1 {
+					distinct++
+				}
+			}
+			for _, u := range a.days[d-n] {
+				if in[u]--; in[u] == 0 {
+					distinct--
+				}
+			}
+			if d >= a.q.From {
+				x := &out[d-a.q.From]
+				switch n {
+				case 1:
+					x.DAU = distinct
+				case 7:
+					x.WAU = distinct
+				default:
+					x.MAU = distinct
+				}
+			}
 		}
 	}
-	return int64(len(seen))
+	return out
 }
 
 // SortedKeys returns the keys of m in (AppID, Name, Time) order, each with
@@ -371,4 +390,37 @@ func (r *Rollup) SortedNames() [][2]string {
 		return strings.Compare(a[1], b[1])
 	})
 	return out
+}
+
+// KnownRows remembers rollup rows that a store has seen committed (an
+// actor already counted in an hour or day, an actor's first day, an event
+// name), so that later commits skip writing them again: most events come
+// from actors already seen that day. The rows are never deleted, so a
+// remembered row stays true; forgetting one only costs a write. It is safe
+// for concurrent use and forgets everything past 1<<20 rows.
+type KnownRows struct {
+	mu sync.Mutex
+	m  map[string]int64
+}
+
+const maxKnownRows = 1 << 20
+
+// Get returns the value remembered for key.
+func (k *KnownRows) Get(key string) (int64, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	v, ok := k.m[key]
+	return v, ok
+}
+
+// Commit remembers rows of a committed transaction.
+func (k *KnownRows) Commit(rows map[string]int64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.m == nil || len(k.m)+len(rows) > maxKnownRows {
+		k.m = make(map[string]int64, len(rows))
+	}
+	for key, v := range rows {
+		k.m[key] = v
+	}
 }

@@ -183,6 +183,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Live:       &session.Live{State: m.State},
 		Sealer:     sealer,
 		WeChat:     clients,
+		State:      m.State,
 		RefreshTTL: cfg.Auth.RefreshTTL,
 		Analytics:  m.Analytics,
 		Ready: []api.Check{

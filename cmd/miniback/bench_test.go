@@ -18,7 +18,7 @@ import (
 )
 
 // benchMain runs Main in sandbox mode on 127.0.0.1:0 until the benchmark ends.
-func benchMain(b *testing.B) *Main {
+func benchMain(b *testing.B, mutate ...func(*config.Config)) *Main {
 	b.Helper()
 	cfg, err := config.Load("", nil)
 	if err != nil {
@@ -28,6 +28,9 @@ func benchMain(b *testing.B) *Main {
 	cfg.DataDir = b.TempDir()
 	cfg.Database.URL = "sqlite://" + cfg.DataDir + "/miniback.db"
 	cfg.Analytics.DatacubeAt = "off" // its background WeChat calls would skew the sandbox's call counts
+	for _, f := range mutate {
+		f(&cfg)
+	}
 	m := &Main{Config: cfg, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard}
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := m.Open(ctx); err != nil {

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback/internal/config"
+	"github.com/miniback/miniback/internal/load"
 )
 
 // upstream is a real HTTP server on loopback that records what it received.
@@ -444,5 +448,36 @@ func TestGatewayHealthChecks(t *testing.T) {
 	}
 	if !seen["a"] || !seen["b"] {
 		t.Fatalf("round robin over healthy upstreams: %v", seen)
+	}
+}
+
+// TestLoadThroughGateway runs `miniback load` with the gateway step: every
+// request through miniback is answered by the upstream, and each is also
+// sent to the upstream directly for comparison.
+func TestLoadThroughGateway(t *testing.T) {
+	up := startUpstream(t, nil)
+	e := startMain(t, func(c *config.Config) {
+		c.Gateway.Routes = []config.Route{route("/api/v1/{appid}/shop/", "required", up.URL)}
+	})
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{"load", "--target", e.base, "--duration", "500ms", "--users", "2",
+		"--mix", "gateway=1", "--gateway-path", "/api/v1/{appid}/shop/items", "--gateway-direct", up.URL + "/items", "--json"},
+		nil, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("load: %v\n%s", err, stderr.String())
+	}
+	var rep load.Report
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("--json: %v\n%s", err, stdout.String())
+	}
+	counts := map[string]int64{}
+	for _, s := range rep.Steps {
+		counts[s.Step] = int64(s.Count)
+	}
+	if rep.Errors != 0 || counts["gateway"] == 0 || counts["gateway_direct"] != counts["gateway"] {
+		t.Fatalf("report: %d errors, steps %v", rep.Errors, counts)
+	}
+	if up.hits.Load() != 2*counts["gateway"] {
+		t.Fatalf("upstream got %d requests, want %d", up.hits.Load(), 2*counts["gateway"])
 	}
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sync"
@@ -29,6 +31,9 @@ func TestDeploymentPostgres(t *testing.T) {
 	t.Run("LogoutEverywhere", func(t *testing.T) { checkLogoutEverywhere(t, d) })
 	t.Run("RefreshRace", func(t *testing.T) { checkRefreshRace(t, d) })
 	t.Run("PushOnce", func(t *testing.T) { checkPushOnce(t, d) })
+	t.Run("OneCodeCall", func(t *testing.T) { checkOneCodeCall(t, d) })
+	// Last: it kills an instance.
+	t.Run("KillDuringSends", func(t *testing.T) { checkKillDuringSends(t, d) })
 }
 
 func TestDeploymentMySQL(t *testing.T) {
@@ -237,3 +242,133 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 func randText(n int) string { return rand.Text()[:n] }
+
+// checkOneCodeCall: one mini-program code asked for on three instances at
+// once (twice on each) costs one WeChat call, and every answer is the same
+// image.
+func checkOneCodeCall(t *testing.T, d *deployment) {
+	l := d.login(d.instances[0].base, "coder")
+	before := d.calls("/wxa/getwxacodeunlimit")
+	body := map[string]any{"scene": "id=" + randText(6), "page": "pages/index/index"}
+	raw, _ := json.Marshal(body)
+	var mu sync.Mutex
+	images := map[string]int{}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, in := range d.instances {
+		for range 2 {
+			wg.Go(func() {
+				<-start
+				req, _ := http.NewRequest("POST", in.base+"/api/v1/"+d.app.AppID+"/wxacode", bytes.NewReader(raw))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+l.AccessToken)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				defer resp.Body.Close()
+				img, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != 200 {
+					t.Errorf("%s: wxacode %d %s", in.name, resp.StatusCode, img)
+					return
+				}
+				mu.Lock()
+				images[string(img)]++
+				mu.Unlock()
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	if got := d.calls("/wxa/getwxacodeunlimit") - before; got != 1 {
+		t.Fatalf("%d WeChat calls for one code asked for on 3 instances at once, want 1", got)
+	}
+	if len(images) != 1 {
+		t.Fatalf("%d different images for one code", len(images))
+	}
+}
+
+// checkKillDuringSends queues 300 customer messages through HAProxy and
+// kills one instance with SIGKILL a third of the way in: every message
+// ends sent or failed, none reaches the user twice, and each one sent was
+// received exactly once (the killed instance's in-flight sends end failed
+// "interrupted" after the lease).
+func checkKillDuringSends(t *testing.T, d *deployment) {
+	const total = 300
+	openid := d.login(d.instances[0].base, "reader").User.OpenID
+	ids := make([]string, total)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	killed := make(chan struct{})
+	var queued sync.WaitGroup
+	queued.Add(total / 3)
+	go func() { queued.Wait(); d.instances[1].kill(); close(killed) }()
+	for i := range total {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			body := map[string]any{"openid": openid, "msgtype": "text", "text": map[string]string{"content": fmt.Sprint("n-", i)}}
+			var m struct{ ID string }
+			// HAProxy's 503 (no instance took it) is retried. A request cut
+			// by the kill (an error or 502) may or may not have made its
+			// message, so it is not retried: a second message of the same
+			// content would look like a duplicate send.
+			st := 503
+			for deadline := time.Now().Add(30 * time.Second); st == 503 && time.Now().Before(deadline); {
+				st, _ = tryCall("POST", d.lb+"/admin/v1/"+d.app.AppID+"/messages/customer", d.adminKey, body, &m)
+			}
+			if st != 202 && st != 502 && st != 0 {
+				t.Errorf("message %d: %d", i, st)
+			}
+			ids[i] = m.ID
+			if i < total/3 {
+				queued.Done()
+			}
+		})
+	}
+	wg.Wait()
+	<-killed
+	status := map[string]string{}
+	waitUntil(t, 150*time.Second, "every message sent or failed", func() bool {
+		for _, id := range ids {
+			if id == "" {
+				continue // its request was cut by the kill
+			}
+			if s := status[id]; s == "sent" || s == "failed" {
+				continue
+			}
+			var m struct{ Status, Error string }
+			if st := call(t, "GET", d.lb+"/admin/v1/"+d.app.AppID+"/messages/"+id, d.adminKey, nil, &m); st != 200 {
+				return false
+			}
+			status[id] = m.Status
+			if m.Status != "sent" && m.Status != "failed" {
+				return false
+			}
+		}
+		return true
+	})
+	received := map[string]int{}
+	for _, m := range d.sent(openid) {
+		raw, _ := json.Marshal(m["body"])
+		var body struct{ Text struct{ Content string } }
+		json.Unmarshal(raw, &body)
+		received[body.Text.Content]++
+	}
+	failed, cut := 0, 0
+	for i, id := range ids {
+		content := fmt.Sprint("n-", i)
+		switch {
+		case id == "":
+			cut++
+		case received[content] > 1:
+			t.Errorf("message %d reached the user %d times", i, received[content])
+		case status[id] == "sent" && received[content] != 1:
+			t.Errorf("message %d is sent but reached the user %d times", i, received[content])
+		case status[id] == "failed":
+			failed++
+		}
+	}
+	t.Logf("%d sent, %d failed (interrupted by the kill), %d requests cut by the kill", total-failed-cut, failed, cut)
+}

@@ -26,6 +26,8 @@ whatever the answers). Ctrl-C stops it and still prints the report.
   miniback load --target http://127.0.0.1:8080 --users 50 --duration 30s
   miniback load --target http://127.0.0.1:8080 --rate 2000 --mix me=20,login=1 --report load.html
   miniback load --target http://127.0.0.1:8080 --find-max --slo-p99 500ms --target-rps 20000
+  miniback load --target http://127.0.0.1:8080 --mix gateway=1 --gateway-path /api/v1/{appid}/shop/items \
+                --gateway-direct http://127.0.0.1:9001/items
 
 Flags:
 `
@@ -86,7 +88,7 @@ func parseLoadFlags(args []string, stderr io.Writer) (load.Config, loadOptions, 
 	fs.IntVar(&cfg.Users, "users", 10, "virtual users")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to run (each stage with --find-max)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "arrivals per second (open model; default: closed model)")
-	fs.StringVar(&mix, "mix", load.DefaultMix, "relative weights of the steps me, login, refresh, phone, push")
+	fs.StringVar(&mix, "mix", load.DefaultMix, "relative weights of the steps me, login, refresh, phone, push, gateway")
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "per-request timeout")
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a target that is not a loopback address")
 	fs.StringVar(&cfg.PushToken, "token", "", "the app's push token (default: the demo app's)")
@@ -95,6 +97,8 @@ func parseLoadFlags(args []string, stderr io.Writer) (load.Config, loadOptions, 
 	fs.BoolVar(&cfg.FindMax, "find-max", false, "ramp the rate until p99 passes --slo-p99 or errors pass 1 %, and report the highest rate that held")
 	fs.DurationVar(&cfg.SLOP99, "slo-p99", 500*time.Millisecond, "with --find-max: the p99 a stage must keep")
 	fs.Float64Var(&cfg.TargetRPS, "target-rps", 0, "with --find-max: print the instances needed, ceil(R × 1.2 / capacity)")
+	fs.StringVar(&cfg.GatewayPath, "gateway-path", "", "the gateway step's `PATH` on the target ({appid} is replaced)")
+	fs.StringVar(&cfg.GatewayDirect, "gateway-direct", "", "the upstream `URL` the gateway step also calls directly, for comparison")
 	fs.BoolVar(&opts.json, "json", false, "print the report as one JSON object")
 	fs.StringVar(&opts.report, "report", "", "also write a self-contained HTML report to `FILE.html`")
 	if err := fs.Parse(args); err != nil {

@@ -349,6 +349,26 @@ func call(t *testing.T, method, url, token string, body, out any) int {
 	return resp.StatusCode
 }
 
+// tryCall is call without a test: a transport error is returned.
+func tryCall(method, url, token string, body, out any) (int, error) {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequest(method, url, bytes.NewReader(raw))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode, json.NewDecoder(resp.Body).Decode(out)
+}
+
 // login logs a sandbox user in through base and returns the answer.
 func (d *deployment) login(base, user string) loginAnswer {
 	t := d.t

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/miniback/miniback/internal/config"
 )
@@ -14,7 +15,11 @@ func runServe(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	m := &Main{Config: cfg, Logger: newLogger(cfg.Log, stderr), Stdout: stdout}
+	logs := newLogBuffer(stderr)
+	defer logs.Close() // after Main closed: its last lines are written
+	logger := newLogger(cfg.Log, logs)
+	logger = slog.New(flushOnWarn{logger.Handler(), logs})
+	m := &Main{Config: cfg, Logger: logger, Stdout: stdout}
 	if err := m.Open(ctx); err != nil {
 		return err
 	}

@@ -10,8 +10,9 @@ import (
 )
 
 type (
-	sessionKeyCtx struct{}
-	userKeyCtx    struct{}
+	sessionKeyCtx  struct{}
+	userKeyCtx     struct{}
+	userJSONKeyCtx struct{}
 )
 
 // authed wraps h so that it runs only with a valid access token for the
@@ -22,7 +23,7 @@ type (
 // also hands the handler the user, which GET /me then need not read again.
 func (s *Server) authed(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		a, sess, user, err := s.authenticate(r, r.PathValue("appid"))
+		a, sess, user, userJSON, err := s.authenticate(r, r.PathValue("appid"))
 		if err != nil {
 			return err
 		}
@@ -34,47 +35,54 @@ func (s *Server) authed(h handlerFunc) handlerFunc {
 		if user != nil {
 			ctx = context.WithValue(ctx, userKeyCtx{}, user)
 		}
+		if userJSON != nil {
+			ctx = context.WithValue(ctx, userJSONKeyCtx{}, userJSON)
+		}
 		return h(w, r.WithContext(ctx))
 	}
 }
 
 // authenticate checks the bearer access token of r for appid and that its
 // session is live; failures are unauthorized Errors. The user is returned
-// when the store read it with the session (else nil).
-func (s *Server) authenticate(r *http.Request, appid string) (*miniback.Auth, *miniback.Session, *miniback.User, error) {
+// when the store read it with the session (else nil), and its JSON answer
+// when the revocation cache rendered it (else nil).
+func (s *Server) authenticate(r *http.Request, appid string) (*miniback.Auth, *miniback.Session, *miniback.User, []byte, error) {
 	token, ok := bearer(r)
 	if !ok {
-		return nil, nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "an Authorization: Bearer access token is required")
+		return nil, nil, nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "an Authorization: Bearer access token is required")
 	}
 	a, err := s.Tokens.Verify(appid, token)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	sess, user, err := s.session(r.Context(), a.UserID, a.SessionID)
+	sess, user, userJSON, err := s.session(r.Context(), a.UserID, a.SessionID)
 	if miniback.IsNotFound(err) {
-		return nil, nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token no longer exists")
+		return nil, nil, nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token no longer exists")
 	}
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if sess.Revoked() || sess.AppID != appid || sess.UserID != a.UserID || !s.Now().Before(sess.ExpiresAt) {
-		return nil, nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token has ended; log in again")
+		return nil, nil, nil, nil, miniback.Errorf(miniback.ECodeUnauthorized, "the session of this token has ended; log in again")
 	}
-	return a, sess, user, nil
+	return a, sess, user, userJSON, nil
 }
 
 // session reads the session id of the token of userID, with its user when
 // the store can do both in one query (else the user is nil), through the
-// per-instance cache when there is one (session.Live).
-func (s *Server) session(ctx context.Context, userID int64, id string) (*miniback.Session, *miniback.User, error) {
+// per-instance cache when there is one (session.Live), which also gives
+// the user's JSON answer.
+func (s *Server) session(ctx context.Context, userID int64, id string) (*miniback.Session, *miniback.User, []byte, error) {
 	if s.live != nil {
-		return s.live.CachedSessionUser(ctx, userID, id)
+		a, err := s.live.CachedSessionUser(ctx, userID, id)
+		return a.Session, a.User, a.UserJSON, err
 	}
 	if sr, ok := s.Sessions.(miniback.SessionReader); ok {
-		return sr.SessionUser(ctx, id)
+		sess, user, err := sr.SessionUser(ctx, id)
+		return sess, user, nil, err
 	}
 	sess, err := s.Sessions.Session(ctx, id)
-	return sess, nil, err
+	return sess, nil, nil, err
 }
 
 // userOf returns the user authed read with the session in the same query,
@@ -97,4 +105,11 @@ func bearer(r *http.Request) (string, bool) {
 func sessionOf(ctx context.Context) *miniback.Session {
 	sess, _ := ctx.Value(sessionKeyCtx{}).(*miniback.Session)
 	return sess
+}
+
+// userJSONOf returns the JSON answer of the user authed read, when the
+// cache had it rendered.
+func userJSONOf(ctx context.Context) []byte {
+	b, _ := ctx.Value(userJSONKeyCtx{}).([]byte)
+	return b
 }

@@ -119,7 +119,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request, rt *gatewa
 	}
 	_, hasToken := bearer(r)
 	if rt.Auth() == gateway.AuthRequired || (rt.Auth() == gateway.AuthOptional && hasToken) {
-		a, _, user, err := s.authenticate(r, id.AppID)
+		a, _, user, _, err := s.authenticate(r, id.AppID)
 		if err != nil {
 			return err
 		}

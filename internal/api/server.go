@@ -45,9 +45,13 @@ type Server struct {
 	// Live, when set, caches the revocation check per instance; Handler
 	// wraps Sessions and Users so that their writes invalidate it. It is
 	// used only with a store that implements miniback.SessionReader.
-	Live       *session.Live
-	Sealer     *session.Sealer
-	WeChat     map[string]*wechat.Client // by appid
+	Live   *session.Live
+	Sealer *session.Sealer
+	WeChat map[string]*wechat.Client // by appid
+	// State, when set, is shared by every instance of the deployment: a
+	// mini-program code asked for on several instances at once is then
+	// fetched from WeChat by one of them (see fetchCode).
+	State      miniback.StateStore
 	RefreshTTL time.Duration
 	Ready      []Check
 	Pay        PayService // nil: no pay routes
@@ -94,6 +98,9 @@ func (s *Server) Handler() http.Handler {
 		s.Metrics = defaultMetrics(s.Apps)
 	}
 	if s.Live != nil {
+		if s.Live.Encode == nil {
+			s.Live.Encode = func(u *miniback.User) []byte { return encodeJSON(u) }
+		}
 		if ls := s.Live.Sessions(s.Sessions); ls != nil {
 			s.live, s.Sessions, s.Users = ls, ls, s.Live.Users(s.Users)
 		}

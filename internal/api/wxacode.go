@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/miniback/miniback"
 	"github.com/miniback/miniback/wechat"
@@ -118,20 +120,67 @@ func (s *Server) handleWxaCode(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
+// fetchCode returns the cached code, or fetches it from WeChat and caches
+// it. Within an instance codeFlight already joins concurrent requests;
+// across instances the one holding the code's lock in the state store
+// calls WeChat while the others wait for the code to appear in the
+// database. The lock only saves calls: when it cannot be had in time the
+// instance calls WeChat itself, and PutCode keeps the first image stored.
 func (s *Server) fetchCode(ctx context.Context, appid, key string, req *wxacodeRequest) (*miniback.Code, error) {
-	if c, err := s.Media.Code(ctx, appid, key); err == nil {
-		return c, nil
-	} else if !miniback.IsNotFound(err) {
-		return nil, err
+	c, release, err := s.awaitCode(ctx, appid, key)
+	if c != nil || err != nil {
+		return c, err
 	}
+	defer release()
 	img, ctype, err := s.WeChat[appid].UnlimitedCode(ctx, &wechat.UnlimitedCodeRequest{Scene: req.Scene, Page: req.Page,
 		Width: req.Width, EnvVersion: req.EnvVersion, CheckPath: req.CheckPath})
 	if err != nil {
 		return nil, fromWeChat(ctx, err)
 	}
-	c := &miniback.Code{AppID: appid, Key: key, ContentType: ctype, Image: img, CreatedAt: s.Now()}
+	c = &miniback.Code{AppID: appid, Key: key, ContentType: ctype, Image: img, CreatedAt: s.Now()}
 	if err := s.Media.PutCode(ctx, c); err != nil {
 		return nil, err
 	}
 	return s.Media.Code(ctx, appid, key) // another instance may have stored it first
+}
+
+// codeLockTTL bounds how long one instance may hold a code's lock: longer
+// than a WeChat call, short enough that a dead holder frees it soon.
+const codeLockTTL = 15 * time.Second
+
+// awaitCode returns the cached code, or, when it is missing, takes the
+// code's deployment-wide lock and returns its release (the caller then
+// fetches). While another instance holds the lock it polls the cache.
+func (s *Server) awaitCode(ctx context.Context, appid, key string) (*miniback.Code, func(), error) {
+	lockKey := "wxacode:{" + appid + "}:" + key
+	owner := rand.Text()
+	deadline := time.Now().Add(codeLockTTL)
+	for {
+		if c, err := s.Media.Code(ctx, appid, key); err == nil {
+			return c, nil, nil
+		} else if !miniback.IsNotFound(err) {
+			return nil, nil, err
+		}
+		if s.State == nil || time.Now().After(deadline) {
+			return nil, func() {}, nil
+		}
+		ok, err := s.State.SetNX(ctx, lockKey, owner, codeLockTTL)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok {
+			release := func() { s.State.DeleteIfEqual(context.WithoutCancel(ctx), lockKey, owner) }
+			// The holder before us may have stored it between our read and our lock.
+			if c, err := s.Media.Code(ctx, appid, key); err == nil {
+				release()
+				return c, nil, nil
+			}
+			return nil, release, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

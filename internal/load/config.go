@@ -18,7 +18,12 @@ const (
 	StepRefresh = "refresh" // POST …/token/refresh with the user's refresh token
 	StepPhone   = "phone"   // a phone-number code, then POST …/me/phone
 	StepPush    = "push"    // a signed (and encrypted) push to /wx/portal/{appid}
+	StepGateway = "gateway" // GET --gateway-path through miniback's gateway, with the user's token
 )
+
+// StepGatewayDirect is the same request sent straight to the upstream
+// (--gateway-direct) right after each gateway step, for comparison.
+const StepGatewayDirect = "gateway_direct"
 
 // The sandbox calls a step needs first; reported as their own rows.
 const (
@@ -27,7 +32,7 @@ const (
 )
 
 // stepOrder is the order of rows in every report.
-var stepOrder = []string{StepMe, StepLogin, StepRefresh, StepPhone, StepPush, stepSandboxCode, stepSandboxPhoneCode}
+var stepOrder = []string{StepMe, StepLogin, StepRefresh, StepPhone, StepPush, StepGateway, StepGatewayDirect, stepSandboxCode, stepSandboxPhoneCode}
 
 // stepRoutes are the server's route patterns of each step, as /metrics
 // labels them.
@@ -37,13 +42,14 @@ var stepRoutes = map[string]string{
 	StepRefresh:          "POST /api/v1/{appid}/token/refresh",
 	StepPhone:            "POST /api/v1/{appid}/me/phone",
 	StepPush:             "POST /wx/portal/{appid}",
+	StepGateway:          "/", // gateway requests count under the catch-all route
 	stepSandboxCode:      "POST /sandbox/login",
 	stepSandboxPhoneCode: "POST /sandbox/phone-code",
 }
 
 // futureSteps are named by the contract for flows this build does not
 // have yet; asking for them is a usage error that says so.
-var futureSteps = map[string]bool{"gateway": true, "events": true, "pay": true}
+var futureSteps = map[string]bool{"events": true, "pay": true}
 
 // DefaultMix is the mix of `miniback load` without --mix.
 const DefaultMix = "me=20,login=1,refresh=1,phone=1,push=2"
@@ -88,13 +94,13 @@ func ParseMix(s string) (Mix, error) {
 
 func isMixStep(name string) bool {
 	switch name {
-	case StepMe, StepLogin, StepRefresh, StepPhone, StepPush:
+	case StepMe, StepLogin, StepRefresh, StepPhone, StepPush, StepGateway:
 		return true
 	}
 	return false
 }
 
-func knownSteps() string { return "me, login, refresh, phone, push" }
+func knownSteps() string { return "me, login, refresh, phone, push, gateway" }
 
 // String formats m as ParseMix reads it, in report order.
 func (m Mix) String() string {
@@ -137,6 +143,11 @@ type Config struct {
 	FindMax   bool          // ramp the rate to find one instance's capacity
 	SLOP99    time.Duration // with FindMax: the p99 a stage must keep; default 500 ms
 	TargetRPS float64       // with FindMax: the rate to size a deployment for
+
+	// GatewayPath is the path the gateway step GETs on Target ({appid} is
+	// replaced by AppID); GatewayDirect, when set, is the upstream URL the
+	// same request is then sent to directly (step gateway_direct).
+	GatewayPath, GatewayDirect string
 
 	Progress   func(Progress) // called about once a second while running; nil: none
 	HTTPClient *http.Client   // default: a client tuned for many connections to one host
@@ -215,6 +226,14 @@ func (c Config) Validate() error {
 	}
 	if c.Mix[StepPush] > 0 && (c.PushToken == "" || (c.PushAESKey != "" && len(c.PushAESKey) != 43)) {
 		return &FlagError{Flag: "token", Msg: "pushes need the app's --token (and its 43-character --aes-key for encrypted pushes)"}
+	}
+	if c.Mix[StepGateway] > 0 && !strings.HasPrefix(c.GatewayPath, "/") {
+		return &FlagError{Flag: "gateway-path", Msg: "the gateway step needs the path of a gateway route, such as /api/v1/{appid}/shop/items"}
+	}
+	if c.GatewayDirect != "" {
+		if err := checkURL(c.GatewayDirect, c.AllowRemote); err != nil {
+			return &FlagError{Flag: "gateway-direct", Msg: err.Error()}
+		}
 	}
 	if c.PushFormat != "JSON" && c.PushFormat != "XML" {
 		return &FlagError{Flag: "msg-format", Msg: "must be JSON or XML"}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,7 +28,7 @@ type user struct {
 
 // needsLogin reports whether step must run with an access token.
 func needsLogin(step string) bool {
-	return step == StepMe || step == StepRefresh || step == StepPhone
+	return step == StepMe || step == StepRefresh || step == StepPhone || step == StepGateway
 }
 
 // runStep runs step for u and records its requests in rec. sched is when
@@ -55,6 +56,8 @@ func (rn *runner) runStep(ctx context.Context, rec *recorder, u *user, step stri
 		o = rn.phone(ctx, rec, u, sched)
 	case StepPush:
 		o = rn.push(ctx, rec, u, sched)
+	case StepGateway:
+		o = rn.gateway(ctx, rec, u, sched)
 	}
 	return o.status == 0
 }
@@ -142,6 +145,20 @@ func (rn *runner) push(ctx context.Context, rec *recorder, u *user, sched time.T
 		return o
 	}
 	return rn.send(ctx, rec, StepPush, http.MethodPost, built.URL, "", built.ContentType, built.Body, sched, nil)
+}
+
+// gateway GETs the gateway path through the target with u's token, then,
+// with GatewayDirect, the same request straight from the upstream.
+func (rn *runner) gateway(ctx context.Context, rec *recorder, u *user, sched time.Time) outcome {
+	path := strings.ReplaceAll(rn.cfg.GatewayPath, "{appid}", rn.cfg.AppID)
+	o := rn.call(ctx, rec, StepGateway, http.MethodGet, rn.cfg.Target+path, u.access, nil, sched, nil)
+	if o.status == http.StatusUnauthorized {
+		u.access = ""
+	}
+	if rn.cfg.GatewayDirect != "" {
+		rn.call(ctx, rec, StepGatewayDirect, http.MethodGet, rn.cfg.GatewayDirect, u.access, nil, time.Time{}, nil)
+	}
+	return o
 }
 
 // call sends a JSON request; see send.

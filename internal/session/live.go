@@ -37,6 +37,9 @@ type Live struct {
 	MaxAge     time.Duration // default 2 s
 	MaxEntries int           // default 20,000; beyond it a tenth is dropped
 	Now        func() time.Time
+	// Encode, when set, renders a user as its answer body once per entry
+	// (GET /me then writes the cached bytes).
+	Encode func(*miniback.User) []byte
 
 	once    sync.Once
 	mu      sync.RWMutex
@@ -47,7 +50,17 @@ type liveEntry struct {
 	marker string
 	sess   *miniback.Session
 	user   *miniback.User
+	body   []byte // Encode(user), shared read-only
 	filled time.Time
+}
+
+// LiveAnswer is what Live.SessionUser returns: copies of the session and
+// its user the caller may keep, and the user's encoding (nil without
+// Live.Encode), which the caller must not modify.
+type LiveAnswer struct {
+	Session  *miniback.Session
+	User     *miniback.User
+	UserJSON []byte
 }
 
 func (l *Live) init() {
@@ -75,29 +88,31 @@ func markerKey(userID int64) string {
 
 // SessionUser returns session id of user userID with its user: from the
 // cache when nothing changed them since it was filled, else from read
-// (whose answer is cached when the session is the user's). The values
-// returned are copies the caller may keep.
-func (l *Live) SessionUser(ctx context.Context, userID int64, id string, read func(context.Context, string) (*miniback.Session, *miniback.User, error)) (*miniback.Session, *miniback.User, error) {
+// (whose answer is cached when the session is the user's).
+func (l *Live) SessionUser(ctx context.Context, userID int64, id string, read func(context.Context, string) (*miniback.Session, *miniback.User, error)) (LiveAnswer, error) {
 	l.init()
 	marker, _, err := l.State.Get(ctx, markerKey(userID))
 	if err != nil {
-		return read(ctx, id) // the database decides; nothing cached
+		sess, user, err := read(ctx, id) // the database decides; nothing cached
+		return LiveAnswer{Session: sess, User: user}, err
 	}
 	now := l.Now()
 	l.mu.RLock()
 	e, ok := l.entries[id]
 	l.mu.RUnlock()
-	if ok && e.marker == marker && now.Sub(e.filled) < l.MaxAge && e.sess.UserID == userID {
-		s, u := *e.sess, *e.user
-		return &s, &u, nil
+	if !ok || e.marker != marker || now.Sub(e.filled) >= l.MaxAge || e.sess.UserID != userID {
+		sess, user, err := read(ctx, id)
+		if err != nil || sess.UserID != userID {
+			return LiveAnswer{Session: sess, User: user}, err
+		}
+		e = liveEntry{marker: marker, sess: sess, user: user, filled: now}
+		if l.Encode != nil {
+			e.body = l.Encode(user)
+		}
+		l.put(id, e)
 	}
-	sess, user, err := read(ctx, id)
-	if err != nil || sess.UserID != userID {
-		return sess, user, err
-	}
-	s, u := *sess, *user
-	l.put(id, liveEntry{marker: marker, sess: &s, user: &u, filled: now})
-	return sess, user, nil
+	s, u := *e.sess, *e.user
+	return LiveAnswer{Session: &s, User: &u, UserJSON: e.body}, nil
 }
 
 func (l *Live) put(id string, e liveEntry) {

@@ -39,10 +39,13 @@ func TestLiveCache(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	state := &flakyState{StateStore: memory.New()}
-	l := &Live{State: state, MaxAge: time.Second, MaxEntries: 10, Now: func() time.Time { return now }}
+	encoded := 0
+	l := &Live{State: state, MaxAge: time.Second, MaxEntries: 10, Now: func() time.Time { return now },
+		Encode: func(u *miniback.User) []byte { encoded++; return []byte(u.Nickname) }}
 	var c countingRead
 	get := func(user int64, id string) (*miniback.Session, *miniback.User, error) {
-		return l.SessionUser(ctx, user, id, c.read)
+		a, err := l.SessionUser(ctx, user, id, c.read)
+		return a.Session, a.User, err
 	}
 
 	for range 3 {
@@ -52,6 +55,9 @@ func TestLiveCache(t *testing.T) {
 	}
 	if c.n != 1 {
 		t.Fatalf("%d reads for three lookups; want 1", c.n)
+	}
+	if a, _ := l.SessionUser(ctx, 7, "s1", c.read); string(a.UserJSON) != "n" || encoded != 1 {
+		t.Fatalf("user JSON %q after %d encodings; want it rendered once", a.UserJSON, encoded)
 	}
 	// Copies: a caller changing its answer does not change the cache.
 	_, u, _ := get(7, "s1")

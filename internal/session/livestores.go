@@ -70,7 +70,7 @@ func (s *LiveSessions) SessionUser(ctx context.Context, id string) (*miniback.Se
 }
 
 // CachedSessionUser is the revocation check through the cache.
-func (s *LiveSessions) CachedSessionUser(ctx context.Context, userID int64, id string) (*miniback.Session, *miniback.User, error) {
+func (s *LiveSessions) CachedSessionUser(ctx context.Context, userID int64, id string) (LiveAnswer, error) {
 	return s.live.SessionUser(ctx, userID, id, s.reader.SessionUser)
 }
 

@@ -10,7 +10,10 @@ import (
 	"github.com/miniback/miniback"
 )
 
-var _ miniback.SessionStore = (*SessionStore)(nil)
+var (
+	_ miniback.SessionStore  = (*SessionStore)(nil)
+	_ miniback.SessionReader = (*SessionStore)(nil)
+)
 
 // SessionStore keeps sessions and refresh tokens in a DB. It is safe for
 // concurrent use.
@@ -61,8 +64,11 @@ func (s *SessionStore) Login(ctx context.Context, l *miniback.Login) (*miniback.
 		if err != nil {
 			return err
 		}
-		if err := setSessionKey(ctx, tx, u.ID, sealed); err != nil {
-			return err
+		// A new user has no other session whose key to replace.
+		if !created {
+			if err := setSessionKey(ctx, tx, u.ID, sealed); err != nil {
+				return err
+			}
 		}
 		l.Session.UserID, l.Session.SealedSessionKey = u.ID, sealed
 		l.RefreshToken.SessionID = l.Session.ID
@@ -117,6 +123,42 @@ func (s *SessionStore) Session(ctx context.Context, id string) (*miniback.Sessio
 		return nil, miniback.Errorf(miniback.ECodeNotFound, "session not found")
 	case err != nil:
 		return nil, fmt.Errorf("mysql: session: %w", err)
+	}
+	return sess, nil
+}
+
+// SessionUser implements miniback.SessionReader: the revocation check of
+// every authenticated request and the user it acts for, in one query.
+func (s *SessionStore) SessionUser(ctx context.Context, id string) (*miniback.Session, *miniback.User, error) {
+	var sess miniback.Session
+	var u miniback.User
+	var sCreated, sExpires, uCreated, uLastLogin int64
+	var revoked sql.NullInt64
+	err := s.db.db.QueryRowContext(ctx, `SELECT s.id, s.appid, s.user_id, s.sealed_session_key, s.created_at, s.expires_at, s.revoked_at,
+		u.id, u.appid, u.openid, u.unionid, u.nickname, u.avatar_url, u.phone_number, u.created_at, u.last_login_at
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`, id).Scan(
+		&sess.ID, &sess.AppID, &sess.UserID, &sess.SealedSessionKey, &sCreated, &sExpires, &revoked,
+		&u.ID, &u.AppID, &u.OpenID, &u.UnionID, &u.Nickname, &u.AvatarURL, &u.PhoneNumber, &uCreated, &uLastLogin)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil, miniback.Errorf(miniback.ECodeNotFound, "session not found")
+	case err != nil:
+		return nil, nil, fmt.Errorf("mysql: session user: %w", err)
+	}
+	sess.CreatedAt, sess.ExpiresAt, sess.RevokedAt = fromMillis(sCreated), fromMillis(sExpires), fromNullMillis(revoked)
+	u.CreatedAt, u.LastLoginAt = fromMillis(uCreated), fromMillis(uLastLogin)
+	return &sess, &u, nil
+}
+
+// RefreshTokenSession implements miniback.SessionReader.
+func (s *SessionStore) RefreshTokenSession(ctx context.Context, hash []byte) (*miniback.Session, error) {
+	sess, err := scanSession(s.db.db.QueryRowContext(ctx, `SELECT s.id, s.appid, s.user_id, s.sealed_session_key, s.created_at, s.expires_at, s.revoked_at
+		FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.hash = ?`, hash))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, miniback.Errorf(miniback.ECodeNotFound, "refresh token not found")
+	case err != nil:
+		return nil, fmt.Errorf("mysql: refresh token session: %w", err)
 	}
 	return sess, nil
 }

@@ -331,20 +331,37 @@ func (s *EventStore) Active(ctx context.Context, q miniback.ActiveQuery) ([]mini
 	return ac.Days(), nil
 }
 
-// DeleteEventsBefore implements miniback.EventStore.
+// DeleteEventsBefore implements miniback.EventStore, app by app so that
+// each delete is a range of the (appid, ts) index.
 func (s *EventStore) DeleteEventsBefore(ctx context.Context, t time.Time) (int64, error) {
-	var n int64
-	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE ts < $1`, toMillis(t))
-		if err != nil {
-			return err
-		}
-		n, _ = res.RowsAffected()
-		_, err = tx.ExecContext(ctx, `DELETE FROM event_batches WHERE stored_at < $1`, toMillis(t))
-		return err
-	})
+	rows, err := s.db.db.QueryContext(ctx, `SELECT DISTINCT appid FROM event_names`)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: delete events: %w", err)
+	}
+	var apps []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("postgres: delete events: %w", err)
+		}
+		apps = append(apps, a)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("postgres: delete events: %w", err)
+	}
+	var n int64
+	for _, appid := range apps {
+		res, err := s.db.db.ExecContext(ctx, `DELETE FROM events WHERE appid = $1 AND ts < $2`, appid, toMillis(t))
+		if err != nil {
+			return n, fmt.Errorf("postgres: delete events: %w", err)
+		}
+		k, _ := res.RowsAffected()
+		n += k
+		if _, err := s.db.db.ExecContext(ctx, `DELETE FROM event_batches WHERE appid = $1 AND stored_at < $2`, appid, toMillis(t)); err != nil {
+			return n, fmt.Errorf("postgres: delete events: %w", err)
+		}
 	}
 	return n, nil
 }

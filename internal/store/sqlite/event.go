@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,8 @@ var _ miniback.EventStore = (*EventStore)(nil)
 // EventStore keeps events and their rollups in a DB. It is safe for
 // concurrent use.
 type EventStore struct {
-	db *DB
+	db    *DB
+	known miniback.KnownRows
 }
 
 // NewEventStore returns an EventStore on db, which must be open and migrated.
@@ -27,8 +29,9 @@ func NewEventStore(db *DB) *EventStore {
 // AddEvents implements miniback.EventStore.
 func (s *EventStore) AddEvents(ctx context.Context, batches []miniback.EventBatch, loc *time.Location) (int, error) {
 	n := 0
+	var seen map[string]int64
 	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
-		n = 0
+		n, seen = 0, map[string]int64{}
 		r := miniback.NewRollup()
 		now := toMillis(s.db.Now())
 		insBatch, err := tx.PrepareContext(ctx, `INSERT INTO event_batches (appid, id, stored_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
@@ -58,11 +61,12 @@ func (s *EventStore) AddEvents(ctx context.Context, batches []miniback.EventBatc
 				r.Add(b.AppID, e, loc)
 			}
 		}
-		return writeRollup(ctx, tx, r, now)
+		return s.writeRollup(ctx, tx, r, now, seen)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: add events: %w", err)
 	}
+	s.known.Commit(seen)
 	return n, nil
 }
 
@@ -74,17 +78,23 @@ func propsText(p []byte) string {
 }
 
 // writeRollup adds r to the rollup tables: a users column grows by the
-// actors that were new to its *_users table.
-func writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Rollup, now int64) error {
+// actors that were new to its *_users table. Rows known to be committed
+// already are skipped; seen collects the rows this transaction makes sure of.
+func (s *EventStore) writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Rollup, now int64, seen map[string]int64) error {
 	for k := range r.Names {
+		key := "n\x00" + k[0] + "\x00" + k[1]
+		if _, ok := s.known.Get(key); ok {
+			continue
+		}
+		seen[key] = 1
 		if _, err := tx.ExecContext(ctx, `INSERT INTO event_names (appid, name, first_seen) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, k[0], k[1], now); err != nil {
 			return err
 		}
 	}
-	if err := writeCounts(ctx, tx, r.Hours, "event_hours", "event_hour_users", "hour"); err != nil {
+	if err := s.writeCounts(ctx, tx, r.Hours, "event_hours", "event_hour_users", "hour", seen); err != nil {
 		return err
 	}
-	if err := writeCounts(ctx, tx, r.Days, "event_days", "event_day_users", "day"); err != nil {
+	if err := s.writeCounts(ctx, tx, r.Days, "event_days", "event_day_users", "day", seen); err != nil {
 		return err
 	}
 	first, err := tx.PrepareContext(ctx, `INSERT INTO event_first_days (appid, day, name, user_key) VALUES (?, ?, ?, ?)
@@ -94,6 +104,11 @@ func writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Rollup, now int64)
 	}
 	defer first.Close()
 	for k, d := range r.First {
+		key := "f\x00" + k.AppID + "\x00" + k.Name + "\x00" + k.User
+		if old, ok := s.known.Get(key); ok && old <= int64(d) {
+			continue // the stored first day is already this early
+		}
+		seen[key] = int64(d)
 		if _, err := first.ExecContext(ctx, k.AppID, int64(d), k.Name, k.User); err != nil {
 			return err
 		}
@@ -101,7 +116,7 @@ func writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Rollup, now int64)
 	return nil
 }
 
-func writeCounts(ctx context.Context, tx *sql.Tx, m map[miniback.RollupKey]*miniback.RollupCount, table, usersTable, col string) error {
+func (s *EventStore) writeCounts(ctx context.Context, tx *sql.Tx, m map[miniback.RollupKey]*miniback.RollupCount, table, usersTable, col string, seen map[string]int64) error {
 	insUser, err := tx.PrepareContext(ctx, `INSERT INTO `+usersTable+` (appid, `+col+`, name, user_key) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 	if err != nil {
 		return err
@@ -116,6 +131,11 @@ func writeCounts(ctx context.Context, tx *sql.Tx, m map[miniback.RollupKey]*mini
 	for k, c := range m {
 		var fresh int64
 		for _, u := range c.Users {
+			key := col + "\x00" + k.AppID + "\x00" + k.Name + "\x00" + strconv.FormatInt(k.Time, 10) + "\x00" + u
+			if _, ok := s.known.Get(key); ok {
+				continue // counted by an earlier commit
+			}
+			seen[key] = 1
 			res, err := insUser.ExecContext(ctx, k.AppID, k.Time, k.Name, u)
 			if err != nil {
 				return err
@@ -220,31 +240,55 @@ func (s *EventStore) propSeries(ctx context.Context, q miniback.SeriesQuery) ([]
 	return ps.Points(), nil
 }
 
-// Funnel implements miniback.EventStore from raw events.
+// Funnel implements miniback.EventStore from raw events. Each step's
+// events are read in index order (no sort in SQLite) and merged by time.
 func (s *EventStore) Funnel(ctx context.Context, q miniback.FunnelQuery) ([]miniback.FunnelStep, error) {
-	args := []any{q.AppID, toMillis(q.From), toMillis(q.To)}
-	for _, st := range q.Steps {
-		args = append(args, st)
+	type hit struct {
+		ts   int64
+		user string
 	}
-	rows, err := s.db.read.QueryContext(ctx, `SELECT user_key, name, ts FROM events
-		WHERE appid = ? AND ts >= ? AND ts < ? AND name IN (`+placeholders(len(q.Steps))+`) ORDER BY ts`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: funnel: %w", err)
-	}
-	defer rows.Close()
-	fc := miniback.NewFunnelCounter(q)
-	for rows.Next() {
-		var user, name string
-		var ts int64
-		if err := rows.Scan(&user, &name, &ts); err != nil {
+	var names []string
+	var lists [][]hit
+	for _, name := range q.Steps {
+		if slices.Contains(names, name) {
+			continue
+		}
+		rows, err := s.db.read.QueryContext(ctx, `SELECT ts, user_key FROM events
+			WHERE appid = ? AND name = ? AND ts >= ? AND ts < ? ORDER BY ts`, q.AppID, name, toMillis(q.From), toMillis(q.To))
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: funnel: %w", err)
 		}
-		fc.Add(user, name, ts)
+		var list []hit
+		for rows.Next() {
+			var h hit
+			if err := rows.Scan(&h.ts, &h.user); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: funnel: %w", err)
+			}
+			list = append(list, h)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("sqlite: funnel: %w", err)
+		}
+		names, lists = append(names, name), append(lists, list)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: funnel: %w", err)
+	fc := miniback.NewFunnelCounter(q)
+	next := make([]int, len(lists))
+	for {
+		best := -1
+		for i, l := range lists {
+			if next[i] < len(l) && (best < 0 || l[next[i]].ts < lists[best][next[best]].ts) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return fc.Steps(), nil
+		}
+		h := lists[best][next[best]]
+		next[best]++
+		fc.Add(h.user, names[best], h.ts)
 	}
-	return fc.Steps(), nil
 }
 
 // Retention implements miniback.EventStore from the day rollups.
@@ -324,20 +368,37 @@ func (s *EventStore) Active(ctx context.Context, q miniback.ActiveQuery) ([]mini
 	return ac.Days(), nil
 }
 
-// DeleteEventsBefore implements miniback.EventStore.
+// DeleteEventsBefore implements miniback.EventStore, app by app so that
+// each delete is a range of the (appid, ts) index.
 func (s *EventStore) DeleteEventsBefore(ctx context.Context, t time.Time) (int64, error) {
-	var n int64
-	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM events WHERE ts < ?`, toMillis(t))
-		if err != nil {
-			return err
-		}
-		n, _ = res.RowsAffected()
-		_, err = tx.ExecContext(ctx, `DELETE FROM event_batches WHERE stored_at < ?`, toMillis(t))
-		return err
-	})
+	rows, err := s.db.read.QueryContext(ctx, `SELECT DISTINCT appid FROM event_names`)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: delete events: %w", err)
+	}
+	var apps []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("sqlite: delete events: %w", err)
+		}
+		apps = append(apps, a)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("sqlite: delete events: %w", err)
+	}
+	var n int64
+	for _, appid := range apps {
+		res, err := s.db.write.ExecContext(ctx, `DELETE FROM events WHERE appid = ? AND ts < ?`, appid, toMillis(t))
+		if err != nil {
+			return n, fmt.Errorf("sqlite: delete events: %w", err)
+		}
+		k, _ := res.RowsAffected()
+		n += k
+		if _, err := s.db.write.ExecContext(ctx, `DELETE FROM event_batches WHERE appid = ? AND stored_at < ?`, appid, toMillis(t)); err != nil {
+			return n, fmt.Errorf("sqlite: delete events: %w", err)
+		}
 	}
 	return n, nil
 }

@@ -64,8 +64,11 @@ func (s *SessionStore) Login(ctx context.Context, l *miniback.Login) (*miniback.
 		if err != nil {
 			return err
 		}
-		if err := setSessionKey(ctx, s.db, tx, u.ID, sealed); err != nil {
-			return err
+		// A new user has no other session whose key to replace.
+		if !created {
+			if err := setSessionKey(ctx, s.db, tx, u.ID, sealed); err != nil {
+				return err
+			}
 		}
 		l.Session.UserID, l.Session.SealedSessionKey = u.ID, sealed
 		l.RefreshToken.SessionID = l.Session.ID
