@@ -38,7 +38,7 @@ before(async () => {
   });
   assert.equal(patch.status, 200);
   fixture.alice = alice;
-  await apiLogin('console-bob');
+  fixture.bob = await apiLogin('console-bob');
   const push = await h.postJSON(server.base + '/sandbox/push', { appid: h.APPID, message: {
     ToUserName: 'gh_console', FromUserName: alice.user.openid, CreateTime: Math.floor(Date.now() / 1000),
     MsgType: 'text', Content: 'where is my parcel?', MsgId: 424242 } });
@@ -163,6 +163,46 @@ test('console', async (top) => {
     await page.locator('pre.json').waitFor({ state: 'attached' });
     await page.click('tbody details summary');
     await shot('inbox');
+  });
+
+  await t.test('orders: a paid order is refunded after a confirmation', async () => {
+    const admin = { Authorization: 'Bearer ' + h.ADMIN_KEY };
+    const created = await h.postJSON(`${server.base}/admin/v1/${h.APPID}/pay/orders`,
+      { user_id: fixture.bob.user.id, description: 'Green tea <b>', amount: { total: 300 } }, admin);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const no = created.body.out_trade_no;
+    const prepay = await h.postJSON(`${server.base}/api/v1/${h.APPID}/pay/orders/${no}/pay`, {}, { Authorization: 'Bearer ' + fixture.bob.access_token });
+    assert.equal(prepay.status, 200, JSON.stringify(prepay.body));
+    const confirm = await h.postJSON(server.base + '/sandbox/pay/confirm', { appid: h.APPID, out_trade_no: no, result: 'SUCCESS' });
+    assert.equal(confirm.status, 200, JSON.stringify(confirm.body));
+    for (let i = 0; i < 100; i++) {
+      const o = await (await fetch(`${server.base}/admin/v1/${h.APPID}/pay/orders/${no}`, { headers: admin })).json();
+      if (o.status === 'paid') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    await page.click('#nav a[data-page=orders]');
+    const row = page.locator('tbody tr', { hasText: no });
+    await row.locator('.badge.paid').waitFor();
+    assert.match(await row.textContent(), /Green tea <b>/);
+    await row.locator('input.amount').fill('120');
+    const before = dialogs.length;
+    await row.locator('button:has-text("Refund")').click();
+    const toastText = await page.locator('#toast', { hasText: 'Refund' }).textContent();
+    assert.match(dialogs[before], /^confirm: Refund ¥1\.20 of order/);
+    const [, refundNo, refundStatus] = /^Refund (\S+) is (\w+)$/.exec(toastText);
+    assert.equal(refundStatus, 'processing');
+    // WeChat Pay settles the refund; the order shows what was refunded.
+    const settle = await h.postJSON(server.base + '/sandbox/pay/refund-result', { appid: h.APPID, out_refund_no: refundNo, status: 'SUCCESS' });
+    assert.equal(settle.status, 200, JSON.stringify(settle.body));
+    for (let i = 0; i < 100; i++) {
+      const r = await (await fetch(`${server.base}/admin/v1/${h.APPID}/pay/refunds/${refundNo}`, { headers: admin })).json();
+      if (r.status === 'succeeded') break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    await page.selectOption('#orders-status', 'paid');
+    await page.locator('tbody tr', { hasText: no }).locator('td', { hasText: '¥1.20' }).waitFor();
+    await shot('orders');
   });
 
   await t.test('the live page draws request rate and p99', async () => {

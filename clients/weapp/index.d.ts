@@ -52,6 +52,10 @@ export interface WxLike {
     success(res: { statusCode: number; data: unknown; header?: Record<string, string> }): void;
     fail(err: { errMsg: string }): void;
   }): void;
+  requestPayment?(options: {
+    timeStamp: string; nonceStr: string; package: string; signType: string; paySign: string;
+    success(res: unknown): void; fail(err: { errMsg: string }): void;
+  }): void;
   getStorageSync(key: string): any;
   setStorageSync(key: string, value: any): void;
   removeStorageSync(key: string): void;
@@ -93,7 +97,8 @@ export interface Response<T = any> {
  * Every failure of the client. code is the server's error code
  * ("unauthorized", "invalid_code", …) or one of the client's own:
  * "network_error" (no answer), "bad_response" (an answer that is not the
- * expected JSON), "wx_login_failed", "foreign_url".
+ * expected JSON), "wx_login_failed", "foreign_url", "pay_cancelled",
+ * "pay_failed", "pay_pending".
  */
 export class MinibackError extends Error {
   constructor(code: string, message: string, status?: number, wechatErrcode?: number);
@@ -105,6 +110,24 @@ export class MinibackError extends Error {
   wechatErrcode: number;
 }
 
+/** The order as miniback answers it (SPEC §12.2); amounts in fen. */
+export interface Order {
+  out_trade_no: string;
+  appid: string;
+  user_id: number;
+  openid: string;
+  description: string;
+  amount: { total: number; currency: string };
+  status: 'created' | 'paying' | 'paid' | 'closed' | 'refunded';
+  transaction_id?: string;
+  attach?: string;
+  time_expire?: string;
+  paid_at?: string;
+  refunded: number;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Client {
   /** wx.login, then POST …/login; the tokens are stored. */
   login(): Promise<LoginAnswer>;
@@ -114,6 +137,13 @@ export interface Client {
   updateProfile(profile: { nickname?: string; avatarUrl?: string }): Promise<User>;
   /** code is the phone-number button's e.detail.code. */
   bindPhone(code: string): Promise<PhoneAnswer>;
+  /**
+   * Pays the order: its wx.requestPayment arguments from miniback, the
+   * payment sheet, then the order polled until paid (timeout ms, default
+   * 15000). Rejects with pay_cancelled, pay_failed, order_closed or
+   * pay_pending.
+   */
+  pay(outTradeNo: string, options?: { timeout?: number }): Promise<Order>;
   /** Revokes the session on the server and forgets the tokens. */
   logout(): Promise<void>;
   /** The user of the stored session, or null. */

@@ -12,7 +12,8 @@
 
 // MinibackError is how every failure of the client ends. code is the
 // server's error code (SPEC §7.2) or one of the client's own:
-// network_error, bad_response, wx_login_failed, foreign_url.
+// network_error, bad_response, wx_login_failed, foreign_url, pay_cancelled,
+// pay_failed, pay_pending.
 class MinibackError extends Error {
   constructor(code, message, status, wechatErrcode) {
     super(message);
@@ -217,6 +218,36 @@ function createClient(options) {
     return jsonOf(await request(r));
   }
 
+  function requestPayment(params) {
+    return new Promise((resolve, reject) => {
+      wx.requestPayment(Object.assign({}, params, {
+        success: resolve,
+        fail: (err) => {
+          const msg = (err && err.errMsg) || 'requestPayment:fail';
+          reject(new MinibackError(/cancel/.test(msg) ? 'pay_cancelled' : 'pay_failed', msg));
+        },
+      }));
+    });
+  }
+
+  // pay asks miniback for the order's wx.requestPayment arguments, lets the
+  // user pay, then polls the order (miniback asks WeChat Pay) until it is
+  // paid or the deadline passes: the payment's truth is the server's, never
+  // requestPayment's success callback.
+  async function pay(outTradeNo, opts) {
+    const path = '/pay/orders/' + encodeURIComponent(outTradeNo);
+    const params = await requestJSON({ url: path + '/pay', method: 'POST' });
+    await requestPayment(params);
+    const deadline = now() + ((opts && opts.timeout) || 15000);
+    for (let wait = 500; ; wait = Math.min(wait * 2, 3000)) {
+      const order = await requestJSON({ url: path + '?sync=true' });
+      if (order.status === 'paid' || order.status === 'refunded') return order;
+      if (order.status === 'closed') throw new MinibackError('order_closed', 'the order was closed', 409);
+      if (now() + wait > deadline) throw new MinibackError('pay_pending', 'the payment is not confirmed yet; ask again later');
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
   return {
     login: () => logIn(),
     request,
@@ -229,6 +260,7 @@ function createClient(options) {
       return requestJSON({ url: '/me', method: 'POST', data });
     },
     bindPhone: (code) => requestJSON({ url: '/me/phone', method: 'POST', data: { code } }),
+    pay,
     // logout revokes the session on the server, refreshing first when the
     // access token was refused (so that an expired token still revokes),
     // and forgets the tokens even when the server cannot be reached.

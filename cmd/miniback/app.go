@@ -463,7 +463,8 @@ func sandboxApps(list []config.App, self string) []sandbox.App {
 		if push == "" {
 			push = self + "/wx/portal/" + url.PathEscape(a.AppID)
 		}
-		out = append(out, sandbox.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey, MsgFormat: a.MsgFormat, PushURL: push, PushMode: a.PushMode})
+		out = append(out, sandbox.App{AppID: a.AppID, Secret: a.Secret, Token: a.Token, AESKey: a.AESKey, MsgFormat: a.MsgFormat, PushURL: push, PushMode: a.PushMode,
+			Pay: sandboxPayApp(a.Pay)})
 	}
 	return out
 }

@@ -162,3 +162,17 @@ func instanceID() string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), wechatpay.NewNonce()[:8])
 }
+
+// sandboxPayApp is the merchant the sandbox plays WeChat Pay for: the
+// public half of the configured key checks its signatures (without one,
+// the sandbox generates a key; serve replaces it with its own).
+func sandboxPayApp(p config.Pay) *sandbox.PayApp {
+	if !p.Configured() {
+		return nil
+	}
+	sp := &sandbox.PayApp{MchID: p.MchID, APIv3Key: p.APIv3Key, MerchantSerial: p.SerialNo}
+	if k, err := wechatpay.ParsePrivateKey([]byte(p.PrivateKey)); err == nil {
+		sp.MerchantKey = &k.PublicKey
+	}
+	return sp
+}

@@ -247,6 +247,17 @@ func TestPayBadNotificationsRefusedUntilAGoodOne(t *testing.T) {
 		}
 		pe.waitFor("webhook", func() bool { return pe.hooks.count("order.paid", no) == 1 })
 	}
+	resp, err := http.Get(pe.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`miniback_pay_notifications_total{result="mismatch"} 1`, `miniback_pay_notifications_total{result="bad_signature"} 4`, `miniback_pay_notifications_total{result="ok"} 5`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
 
 // TestPayDuplicateNotifications: the same notification five times at once

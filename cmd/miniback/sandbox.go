@@ -31,7 +31,7 @@ func runSandbox(ctx context.Context, args, environ []string, stdout, stderr io.W
 	}
 	apps := sandboxApps(cfg.Apps, "http://"+loopbackAddr(cfg.Listen))
 	srv := &http.Server{
-		Handler:           sandbox.New(sandbox.Config{Apps: apps, Logger: log}),
+		Handler:           sandbox.New(sandbox.Config{Apps: apps, Logger: log, PayTimeScale: cfg.SandboxOpts.PayTimeScale}),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	fmt.Fprintf(stdout, "WeChat sandbox listening on http://%s (apps: %d)\n", ln.Addr(), len(apps))

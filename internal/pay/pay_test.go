@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,7 +49,11 @@ type notice struct {
 	body   []byte
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return newWorldSigning(t, "") }
+
+// newWorldSigning is newWorld with the sandbox signing notifications with
+// notifyWith: "public_key" (default) or "certificate".
+func newWorldSigning(t *testing.T, notifyWith string) *world {
 	w := &world{t: t}
 	w.db = sqlite.NewDB(filepath.Join(t.TempDir(), "pay.db"))
 	if err := w.db.Open(context.Background()); err != nil {
@@ -63,7 +68,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.sb = sandbox.New(sandbox.Config{PayTimeScale: 1000, Apps: []sandbox.App{{AppID: appid, Secret: "s",
-		Pay: &sandbox.PayApp{MchID: mchid, APIv3Key: apiKey, MerchantKey: &w.merchant.PublicKey}}}})
+		Pay: &sandbox.PayApp{MchID: mchid, APIv3Key: apiKey, MerchantKey: &w.merchant.PublicKey, NotifyWith: notifyWith}}}})
 	srv := httptest.NewServer(w.sb)
 	rec := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -208,5 +213,133 @@ func TestReconciliationAfterRestart(t *testing.T) {
 	o, _ := second.Order(context.Background(), appid, "order_recon_01", false)
 	if o.Status != miniback.OrderPaid || o.TransactionID == "" || !o.NextCheckAt.IsZero() {
 		t.Fatalf("after reconciliation: %+v", o)
+	}
+}
+
+// TestCertificateSignedNotificationWithPublicKeyConfigured: during WeChat
+// Pay's migration, a notification signed by the platform certificate
+// reaches an instance configured with the public key only; its unknown
+// serial fetches the certificates once and it verifies.
+func TestCertificateSignedNotificationWithPublicKeyConfigured(t *testing.T) {
+	w := newWorldSigning(t, "certificate")
+	s := w.instance(nil)
+	w.paidOrder(s, "order_cert_01")
+	n := w.waitNotice(1)
+	_, _, certSerial, _ := w.sb.PayPublicKey()
+	if n.header.Get("Wechatpay-Serial") != certSerial {
+		t.Fatalf("serial %q, want the certificate's %q", n.header.Get("Wechatpay-Serial"), certSerial)
+	}
+	if err := s.HandleNotification(context.Background(), appid, n.header, n.body); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.sb.Calls("/v3/certificates"); got != 1 {
+		t.Fatalf("%d certificate downloads, want 1", got)
+	}
+	if err := s.HandleNotification(context.Background(), appid, n.header, n.body); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.sb.Calls("/v3/certificates"); got != 1 {
+		t.Fatalf("%d certificate downloads after a known serial, want 1", got)
+	}
+	o, _ := s.Order(context.Background(), appid, "order_cert_01", false)
+	if o.Status != miniback.OrderPaid {
+		t.Fatalf("order %+v", o)
+	}
+}
+
+// TestExpiredOrderClosedByReconciliation: an unpaid order past its
+// time_expire is closed at WeChat Pay and here, with its event.
+func TestExpiredOrderClosedByReconciliation(t *testing.T) {
+	w := newWorld(t)
+	s := w.instance(nil)
+	ctx := context.Background()
+	req := &miniback.OrderRequest{UserID: w.user.ID, Description: "tea", OutTradeNo: "order_expire_1",
+		TimeExpire: time.Now().Add(3 * time.Minute).Format(time.RFC3339)}
+	req.Amount.Total = []byte("100")
+	if _, _, err := s.CreateOrder(ctx, appid, req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PayOrder(ctx, appid, w.user.ID, "order_expire_1"); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(10 * time.Minute)
+	s.Now = func() time.Time { return later }
+	if _, err := s.PayOrder(ctx, appid, w.user.ID, "order_expire_1"); miniback.ErrorCode(err) != miniback.ECodeOrderExpired {
+		t.Fatalf("paying an expired order: %v", err)
+	}
+	s.RunOnce(ctx)
+	o, _ := s.Order(ctx, appid, "order_expire_1", false)
+	if o.Status != miniback.OrderClosed || w.sb.TradeState(mchid, "order_expire_1") != "CLOSED" {
+		t.Fatalf("order %s here, %s at WeChat Pay", o.Status, w.sb.TradeState(mchid, "order_expire_1"))
+	}
+}
+
+// TestRefundHealedByReconciliation: the refund's notification is lost;
+// reconciliation finds it succeeded.
+func TestRefundHealedByReconciliation(t *testing.T) {
+	w := newWorld(t)
+	s := w.instance(nil)
+	ctx := context.Background()
+	w.paidOrder(s, "order_refund_r1")
+	n := w.waitNotice(1)
+	if err := s.HandleNotification(ctx, appid, n.header, n.body); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.CreateRefund(ctx, appid, "order_refund_r1", &miniback.RefundRequest{OutRefundNo: "refund_r1", Amount: []byte("300")})
+	if err != nil || r.Status != miniback.RefundProcessing || r.RefundID == "" {
+		t.Fatalf("refund = %+v, %v", r, err)
+	}
+	if err := w.sb.InjectPayFault(sandbox.PayFault{DropNotify: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.sb.SettleRefund(appid, "refund_r1", "SUCCESS"); err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(2 * time.Minute)
+	s.Now = func() time.Time { return later }
+	s.RunOnce(ctx)
+	o, _ := s.Order(ctx, appid, "order_refund_r1", false)
+	if r, _ := s.Refund(ctx, appid, "refund_r1", false); r.Status != miniback.RefundSucceeded || o.Status != miniback.OrderRefunded || o.Refunded != 300 {
+		t.Fatalf("refund %+v, order %+v", r, o)
+	}
+}
+
+// TestWebhookRetriedWithTheSameDelivery: a business event the receiver
+// fails is posted again, with the same X-Miniback-Delivery and a valid
+// signature, until answered 2xx, then never again.
+func TestWebhookRetriedWithTheSameDelivery(t *testing.T) {
+	w := newWorld(t)
+	s := w.instance(nil)
+	var mu sync.Mutex
+	var got []*http.Request
+	hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, r)
+		if len(got) == 1 {
+			rw.WriteHeader(503)
+			return
+		}
+		rw.WriteHeader(204)
+	}))
+	defer hook.Close()
+	s.Apps[appid].WebhookURL, s.Apps[appid].WebhookSecret = hook.URL, "whsec"
+	ctx := context.Background()
+	w.paidOrder(s, "order_hook_01")
+	n := w.waitNotice(1)
+	if err := s.HandleNotification(ctx, appid, n.header, n.body); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		s.RunOnce(ctx)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || got[0].Header.Get("X-Miniback-Delivery") != got[1].Header.Get("X-Miniback-Delivery") ||
+		!strings.HasPrefix(got[1].Header.Get("X-Miniback-Signature"), "sha256=") {
+		t.Fatalf("%d deliveries", len(got))
+	}
+	if len(pendingEvents(t, s)) != 0 {
+		t.Fatal("the delivered event is still pending")
 	}
 }

@@ -97,6 +97,8 @@ function createWx(base, appid, user) {
         }
       }
       if (url.endsWith('/token/refresh')) counts.refresh++;
+      const paying = /\/pay\/orders\/([^/?]+)\/pay$/.exec(url);
+      if (paying) wx.payingOrder = decodeURIComponent(paying[1]);
       // X-Test-Delay holds a request back before it goes out (its headers,
       // token included, are already set), so its answer arrives late.
       const delay = Number((o.header && o.header['X-Test-Delay']) || 0);
@@ -109,6 +111,20 @@ function createWx(base, appid, user) {
         if (res.status === 401) counts.status401++;
         o.success({ statusCode: res.status, data, header: Object.fromEntries(res.headers), errMsg: 'request:ok' });
       }, (e) => o.fail({ errMsg: 'request:fail ' + e.message })));
+    },
+    // requestPayment: the user confirms the order the mini program just asked
+    // to pay, through the sandbox's /sandbox/pay/confirm; payCancel makes the
+    // user close the payment sheet instead.
+    payCancel: false,
+    requestPayment(o) {
+      counts.pay = (counts.pay || 0) + 1;
+      for (const k of ['timeStamp', 'nonceStr', 'package', 'signType', 'paySign']) {
+        if (!o[k]) return setImmediate(() => o.fail({ errMsg: 'requestPayment:fail missing ' + k }));
+      }
+      if (wx.payCancel) return setImmediate(() => o.fail({ errMsg: 'requestPayment:fail cancel' }));
+      postJSON(base + '/sandbox/pay/confirm', { appid, out_trade_no: wx.payingOrder, result: 'SUCCESS' }).then(
+        (r) => (r.status === 200 ? o.success({ errMsg: 'requestPayment:ok' }) : o.fail({ errMsg: 'requestPayment:fail ' + r.status })),
+        (e) => o.fail({ errMsg: 'requestPayment:fail ' + e.message }));
     },
     getStorageSync: (k) => (storage.has(k) ? storage.get(k) : ''),
     setStorageSync: (k, v) => { storage.set(k, v); },

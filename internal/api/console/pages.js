@@ -214,4 +214,53 @@ async function messages(root, state) {
   await p.first();
 }
 
-export const pages = { overview, users, inbox, messages, metrics: live };
+function yuan(fen) {
+  return '¥' + (Number(fen || 0) / 100).toFixed(2);
+}
+
+async function orders(root, state) {
+  const base = app(state.appid) + '/pay';
+  const status = select('orders-status', ['', 'created', 'paying', 'paid', 'closed', 'refunded'], '');
+  const list = h('div', {});
+  const p = pager(async (cursor) => {
+    const page = await call('GET', base + '/orders' + query({ status: status.value, cursor, limit: 20 }));
+    fill(list, table([
+      { title: 'Order', value: (o) => o.out_trade_no, cls: 'mono' },
+      { title: 'User', value: (o) => String(o.user_id), cls: 'num' },
+      { title: 'Description', value: (o) => o.description },
+      { title: 'Amount', value: (o) => yuan(o.amount.total), cls: 'num' },
+      { title: 'Status', value: (o) => badge(o.status) },
+      { title: 'Refunded', value: (o) => o.refunded ? yuan(o.refunded) : '', cls: 'num' },
+      { title: 'Paid', value: (o) => when(o.paid_at) },
+      { title: 'Created', value: (o) => when(o.created_at) },
+      { title: '', value: (o) => o.status === 'paid' ? refundForm(o) : '' },
+    ], page.orders, 'No orders match.'));
+    return page.next_cursor;
+  });
+  function refundForm(o) {
+    const left = o.amount.total - (o.refunded || 0);
+    const amount = h('input', { class: 'amount', type: 'number', min: 1, max: left, value: left, 'aria-label': 'refund amount in fen' });
+    return h('form', { class: 'refund', onsubmit: async (e) => {
+      e.preventDefault();
+      const fen = Number(amount.value);
+      if (!confirm('Refund ' + yuan(fen) + ' of order ' + o.out_trade_no + '? Money goes back to the user.')) return;
+      try {
+        const r = await call('POST', base + '/orders/' + encodeURIComponent(o.out_trade_no) + '/refunds', { amount: fen });
+        toast('Refund ' + r.out_refund_no + ' is ' + r.status);
+        await p.reload();
+      } catch (err) {
+        toast(err.message, true);
+      }
+    } }, amount, h('span', { class: 'muted' }, ' fen '), h('button', { type: 'submit', class: 'danger' }, 'Refund'));
+  }
+  status.addEventListener('change', () => p.first());
+  fill(root, h('h1', {}, 'Orders'), h('div', { class: 'row' }, h('label', {}, 'Status ', status)), list, p.controls);
+  try {
+    await p.first();
+  } catch (err) {
+    if (err.status !== 404) throw err;
+    fill(root, h('h1', {}, 'Orders'), h('p', { class: 'muted' }, 'WeChat Pay is not enabled for this server (no pay block in the apps\' configuration).'));
+  }
+}
+
+export const pages = { overview, users, inbox, messages, orders, metrics: live };
