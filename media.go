@@ -54,7 +54,9 @@ type MediaStore interface {
 	// FinishMediaCheck records the verdict of a check; not_found when the
 	// trace id is unknown for appid.
 	FinishMediaCheck(ctx context.Context, appid, traceID, status string, label int, now time.Time) error
-	// Code returns the cached code, or an Error with code not_found.
+	// Code returns the cached code, or an Error with code not_found. It
+	// marks the code used (at most once an hour; a failure to mark it is
+	// ignored), for the least-recently-used order of PurgeStore.TrimCodes.
 	Code(ctx context.Context, appid, key string) (*Code, error)
 	// PutCode caches c; a second put of the same key keeps the first image.
 	PutCode(ctx context.Context, c *Code) error

@@ -21,6 +21,7 @@ import (
 	"github.com/miniback/miniback/internal/api"
 	"github.com/miniback/miniback/internal/config"
 	"github.com/miniback/miniback/internal/gateway"
+	"github.com/miniback/miniback/internal/housekeeping"
 	"github.com/miniback/miniback/internal/inbox"
 	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/outbox"
@@ -46,9 +47,11 @@ type Main struct {
 	Outbox    *outbox.Outbox
 	Inbox     *inbox.Inbox
 	Analytics *analytics.Service
-	Sandbox   *sandbox.Server // set when wechat.api_base is "sandbox"
-	Pay       *pay.Service    // nil when the engine stores no orders
-	API       *api.Server
+	// Housekeeper purges old rows, once per deployment per interval.
+	Housekeeper *housekeeping.Housekeeper
+	Sandbox     *sandbox.Server // set when wechat.api_base is "sandbox"
+	Pay         *pay.Service    // nil when the engine stores no orders
+	API         *api.Server
 
 	Registry *prometheus.Registry // every metric of this process
 	Metrics  *metrics.Metrics
@@ -153,13 +156,18 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	inboxStore, media := m.DB.Inbox, m.DB.Media
 	m.Inbox, err = inbox.New(apps, inboxStore, media, m.Queue, m.Outbox, inbox.Config{
 		Rules: inboxRules(cfg.Push.Rules), MaxAge: cfg.Push.MaxAge, Logger: m.Logger.With("component", "inbox"),
-		Observer: m.Metrics})
+		Observer: m.Metrics, State: m.State})
 	if err != nil {
 		return &config.Error{Key: "push.rules", Msg: "invalid rule", Err: err}
 	}
 
 	// Analytics: events through the queue, datacube pulls.
 	m.Analytics = m.newAnalytics(clients)
+
+	// Housekeeping: retention purges and the code cache bound.
+	m.Housekeeper = housekeeping.New(housekeeping.Config{Store: m.DB.Purge, State: m.State,
+		Interval: cfg.Retention.Interval, RefreshTTL: cfg.Auth.RefreshTTL, Inbox: cfg.Retention.Inbox,
+		Messages: cfg.Retention.Messages, CodesMax: cfg.WxaCode.CacheMax, Logger: m.Logger.With("component", "housekeeping")})
 
 	// WeChat Pay: orders, notifications, reconciliation, business events.
 	self := "http://" + loopbackAddr(m.listener.Addr().String())

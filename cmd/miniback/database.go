@@ -24,6 +24,7 @@ type database struct {
 	Messages miniback.MessageStore
 	Media    miniback.MediaStore
 	Stats    miniback.StatsStore
+	Purge    miniback.PurgeStore
 	Events   miniback.EventStore
 	Datacube miniback.DatacubeStore
 	Pay      miniback.PayStore // nil: the engine does not store orders yet
@@ -94,7 +95,7 @@ func openSQLite(ctx context.Context, rest string) (*database, error) {
 	return &database{
 		Users: sqlite.NewUserStore(db), Sessions: sqlite.NewSessionStore(db),
 		Inbox: sqlite.NewInboxStore(db), Messages: sqlite.NewMessageStore(db),
-		Media: sqlite.NewMediaStore(db), Stats: sqlite.NewStatsStore(db),
+		Media: sqlite.NewMediaStore(db), Stats: sqlite.NewStatsStore(db), Purge: sqlite.NewPurgeStore(db),
 		Events: sqlite.NewEventStore(db), Datacube: sqlite.NewDatacubeStore(db),
 		Pay:             sqlite.NewPayStore(db),
 		ApplyMigrations: db.ApplyMigrations, Ping: db.ProbeWrite, PoolStats: db.Stats, Close: db.Close,
@@ -110,7 +111,7 @@ func openPostgres(ctx context.Context, c config.Database) (*database, error) {
 	return &database{
 		Users: postgres.NewUserStore(db), Sessions: postgres.NewSessionStore(db),
 		Inbox: postgres.NewInboxStore(db), Messages: postgres.NewMessageStore(db),
-		Media: postgres.NewMediaStore(db), Stats: postgres.NewStatsStore(db),
+		Media: postgres.NewMediaStore(db), Stats: postgres.NewStatsStore(db), Purge: postgres.NewPurgeStore(db),
 		Events: postgres.NewEventStore(db), Datacube: postgres.NewDatacubeStore(db),
 		Pay:             postgres.NewPayStore(db),
 		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
@@ -126,7 +127,7 @@ func openMySQL(ctx context.Context, c config.Database) (*database, error) {
 	return &database{
 		Users: mysql.NewUserStore(db), Sessions: mysql.NewSessionStore(db),
 		Inbox: mysql.NewInboxStore(db), Messages: mysql.NewMessageStore(db),
-		Media: mysql.NewMediaStore(db), Stats: mysql.NewStatsStore(db),
+		Media: mysql.NewMediaStore(db), Stats: mysql.NewStatsStore(db), Purge: mysql.NewPurgeStore(db),
 		Events: mysql.NewEventStore(db), Datacube: mysql.NewDatacubeStore(db),
 		Pay:             mysql.NewPayStore(db),
 		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,8 +26,9 @@ func TestDeploymentPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("three processes behind HAProxy; not in -short")
 	}
-	d := startDeployment(t, storetest.PostgresURL(t), deployOptions{instances: 3})
+	d := startDeployment(t, storetest.PostgresURL(t), deployOptions{instances: 3, extraYAML: "retention:\n  interval: 1s\n"})
 	t.Run("StartedAtOnceOnAnEmptyDatabase", func(t *testing.T) { checkStartedAtOnce(t, d) })
+	t.Run("BackgroundOncePerDeployment", func(t *testing.T) { checkOncePerDeployment(t, d) })
 	t.Run("OneTokenFetch", func(t *testing.T) { checkOneTokenFetch(t, d) })
 	t.Run("LogoutEverywhere", func(t *testing.T) { checkLogoutEverywhere(t, d) })
 	t.Run("RefreshRace", func(t *testing.T) { checkRefreshRace(t, d) })
@@ -371,4 +373,32 @@ func checkKillDuringSends(t *testing.T, d *deployment) {
 		}
 	}
 	t.Logf("%d sent, %d failed (interrupted by the kill), %d requests cut by the kill", total-failed-cut, failed, cut)
+}
+
+// checkOncePerDeployment: housekeeping runs every second in this
+// deployment; across the three instances' logs each one-second window has
+// at most one pass, and passes keep coming.
+func checkOncePerDeployment(t *testing.T, d *deployment) {
+	time.Sleep(4 * time.Second)
+	windows := map[int64]string{}
+	passes := 0
+	for _, in := range d.instances {
+		for _, line := range strings.Split(in.logs(t), "\n") {
+			if !strings.Contains(line, `"msg":"housekeeping: pass"`) {
+				continue
+			}
+			var rec struct{ Window int64 }
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatalf("%s: %v: %s", in.name, err, line)
+			}
+			if other, dup := windows[rec.Window]; dup {
+				t.Fatalf("window %d ran on %s and on %s", rec.Window, other, in.name)
+			}
+			windows[rec.Window] = in.name
+			passes++
+		}
+	}
+	if passes < 3 {
+		t.Fatalf("%d housekeeping passes in 4 s with a 1 s interval", passes)
+	}
 }

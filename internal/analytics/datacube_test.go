@@ -221,6 +221,10 @@ func TestDailyPullWaitsAndGivesUpAtNoon(t *testing.T) {
 	if err := e.sb.InjectFault(sandbox.Fault{Path: "/datacube/" + wechat.DatacubeDailyRetain, ErrCode: 61503, Count: 1000}); err != nil {
 		t.Fatal(err)
 	}
+	// 61501 says our dates are wrong: logged, never retried.
+	if err := e.sb.InjectFault(sandbox.Fault{Path: "/datacube/" + wechat.DatacubeVisitPage, ErrCode: 61501, Count: 1000}); err != nil {
+		t.Fatal(err)
+	}
 	s := e.service()
 	stop := run(t, s)
 	time.Sleep(50 * time.Millisecond)
@@ -229,11 +233,14 @@ func TestDailyPullWaitsAndGivesUpAtNoon(t *testing.T) {
 	}
 	clk.Jump(time.Hour)
 	// Tuesday: 5 daily reports and 3 portraits per app; the retain report
-	// keeps answering 61503 and is retried.
+	// keeps answering 61503 and is retried; visit page answers 61501.
 	waitUntil(t, func() bool {
-		return len(e.sb.DatacubeCalls()) == 2*7 && e.sb.Calls("/datacube/"+wechat.DatacubeDailyRetain) > 4
+		return len(e.sb.DatacubeCalls()) == 2*6 && e.sb.Calls("/datacube/"+wechat.DatacubeDailyRetain) > 4
 	})
 	stop()
+	if n := e.sb.Calls("/datacube/" + wechat.DatacubeVisitPage); n != 2 {
+		t.Fatalf("visit page requests after 61501 = %d, want one per app", n)
+	}
 	// Noon: a new service whose clock is past noon retries nothing.
 	e2 := newCubeEnv(t, movingClock(time.Date(2026, 6, 2, 11, 59, 59, 990_000_000, beijing)))
 	if err := e2.sb.InjectFault(sandbox.Fault{Path: "/datacube/" + wechat.DatacubeDailyRetain, ErrCode: 61503, Count: 1000}); err != nil {
@@ -245,5 +252,40 @@ func TestDailyPullWaitsAndGivesUpAtNoon(t *testing.T) {
 	stop2()
 	if n := e2.sb.Calls("/datacube/" + wechat.DatacubeDailyRetain); n != 2 {
 		t.Fatalf("retain requests after noon = %d, want one per app", n)
+	}
+}
+
+// TestRawEventsExpire checks that Run deletes raw events past
+// retention.events and keeps the rollups.
+func TestRawEventsExpire(t *testing.T) {
+	now := time.Date(2026, 6, 2, 5, 0, 0, 0, beijing)
+	e := newCubeEnv(t, movingClock(now))
+	events := sqlite.NewEventStore(e.db)
+	ctx := context.Background()
+	old, recent := now.AddDate(0, 0, -100), now.AddDate(0, 0, -10)
+	if _, err := events.AddEvents(ctx, []miniback.EventBatch{{AppID: appA, ID: "b1", Events: []miniback.Event{
+		{Name: "open", TS: old.UnixMilli(), User: "u:1"}, {Name: "open", TS: recent.UnixMilli(), User: "u:1"},
+	}}}, beijing); err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{Now: e.now, Tick: 10 * time.Millisecond, DatacubeOff: true, RetainEvents: 90 * 24 * time.Hour},
+		events, sqlite.NewDatacubeStore(e.db), e.state, nil, nil)
+	stop := run(t, s)
+	users := func(from, to time.Time) int64 {
+		f, err := events.Funnel(ctx, miniback.FunnelQuery{AppID: appA, Steps: []string{"open", "open"}, From: from, To: to, Within: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f[0].Users
+	}
+	// The raw event of 100 days ago goes; the one of 10 days ago stays.
+	waitUntil(t, func() bool { return users(old.Add(-time.Hour), old.Add(time.Hour)) == 0 })
+	stop()
+	if n := users(recent.Add(-time.Hour), now); n != 1 {
+		t.Fatalf("recent raw event gone: %d users", n)
+	}
+	series, err := events.Series(ctx, miniback.SeriesQuery{AppID: appA, Name: "open", From: old.Add(-time.Hour), To: old.Add(time.Hour), Hourly: true, Loc: beijing})
+	if err != nil || series[1].Count != 1 {
+		t.Fatalf("rollup of the old event = %+v, %v", series, err)
 	}
 }

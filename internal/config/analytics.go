@@ -27,6 +27,12 @@ type Analytics struct {
 type Retention struct {
 	// Events is how long raw events are kept; rollups are kept forever.
 	Events time.Duration `yaml:"events"`
+	// Inbox is how long handled and failed pushes are kept.
+	Inbox time.Duration `yaml:"inbox"`
+	// Messages is how long sent and failed outbound messages are kept.
+	Messages time.Duration `yaml:"messages"`
+	// Interval is how often housekeeping runs, once per deployment.
+	Interval time.Duration `yaml:"interval"`
 }
 
 // Location returns the loaded Timezone; Validate has checked it loads.

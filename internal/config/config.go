@@ -34,6 +34,7 @@ type Config struct {
 
 	Analytics Analytics `yaml:"analytics"`
 	Retention Retention `yaml:"retention"`
+	WxaCode   WxaCode   `yaml:"wxacode"`
 
 	// Sandbox reports that no app was configured, so serve runs the
 	// embedded sandbox with the demo app. It is derived, not loaded.
@@ -243,7 +244,8 @@ func Default() Config {
 		Admin:     Admin{APIKeys: []string{}},
 		Log:       Log{Level: "info", Format: "json", Requests: true},
 		Analytics: Analytics{MaxEventsPerUserPerDay: 10000, Timezone: "Asia/Shanghai", DatacubeAt: "06:00"},
-		Retention: Retention{Events: 90 * 24 * time.Hour},
+		Retention: Retention{Events: 90 * 24 * time.Hour, Inbox: 30 * 24 * time.Hour, Messages: 30 * 24 * time.Hour, Interval: time.Hour},
+		WxaCode:   WxaCode{CacheMax: 10_000},
 	}
 }
 
@@ -270,4 +272,10 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("apps", apps),
 		slog.Bool("sandbox", c.Sandbox),
 	)
+}
+
+// WxaCode bounds the cache of mini-program codes: beyond CacheMax codes
+// the least recently used go first.
+type WxaCode struct {
+	CacheMax int `yaml:"cache_max"`
 }

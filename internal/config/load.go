@@ -355,6 +355,12 @@ func toInt(raw any) (int64, bool) {
 func toDuration(raw any) (time.Duration, error) {
 	switch v := raw.(type) {
 	case string:
+		// Whole days ("30d") too: retention periods read better in days.
+		if days, ok := strings.CutSuffix(v, "d"); ok {
+			if n, err := strconv.Atoi(days); err == nil && n >= 0 && n <= 100*365 {
+				return time.Duration(n) * 24 * time.Hour, nil
+			}
+		}
 		return time.ParseDuration(v)
 	case int:
 		if v == 0 {

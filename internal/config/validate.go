@@ -116,6 +116,9 @@ func (c *Config) validateBackends() error {
 			return err
 		}
 	}
+	if err := c.validateHousekeeping(); err != nil {
+		return err
+	}
 	if strings.ContainsAny(c.Redis.Prefix, "{} ") {
 		return &Error{Key: "redis.prefix", Msg: "must not hold braces or spaces (braces would make it a cluster hash tag)"}
 	}
@@ -333,6 +336,20 @@ func checkNotifyURL(key, raw string, sandbox bool) error {
 		return &Error{Key: key, Msg: "must not have a query string (WeChat Pay refuses it)"}
 	case u.Scheme != "https" && !(sandbox && u.Scheme == "http"):
 		return &Error{Key: key, Msg: "must be https"}
+	}
+	return nil
+}
+
+func (c *Config) validateHousekeeping() error {
+	switch r := c.Retention; {
+	case r.Inbox < time.Hour:
+		return &Error{Key: "retention.inbox", Msg: "must be at least 1h"}
+	case r.Messages < time.Hour:
+		return &Error{Key: "retention.messages", Msg: "must be at least 1h"}
+	case r.Interval < time.Second:
+		return &Error{Key: "retention.interval", Msg: "must be at least 1s"}
+	case c.WxaCode.CacheMax < 1:
+		return &Error{Key: "wxacode.cache_max", Msg: "must be at least 1"}
 	}
 	return nil
 }

@@ -54,6 +54,10 @@ type Config struct {
 	// Observer counts pushes received and handled and the handling lag
 	// (internal/metrics implements it). nil counts nothing.
 	Observer Observer
+	// State, when set, is the state store every instance shares: the
+	// requeue then runs once per deployment per RequeueInterval
+	// (miniback.TakeTurn) instead of once per instance.
+	State miniback.StateStore
 }
 
 func (c Config) withDefaults() Config {
@@ -150,6 +154,11 @@ func (in *Inbox) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		}
+		if in.cfg.State != nil {
+			if ok, err := miniback.TakeTurn(ctx, in.cfg.State, "inbox-requeue", in.cfg.RequeueInterval, time.Now()); err != nil || !ok {
+				continue
+			}
 		}
 		n, err := in.Portal.Requeue(ctx, in.cfg.RequeueAfter, requeueBatch)
 		switch {

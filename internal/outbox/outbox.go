@@ -60,6 +60,10 @@ type Config struct {
 	// Observer counts messages and attempts (internal/metrics implements
 	// it). nil counts nothing.
 	Observer Observer
+	// State, when set, is the state store every instance shares: the
+	// sweep then runs once per deployment per SweepInterval
+	// (miniback.TakeTurn) instead of once per instance.
+	State miniback.StateStore
 }
 
 // Observer is told what happens to messages, for metrics. Its methods must
@@ -178,8 +182,10 @@ func (o *Outbox) Run(ctx context.Context) error {
 	t := time.NewTicker(o.cfg.SweepInterval)
 	defer t.Stop()
 	for {
-		if err := o.sweep(ctx); err != nil && ctx.Err() == nil {
-			o.log.Error("outbox: sweep", "err", err)
+		if o.takeTurn(ctx) {
+			if err := o.sweep(ctx); err != nil && ctx.Err() == nil {
+				o.log.Error("outbox: sweep", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -187,6 +193,15 @@ func (o *Outbox) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// takeTurn reports whether this instance sweeps in the current window.
+func (o *Outbox) takeTurn(ctx context.Context) bool {
+	if o.cfg.State == nil {
+		return true
+	}
+	ok, err := miniback.TakeTurn(ctx, o.cfg.State, "outbox-sweep", o.cfg.SweepInterval, o.cfg.Now())
+	return err == nil && ok
 }
 
 // sweep republishes queued messages that have been due for a sweep

@@ -17,7 +17,8 @@ var _ miniback.EventStore = (*EventStore)(nil)
 // concurrent use, also from several instances: rollup rows are locked in
 // one order (miniback.SortedKeys), and a deadlock reruns the transaction.
 type EventStore struct {
-	db *DB
+	db    *DB
+	known miniback.KnownRows
 }
 
 // NewEventStore returns an EventStore on db, which must be open and migrated.
@@ -28,8 +29,9 @@ func NewEventStore(db *DB) *EventStore {
 // AddEvents implements miniback.EventStore.
 func (s *EventStore) AddEvents(ctx context.Context, batches []miniback.EventBatch, loc *time.Location) (int, error) {
 	n := 0
+	var seen map[string]int64
 	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
-		n = 0
+		n, seen = 0, map[string]int64{} // afresh when a deadlock reruns the transaction
 		r := miniback.NewRollup()
 		now := toMillis(s.db.Now())
 		insBatch, err := tx.PrepareContext(ctx, `INSERT IGNORE INTO event_batches (appid, id, stored_at) VALUES (?, ?, ?)`)
@@ -59,11 +61,12 @@ func (s *EventStore) AddEvents(ctx context.Context, batches []miniback.EventBatc
 				r.Add(b.AppID, e, loc)
 			}
 		}
-		return writeRollup(ctx, tx, r, now)
+		return s.writeRollup(ctx, tx, r, now, seen)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("mysql: add events: %w", err)
 	}
+	s.known.Commit(seen)
 	return n, nil
 }
 
@@ -75,17 +78,23 @@ func propsText(p []byte) string {
 }
 
 // writeRollup adds r to the rollup tables: a users column grows by the
-// actors that were new to its *_users table.
-func writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Rollup, now int64) error {
+// actors that were new to its *_users table. Rows known to be committed
+// already are skipped; seen collects the rows this transaction makes sure of.
+func (s *EventStore) writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Rollup, now int64, seen map[string]int64) error {
 	for _, k := range r.SortedNames() {
+		key := "n\x00" + k[0] + "\x00" + k[1]
+		if _, ok := s.known.Get(key); ok {
+			continue
+		}
+		seen[key] = 1
 		if _, err := tx.ExecContext(ctx, `INSERT IGNORE INTO event_names (appid, name, first_seen) VALUES (?, ?, ?)`, k[0], k[1], now); err != nil {
 			return err
 		}
 	}
-	if err := writeCounts(ctx, tx, r.Hours, "event_hours", "event_hour_users", "hour"); err != nil {
+	if err := s.writeCounts(ctx, tx, r.Hours, "event_hours", "event_hour_users", "hour", seen); err != nil {
 		return err
 	}
-	if err := writeCounts(ctx, tx, r.Days, "event_days", "event_day_users", "day"); err != nil {
+	if err := s.writeCounts(ctx, tx, r.Days, "event_days", "event_day_users", "day", seen); err != nil {
 		return err
 	}
 	first, err := tx.PrepareContext(ctx, `INSERT INTO event_first_days (appid, day, name, user_key) VALUES (?, ?, ?, ?)
@@ -95,14 +104,20 @@ func writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Rollup, now int64)
 	}
 	defer first.Close()
 	for _, k := range r.SortedFirst() {
-		if _, err := first.ExecContext(ctx, k.AppID, int64(r.First[k]), k.Name, k.User); err != nil {
+		d := int64(r.First[k])
+		key := "f\x00" + k.AppID + "\x00" + k.Name + "\x00" + k.User
+		if old, ok := s.known.Get(key); ok && old <= d {
+			continue // the stored first day is already this early
+		}
+		seen[key] = d
+		if _, err := first.ExecContext(ctx, k.AppID, d, k.Name, k.User); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func writeCounts(ctx context.Context, tx *sql.Tx, m map[miniback.RollupKey]*miniback.RollupCount, table, usersTable, col string) error {
+func (s *EventStore) writeCounts(ctx context.Context, tx *sql.Tx, m map[miniback.RollupKey]*miniback.RollupCount, table, usersTable, col string, seen map[string]int64) error {
 	insUser, err := tx.PrepareContext(ctx, `INSERT IGNORE INTO `+usersTable+` (appid, `+col+`, name, user_key) VALUES (?, ?, ?, ?)`)
 	if err != nil {
 		return err
@@ -118,6 +133,11 @@ func writeCounts(ctx context.Context, tx *sql.Tx, m map[miniback.RollupKey]*mini
 		c := m[k]
 		var fresh int64
 		for _, u := range c.Users {
+			key := col + "\x00" + k.AppID + "\x00" + k.Name + "\x00" + strconv.FormatInt(k.Time, 10) + "\x00" + u
+			if _, ok := s.known.Get(key); ok {
+				continue // counted by an earlier commit
+			}
+			seen[key] = 1
 			res, err := insUser.ExecContext(ctx, k.AppID, k.Time, k.Name, u)
 			if err != nil {
 				return err

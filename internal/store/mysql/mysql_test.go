@@ -46,6 +46,7 @@ func TestConformance(t *testing.T) {
 		Messages: mysql.NewMessageStore(db),
 		Media:    mysql.NewMediaStore(db),
 		Stats:    mysql.NewStatsStore(db),
+		Purge:    mysql.NewPurgeStore(db),
 		Events:   mysql.NewEventStore(db),
 		Datacube: mysql.NewDatacubeStore(db),
 	}

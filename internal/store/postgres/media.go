@@ -126,23 +126,40 @@ func (s *MediaStore) FinishMediaCheck(ctx context.Context, appid, traceID, statu
 // Code implements miniback.MediaStore.
 func (s *MediaStore) Code(ctx context.Context, appid, key string) (*miniback.Code, error) {
 	var c miniback.Code
-	var created int64
+	var created, used int64
 	err := s.db.db.QueryRowContext(ctx, `
-		SELECT appid, key, content_type, image, created_at FROM codes
+		SELECT appid, key, content_type, image, created_at, used_at FROM codes
 		WHERE appid = $1 AND key = $2`, appid, key).
-		Scan(&c.AppID, &c.Key, &c.ContentType, &c.Image, &created)
+		Scan(&c.AppID, &c.Key, &c.ContentType, &c.Image, &created, &used)
 	if err := notFound(err, "code", "code"); err != nil {
 		return nil, err
 	}
 	c.CreatedAt = fromMillis(created)
+	s.markUsed(ctx, appid, key, used)
 	return &c, nil
+}
+
+// codeUseGranularity is how stale a code's used_at may get before a read
+// writes it again: reads of a popular code stay reads.
+const codeUseGranularity = time.Hour
+
+// markUsed moves the code's used_at to now when it is older than
+// codeUseGranularity. A failure is ignored: the read succeeded, and the
+// worst outcome is that the code is trimmed a little early.
+func (s *MediaStore) markUsed(ctx context.Context, appid, key string, used int64) {
+	now := toMillis(s.db.Now())
+	if now-used < codeUseGranularity.Milliseconds() {
+		return
+	}
+	_, _ = s.db.db.ExecContext(ctx, `UPDATE codes SET used_at = $1 WHERE appid = $2 AND key = $3 AND used_at < $4`,
+		now, appid, key, now)
 }
 
 // PutCode implements miniback.MediaStore with one insert that does nothing
 // when the key is taken.
 func (s *MediaStore) PutCode(ctx context.Context, c *miniback.Code) error {
 	_, err := s.db.db.ExecContext(ctx, `
-		INSERT INTO codes (appid, key, content_type, image, created_at) VALUES ($1, $2, $3, $4, $5)
+		INSERT INTO codes (appid, key, content_type, image, created_at, used_at) VALUES ($1, $2, $3, $4, $5, $5)
 		ON CONFLICT (appid, key) DO NOTHING`,
 		c.AppID, c.Key, c.ContentType, nonNilBytes(c.Image), toMillis(c.CreatedAt))
 	if err != nil {

@@ -46,6 +46,7 @@ func TestConformance(t *testing.T) {
 		Messages: postgres.NewMessageStore(db),
 		Media:    postgres.NewMediaStore(db),
 		Stats:    postgres.NewStatsStore(db),
+		Purge:    postgres.NewPurgeStore(db),
 		Events:   postgres.NewEventStore(db),
 		Datacube: postgres.NewDatacubeStore(db),
 	}

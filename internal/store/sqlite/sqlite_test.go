@@ -44,6 +44,7 @@ func TestConformance(t *testing.T) {
 			Messages: sqlite.NewMessageStore(db),
 			Media:    sqlite.NewMediaStore(db),
 			Stats:    sqlite.NewStatsStore(db),
+			Purge:    sqlite.NewPurgeStore(db),
 			Events:   sqlite.NewEventStore(db),
 			Datacube: sqlite.NewDatacubeStore(db),
 		}
@@ -73,6 +74,7 @@ func TestConformanceSharedDB(t *testing.T) {
 		Messages: sqlite.NewMessageStore(db),
 		Media:    sqlite.NewMediaStore(db),
 		Stats:    sqlite.NewStatsStore(db),
+		Purge:    sqlite.NewPurgeStore(db),
 		Events:   sqlite.NewEventStore(db),
 		Datacube: sqlite.NewDatacubeStore(db),
 	}

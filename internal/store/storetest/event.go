@@ -225,12 +225,18 @@ func testAddEventsOnce(t *testing.T, open OpenFunc) {
 	if err != nil || n != 1 {
 		t.Fatalf("AddEvents = %d, %v; want 1", n, err)
 	}
+	// u1 again on day 0: one more event, no new user (a store may skip
+	// rollup rows it knows are there).
+	more := []miniback.EventBatch{{AppID: f.appid, ID: "b6", Events: []miniback.Event{ev(f.u1, "open", local(0, 12, 0), `{}`)}}}
+	if n, err := st.Events.AddEvents(ctx, more, shanghai); err != nil || n != 1 {
+		t.Fatalf("AddEvents = %d, %v; want 1", n, err)
+	}
 	got, err := st.Events.Series(ctx, miniback.SeriesQuery{AppID: f.appid, Name: "open", From: local(0, 0, 0), To: local(3, 0, 0), Loc: shanghai})
 	if err != nil {
 		t.Fatal(err)
 	}
 	same(t, "daily open", points(got), []pt{
-		{T: "2026-11-21T00:00:00+08:00", Count: 3, Users: 2},
+		{T: "2026-11-21T00:00:00+08:00", Count: 4, Users: 2},
 		{T: "2026-11-22T00:00:00+08:00", Count: 2, Users: 2},
 		{T: "2026-11-23T00:00:00+08:00", Count: 1, Users: 1},
 	})

@@ -31,6 +31,7 @@ type Stores struct {
 	Stats    miniback.StatsStore
 	Events   miniback.EventStore
 	Datacube miniback.DatacubeStore
+	Purge    miniback.PurgeStore
 }
 
 // OpenFunc opens the stores under test for t and arranges their cleanup.
@@ -88,6 +89,10 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Media", testMedia},
 		{"MediaCheck", testMediaCheck},
 		{"Code", testCode},
+		{"PurgeSessions", testPurgeSessions},
+		{"PurgeInbox", testPurgeInbox},
+		{"PurgeMessages", testPurgeMessages},
+		{"TrimCodes", testTrimCodes},
 		{"Stats", testStats},
 		{"EventSeries", testEventSeries},
 		{"EventFunnel", testEventFunnel},

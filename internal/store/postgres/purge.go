@@ -1,0 +1,71 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/miniback/miniback"
+)
+
+var _ miniback.PurgeStore = (*PurgeStore)(nil)
+
+// PurgeStore deletes old rows of a DB in batches. It is safe for
+// concurrent use.
+type PurgeStore struct {
+	db *DB
+}
+
+// NewPurgeStore returns a PurgeStore on db, which must be open and migrated.
+func NewPurgeStore(db *DB) *PurgeStore {
+	return &PurgeStore{db: db}
+}
+
+// deleted runs one batch delete and counts its rows.
+func (s *PurgeStore) deleted(ctx context.Context, op, query string, args ...any) (int, error) {
+	res, err := s.db.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: %s: %w", op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("postgres: %s: %w", op, err)
+	}
+	return int(n), nil
+}
+
+// PurgeSessions implements miniback.PurgeStore; the refresh tokens go by
+// ON DELETE CASCADE.
+func (s *PurgeStore) PurgeSessions(ctx context.Context, expiredBefore, revokedBefore time.Time, limit int) (int, error) {
+	return s.deleted(ctx, "purge sessions", `DELETE FROM sessions WHERE id IN (
+		SELECT id FROM sessions WHERE expires_at < $1
+		UNION SELECT id FROM sessions WHERE revoked_at < $2 LIMIT $3)`,
+		toMillis(expiredBefore), toMillis(revokedBefore), limit)
+}
+
+// PurgeInbox implements miniback.PurgeStore.
+func (s *PurgeStore) PurgeInbox(ctx context.Context, before time.Time, limit int) (int, error) {
+	return s.deleted(ctx, "purge inbox", `DELETE FROM inbox WHERE id IN (
+		SELECT id FROM inbox WHERE status IN ($1, $2) AND received_at < $3 LIMIT $4)`,
+		miniback.InboxHandled, miniback.InboxFailed, toMillis(before), limit)
+}
+
+// PurgeMessages implements miniback.PurgeStore.
+func (s *PurgeStore) PurgeMessages(ctx context.Context, before time.Time, limit int) (int, error) {
+	return s.deleted(ctx, "purge messages", `DELETE FROM messages WHERE id IN (
+		SELECT id FROM messages WHERE status IN ($1, $2) AND created_at < $3 LIMIT $4)`,
+		miniback.MessageSent, miniback.MessageFailed, toMillis(before), limit)
+}
+
+// TrimCodes implements miniback.PurgeStore.
+func (s *PurgeStore) TrimCodes(ctx context.Context, keep, limit int) (int, error) {
+	var n int
+	if err := s.db.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM codes`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: trim codes: %w", err)
+	}
+	if n <= keep {
+		return 0, nil
+	}
+	return s.deleted(ctx, "trim codes", `DELETE FROM codes WHERE (appid, key) IN (
+		SELECT appid, key FROM codes ORDER BY used_at LIMIT $1)`, min(n-keep, limit))
+}
