@@ -163,6 +163,17 @@ func TestRateLimitPerIPAndTrustedProxies(t *testing.T) {
 		}
 	}
 
+	// push_per_app limits an app's pushes (WeChat retries a 429 later).
+	e = startMain(t, func(c *config.Config) { c.Limits.PushPerApp = config.Rate{N: 1, Per: time.Hour} })
+	for i, want := range []int{200, 429} {
+		var ans struct{ Status int }
+		e.do("POST", "/sandbox/push", "", map[string]any{"appid": config.DemoAppID, "message": map[string]any{
+			"ToUserName": "gh_1", "FromUserName": "o", "CreateTime": time.Now().Unix(), "MsgType": "text", "Content": "hi", "MsgId": 800 + i}}, &ans)
+		if ans.Status != want {
+			t.Fatalf("push %d with push_per_app 1/h: %d, want %d", i, ans.Status, want)
+		}
+	}
+
 	// Without trust, X-Forwarded-For is ignored: a client cannot pick a fresh address.
 	e = startMain(t, limit)
 	e.raw("GET", me, nil, from("10.0.0.1"))

@@ -173,6 +173,13 @@ func TestGatewayIdentityHeadersAndSpoofing(t *testing.T) {
 	if got.Get("X-Miniback-User-Id") != "" || got.Get("X-Miniback-Openid") != "" || got.Get("X-Miniback-Appid") != config.DemoAppID {
 		t.Fatalf("anonymous identity headers: %v", got)
 	}
+	// optional with a token: the caller's identity; a bad token is refused, not made anonymous.
+	if st, _, _ = e.raw("GET", shop+"public/list", nil, map[string]string{"Authorization": "Bearer " + l.AccessToken}); st != 200 || up.last(t).Header.Get("X-Miniback-User-Id") != fmt.Sprint(l.User.ID) {
+		t.Fatalf("optional with a token: %d %v", st, up.last(t).Header)
+	}
+	if st, _, _ = e.raw("GET", shop+"public/list", nil, map[string]string{"Authorization": "Bearer garbage"}); st != 401 {
+		t.Fatalf("optional with a bad token: %d", st)
+	}
 	// none: no appid, no identity, any path.
 	if st, _, body = e.raw("DELETE", "/svc/x", nil, map[string]string{"Authorization": "Bearer " + l.AccessToken}); st != 200 || body != "upstream DELETE /x" {
 		t.Fatalf("auth none: %d %q", st, body)

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -34,7 +33,12 @@ const sandboxMerchantSerial = "5A0000000000000000000000000000000000SBX"
 func (m *Main) openPay(self string) (*pay.Service, error) {
 	cfg := m.Config
 	apps := map[string]*pay.App{}
-	hc := &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 32, IdleConnTimeout: 90 * time.Second}}
+	// WeChat Pay's host gets circuit breakers of its own (SPEC §14.2).
+	breakers, err := weChatTransport(cfg, m.Metrics, m.Logger.With("component", "wechatpay"))
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Transport: breakers}
 	sandboxed := cfg.WeChat.PayAPIBase == config.APIBaseSandbox
 	base := cfg.WeChat.PayAPIBase
 	if sandboxed {
@@ -65,7 +69,7 @@ func (m *Main) openPay(self string) (*pay.Service, error) {
 		Help: "WeChat Pay notifications received, by result (ok, bad_signature, bad_body, mismatch, unknown, error)."}, []string{"result"})
 	m.Registry.MustRegister(counter)
 	svc := &pay.Service{Store: m.DB.Pay, Users: m.DB.Users, State: m.State, Apps: apps,
-		Logger: m.Logger.With("component", "pay"), Notifications: counter, Instance: instanceID()}
+		Logger: m.Logger.With("component", "pay"), Notifications: counter, Instance: instanceID(), Queue: m.Queue}
 	if m.tunePay != nil {
 		m.tunePay(svc)
 	}

@@ -468,3 +468,30 @@ func jsonInt(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// TestPayBreakerOpens: WeChat Pay failing opens its own circuit breaker;
+// calls then fail at once with 503 wechat_unavailable and Retry-After, and
+// pass again once it heals.
+func TestPayBreakerOpens(t *testing.T) {
+	pe := &payEnv{hooks: &hookRecorder{}}
+	pe.testEnv = startMainWith(t, func(c *config.Config) {
+		withAdmin(c)
+		c.Breaker.Failures, c.Breaker.OpenFor, c.Breaker.Probes = 3, time.Second, 1
+	}, nil)
+	l := pe.login("brook")
+	pe.createOrder(l.User.ID, "order_breaker_1", 100)
+	pe.fault(map[string]any{"path": "/v3/pay/transactions/jsapi", "code": "SYSTEM_ERROR", "count": 3})
+	var e payErrorAnswer
+	if st, _ := pe.do("POST", mini+"/orders/order_breaker_1/pay", l.AccessToken, nil, &e); st != 503 || e.Error.Code != "wechat_busy" {
+		t.Fatalf("SYSTEM_ERROR ×3: %d %+v", st, e)
+	}
+	// The faults are spent: an answer now could only come from the breaker.
+	st, h := pe.do("POST", mini+"/orders/order_breaker_1/pay", l.AccessToken, nil, &e)
+	if st != 503 || e.Error.Code != "wechat_unavailable" || h.Get("Retry-After") == "" {
+		t.Fatalf("open breaker: %d %+v %v", st, e, h)
+	}
+	pe.waitFor("the pay breaker to close", func() bool {
+		st, _ := pe.do("POST", mini+"/orders/order_breaker_1/pay", l.AccessToken, nil, nil)
+		return st == 200
+	})
+}

@@ -2,8 +2,12 @@ package gateway
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -107,5 +111,43 @@ func TestBreakerOpensAfterFailuresAndRatio(t *testing.T) {
 	}
 	if b.State() != "open" {
 		t.Fatalf("ratio: %s", b.State())
+	}
+}
+
+func TestHostBreakersCountWeChatBusyNotRefusals(t *testing.T) {
+	body := `{"errcode":40001,"errmsg":"invalid credential"}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	hb := &HostBreakers{Config: BreakerConfig{Failures: 2, Ratio: 1, MinCalls: 100, Window: time.Minute, OpenFor: time.Hour, Probes: 1}}
+	c := &http.Client{Transport: hb}
+	get := func() error {
+		resp, err := c.Get(srv.URL + "/cgi-bin/x")
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != body {
+			t.Fatalf("the answer was changed: %q", b)
+		}
+		return nil
+	}
+	for range 3 { // WeChat refusing the request is not WeChat failing
+		if err := get(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body = `{"errcode":-1,"errmsg":"system error"}`
+	get()
+	get()
+	var open *OpenError
+	if err := get(); !errors.As(err, &open) || open.RetryAfter < 59*time.Minute {
+		t.Fatalf("after two -1: %v", err)
+	}
+	if hb.Wait(strings.TrimPrefix(srv.URL, "http://")) <= 0 {
+		t.Fatal("Wait is 0 while open")
 	}
 }

@@ -147,8 +147,9 @@ func (m *Metrics) newGuards() {
 	}, []string{"limit"})
 }
 
-// zero creates the series whose label values are known up front, so that
-// rate() and alerts see them from the first scrape.
+// zero creates the series whose label values are known up front (logins
+// and pushes per app, handler runs per handler, outbound messages per
+// kind), so that rate() and alerts see them from the first scrape.
 func (m *Metrics) zero(o Options) {
 	for _, app := range o.AppIDs {
 		for _, r := range []string{LoginCreated, LoginExisting, LoginInvalidCode, LoginError} {
@@ -156,6 +157,11 @@ func (m *Metrics) zero(o Options) {
 		}
 		for _, r := range pushResults {
 			m.pushReceived.WithLabelValues(app, r)
+		}
+	}
+	for _, h := range o.Handlers {
+		for _, r := range []string{HandledOK, HandledFailed, HandledRetried} {
+			m.pushHandled.WithLabelValues(h, r)
 		}
 	}
 	for _, kind := range []string{"customer", "subscribe"} {

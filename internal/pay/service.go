@@ -6,11 +6,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/gateway"
+	"github.com/miniback/miniback/internal/queue"
 	"github.com/miniback/miniback/wechatpay"
 )
 
@@ -45,10 +48,18 @@ type Service struct {
 	Notifications *prometheus.CounterVec
 	// Webhook posts business events; default a client with a 10 s timeout.
 	Webhook *http.Client
+	// Queue carries business events to the webhook: Run publishes pending
+	// events (the database keeps them until delivered) and consumes them,
+	// with the queue's redelivery and backoff. nil delivers from Run's
+	// loop directly.
+	Queue *queue.Queue
 	// Tick is how often Run looks for due work; default 5 s.
 	Tick time.Duration
 	// Instance names this process in the reconciliation lease.
 	Instance string
+
+	mu        sync.Mutex
+	published map[string]time.Time // event id → when handed to the queue
 }
 
 func (s *Service) now() time.Time {
@@ -83,7 +94,11 @@ func wechatPayError(err error) error {
 		return &miniback.Error{Code: codeOf(e), Message: "WeChat Pay answered " + e.Code + ": " + e.Message, WeChatPayCode: e.Code, Err: err}
 	}
 	var ne net.Error
+	var open *gateway.OpenError
 	switch {
+	case errors.As(err, &open):
+		return &miniback.Error{Code: miniback.ECodeWeChatUnavailable, RetryAfter: open.RetryAfter, Err: err,
+			Message: "WeChat Pay is failing; miniback stopped calling it for a while (its circuit breaker is open)"}
 	case errors.Is(err, wechatpay.ErrSignature):
 		return miniback.WrapError(miniback.ECodeWeChatConfig, "WeChat Pay's answer failed its signature check", err)
 	case errors.Is(err, context.DeadlineExceeded):
