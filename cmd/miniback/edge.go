@@ -30,6 +30,11 @@ func breakerConfig(cfg config.Config, mt *metrics.Metrics, log *slog.Logger) gat
 				mt.SetCircuitState(name, circuitStates[to])
 			}
 		},
+		OnCreate: func(name string) {
+			if mt != nil {
+				mt.SetCircuitState(name, metrics.CircuitClosed)
+			}
+		},
 	}
 }
 
@@ -39,9 +44,13 @@ var circuitStates = map[string]int{"closed": metrics.CircuitClosed, "half-open":
 // weChatTransport is the transport of every WeChat client: the system roots
 // plus wechat.ca_file, behind one circuit breaker per WeChat host.
 func weChatTransport(cfg config.Config, mt *metrics.Metrics, log *slog.Logger) (*gateway.HostBreakers, error) {
+	// Every login calls code2session: under load hundreds of calls are in
+	// flight to one host; keep that many connections for reuse rather
+	// than open one (TCP and TLS) per call.
 	t := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
-		MaxIdleConnsPerHost: 64,
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 5 * time.Second,
 		ForceAttemptHTTP2:   true,

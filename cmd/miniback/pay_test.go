@@ -495,3 +495,34 @@ func TestPayBreakerOpens(t *testing.T) {
 		return st == 200
 	})
 }
+
+// TestPayOnEngines runs a payment and a refund through HTTP on MySQL and
+// PostgreSQL: created → paying → paid (from the notification) → partly
+// refunded, with one order.paid event.
+func TestPayOnEngines(t *testing.T) {
+	for _, eng := range engines {
+		t.Run(eng.name, func(t *testing.T) {
+			u := eng.url(t)
+			pe := &payEnv{hooks: &hookRecorder{}}
+			hooks := httptest.NewServer(pe.hooks)
+			defer hooks.Close()
+			pe.testEnv = startMainWith(t, func(c *config.Config) {
+				withAdmin(c)
+				c.Database.URL = u
+				c.SandboxOpts.PayTimeScale = 0.0005
+				c.Apps[0].Pay.WebhookURL = hooks.URL
+			}, func(m *Main) { m.tunePay = func(s *pay.Service) { s.Tick = 20 * time.Millisecond } })
+			l := pe.login("lena")
+			pe.createOrder(l.User.ID, "order_engine_1", 100)
+			pe.payArgs(l.AccessToken, "order_engine_1")
+			pe.confirm("order_engine_1")
+			pe.waitFor("paid", func() bool { return pe.order("order_engine_1").Status == "paid" })
+			if st, _ := pe.do("POST", admin+"/orders/order_engine_1/refunds", adminKey, map[string]any{"amount": 40, "out_refund_no": "refund_engine_1"}, nil); st != 202 {
+				t.Fatalf("refund: %d", st)
+			}
+			pe.do("POST", "/sandbox/pay/refund-result", "", map[string]string{"appid": config.DemoAppID, "out_refund_no": "refund_engine_1", "status": "SUCCESS"}, nil)
+			pe.waitFor("refunded", func() bool { return pe.order("order_engine_1").Refunded == 40 })
+			pe.waitFor("webhook", func() bool { return pe.hooks.count("order.paid", "order_engine_1") == 1 })
+		})
+	}
+}

@@ -20,8 +20,8 @@ type Config struct {
 	MaxPerUserPerDay int
 	// Loc is where days begin for rollups and queries. Default Asia/Shanghai.
 	Loc *time.Location
-	// DatacubeAt is the Beijing time of day of the daily pull; DatacubeOff
-	// disables it. Default 06:00.
+	// DatacubeAt is the Beijing time of day of the daily pull, from
+	// midnight (0 is midnight); DatacubeOff disables it.
 	DatacubeAt  time.Duration
 	DatacubeOff bool
 	// RetainEvents is how long raw events are kept. Default 90 days.
@@ -45,9 +45,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Loc == nil {
 		c.Loc = beijing
-	}
-	if c.DatacubeAt == 0 {
-		c.DatacubeAt = 6 * time.Hour
 	}
 	if c.RetainEvents <= 0 {
 		c.RetainEvents = 90 * 24 * time.Hour

@@ -65,7 +65,7 @@ func (s *InboxStore) AddInbox(ctx context.Context, m *miniback.InboxMessage) (bo
 	}
 	created := false
 	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `
+		err := s.db.txRow(ctx, tx, `
 			INSERT INTO inbox (appid, dedup_key, msg_type, event, from_user, create_time,
 				message, status, error, received_at, handled_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -81,7 +81,7 @@ func (s *InboxStore) AddInbox(ctx context.Context, m *miniback.InboxMessage) (bo
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		return scanInbox(tx.QueryRowContext(ctx,
+		return scanInbox(s.db.txRow(ctx, tx,
 			`SELECT `+inboxColumns+` FROM inbox WHERE appid = ? AND dedup_key = ?`,
 			m.AppID, m.DedupKey), m)
 	})
@@ -97,7 +97,7 @@ func (s *InboxStore) AddInbox(ctx context.Context, m *miniback.InboxMessage) (bo
 // InboxMessage implements miniback.InboxStore.
 func (s *InboxStore) InboxMessage(ctx context.Context, appid string, id int64) (*miniback.InboxMessage, error) {
 	var m miniback.InboxMessage
-	err := scanInbox(s.db.read.QueryRowContext(ctx,
+	err := scanInbox(s.db.readRow(ctx,
 		`SELECT `+inboxColumns+` FROM inbox WHERE appid = ? AND id = ?`, appid, id), &m)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -125,7 +125,7 @@ func (s *InboxStore) Inbox(ctx context.Context, appid string, q miniback.InboxQu
 
 // FinishInbox implements miniback.InboxStore.
 func (s *InboxStore) FinishInbox(ctx context.Context, id int64, status, errText string, now time.Time) error {
-	res, err := s.db.write.ExecContext(ctx,
+	res, err := s.db.writeExec(ctx,
 		`UPDATE inbox SET status = ?, error = ?, handled_at = ? WHERE id = ?`,
 		status, errText, toMillis(now), id)
 	if err != nil {

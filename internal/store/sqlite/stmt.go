@@ -111,3 +111,13 @@ func (db *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any)
 	db.writeStmts.want(query)
 	return tx.ExecContext(ctx, query, args...)
 }
+
+// writeExec runs one statement on the write pool outside a transaction,
+// prepared.
+func (db *DB) writeExec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := db.writeStmts.prepare(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
