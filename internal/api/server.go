@@ -79,7 +79,7 @@ type Server struct {
 	identities identityCache
 }
 
-// Portal is the message-push endpoint (package push).
+// Portal is the message-push endpoint /wx/portal/{appid} (internal/inbox).
 type Portal interface {
 	ServeVerify(w http.ResponseWriter, r *http.Request) error
 	ServeMessage(w http.ResponseWriter, r *http.Request) error
@@ -156,12 +156,6 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 			s.writeError(w, r, err)
 		}
 	}))
-}
-
-// Handle registers an extra route through the same error adapter; later
-// features (push, admin) and embedders use it. Call it after Handler.
-func (s *Server) Handle(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
-	s.handle(pattern, h)
 }
 
 // handleNoRoute tells an unknown path (404) from a known one called with
