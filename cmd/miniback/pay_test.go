@@ -526,3 +526,53 @@ func TestPayOnEngines(t *testing.T) {
 		})
 	}
 }
+
+// TestPayCloseAndLists: closing an unpaid order closes it at WeChat Pay
+// too; a closed order cannot be paid and a paid one cannot be closed;
+// listings page newest first and show users their own orders only.
+func TestPayCloseAndLists(t *testing.T) {
+	pe := startPay(t)
+	l := pe.login("lena")
+	other := pe.login("otto")
+	pe.createOrder(l.User.ID, "order_list_001", 100)
+	pe.createOrder(l.User.ID, "order_list_002", 200)
+	pe.createOrder(other.User.ID, "order_list_003", 300)
+	pe.payArgs(l.AccessToken, "order_list_001")
+	var o orderAnswer
+	if st, _ := pe.do("POST", admin+"/orders/order_list_001/close", adminKey, nil, &o); st != 200 || o.Status != "closed" {
+		t.Fatalf("close: %d %+v", st, o)
+	}
+	if s := pe.m.Sandbox.TradeState(config.DemoMchID, "order_list_001"); s != "CLOSED" {
+		t.Fatalf("WeChat Pay's state after close: %q", s)
+	}
+	var e payErrorAnswer
+	if st, _ := pe.do("POST", mini+"/orders/order_list_001/pay", l.AccessToken, nil, &e); st != 409 || e.Error.Code != "order_closed" {
+		t.Fatalf("pay a closed order: %d %+v", st, e)
+	}
+	pe.payArgs(l.AccessToken, "order_list_002")
+	pe.confirm("order_list_002")
+	pe.waitFor("paid", func() bool { return pe.order("order_list_002").Status == "paid" })
+	if st, _ := pe.do("POST", admin+"/orders/order_list_002/close", adminKey, nil, &e); st != 409 || e.Error.Code != "order_paid" {
+		t.Fatalf("close a paid order: %d %+v", st, e)
+	}
+	pe.waitFor("order.closed", func() bool { return pe.hooks.count("order.closed", "order_list_001") == 1 })
+
+	type page struct {
+		Orders     []orderAnswer `json:"orders"`
+		NextCursor string        `json:"next_cursor"`
+	}
+	var p1, p2, paid, mine page
+	pe.do("GET", admin+"/orders?limit=2", adminKey, nil, &p1)
+	pe.do("GET", admin+"/orders?limit=2&cursor="+p1.NextCursor, adminKey, nil, &p2)
+	if len(p1.Orders) != 2 || p1.Orders[0].OutTradeNo != "order_list_003" || len(p2.Orders) != 1 || p2.Orders[0].OutTradeNo != "order_list_001" || p2.NextCursor != "" {
+		t.Fatalf("pages: %+v / %+v", p1, p2)
+	}
+	pe.do("GET", admin+"/orders?status=paid", adminKey, nil, &paid)
+	pe.do("GET", mini+"/orders", other.AccessToken, nil, &mine)
+	if len(paid.Orders) != 1 || paid.Orders[0].OutTradeNo != "order_list_002" || len(mine.Orders) != 1 || mine.Orders[0].OutTradeNo != "order_list_003" {
+		t.Fatalf("paid: %+v; otto's: %+v", paid, mine)
+	}
+	if st, _ := pe.do("GET", admin+"/orders?status=lost", adminKey, nil, &e); st != 400 {
+		t.Fatalf("bad status filter: %d", st)
+	}
+}
