@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/miniback/miniback/internal/analytics"
 	"github.com/miniback/miniback/internal/api"
 	"github.com/miniback/miniback/internal/config"
 	"github.com/miniback/miniback/internal/inbox"
@@ -71,7 +72,7 @@ func enabledLimits(l config.Limits) []string {
 func (m *Main) registerPoolMetrics(dbStats func() sql.DBStats) {
 	m.Registry.MustRegister(
 		metrics.DBCollector{Stats: dbStats},
-		metrics.QueueCollector{Consumers: []string{"inbox", "outbox"}, Pending: m.Queue.Pending},
+		metrics.QueueCollector{Consumers: []string{"inbox", "outbox", analytics.Consumer}, Pending: m.Queue.Pending},
 	)
 }
 

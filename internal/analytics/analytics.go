@@ -70,6 +70,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Consumer is the durable queue consumer of event batches (its pending
+// messages are miniback_queue_pending_messages{consumer="analytics-events"}).
+const Consumer = "analytics-events"
+
 // beijing is WeChat's day, in which the datacube counts.
 var beijing = time.FixedZone("CST", 8*3600)
 
@@ -115,7 +119,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.queue != nil {
 		writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
 		wg.Go(func() { s.writeLoop(writerCtx) })
-		c, err := s.queue.ConsumeWorkers(ctx, "analytics-events", s.queue.Subject("events", "*"), s.cfg.Writers, s.handleBatch)
+		c, err := s.queue.ConsumeWorkers(ctx, Consumer, s.queue.Subject("events", "*"), s.cfg.Writers, s.handleBatch)
 		if err != nil {
 			stopWriter()
 			wg.Wait()

@@ -51,13 +51,17 @@ type Server struct {
 	// State, when set, is shared by every instance of the deployment: a
 	// mini-program code asked for on several instances at once is then
 	// fetched from WeChat by one of them (see fetchCode).
-	State      miniback.StateStore
-	RefreshTTL time.Duration
-	Ready      []Check
-	Pay        PayService // nil: no pay routes
-	Logger     *slog.Logger
-	Registry   *prometheus.Registry // served at /metrics; nil: no /metrics route (metrics.listen serves it)
-	Metrics    *metrics.Metrics     // nil: private metrics nothing exposes
+	State miniback.StateStore
+	// Unavailable, when set, tells the errors of a dependency that cannot
+	// serve now (database, state store, queue down, read-only, full) from
+	// bugs: they are answered 503 unavailable instead of 500.
+	Unavailable func(error) bool
+	RefreshTTL  time.Duration
+	Ready       []Check
+	Pay         PayService // nil: no pay routes
+	Logger      *slog.Logger
+	Registry    *prometheus.Registry // served at /metrics; nil: no /metrics route (metrics.listen serves it)
+	Metrics     *metrics.Metrics     // nil: private metrics nothing exposes
 	// NoRequestLog stops the one log line per request (log.requests:
 	// false); the metrics still count every request.
 	NoRequestLog bool

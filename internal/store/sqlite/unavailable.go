@@ -82,3 +82,15 @@ func (db *DB) ProbeWrite(ctx context.Context) error {
 	}
 	return nil
 }
+
+// IsUnavailable reports whether err, unclassified by the store, says the
+// database cannot serve now (the codes unavailable classifies, or a
+// statement that timed out); the API's error writer answers such errors
+// 503 like the ones the store classified itself.
+func IsUnavailable(err error) bool {
+	var me *miniback.Error
+	if errors.As(unavailable(err), &me) && me.Code == miniback.ECodeUnavailable {
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded)
+}
