@@ -169,6 +169,9 @@ type PayStore interface {
 	PendingPayEvents(ctx context.Context, limit int) ([]*PayEvent, error)
 	// FinishPayEvent marks an event delivered (or given up).
 	FinishPayEvent(ctx context.Context, id string, now time.Time) error
+	// PayEventDone reports whether the event was finished; an unknown id
+	// counts as done.
+	PayEventDone(ctx context.Context, id string) (bool, error)
 }
 
 // OrderRequest is the admin API's body creating an order (SPEC §13).

@@ -4,34 +4,6 @@ import (
 	"net/http"
 )
 
-// routes registers the WeChat API paths and the control routes. Methods
-// are checked by the handlers, so a wrong method gets WeChat's 43001/43002
-// rather than a bare 405.
-func (s *Server) routes() *http.ServeMux {
-	mux := http.NewServeMux()
-	handle := func(path string, h handlerFunc) { mux.Handle(path, s.adapt(h)) }
-
-	handle("/cgi-bin/token", s.handleToken)
-	handle("/cgi-bin/stable_token", s.handleStableToken)
-	handle("/sns/jscode2session", s.handleJSCode2Session)
-	handle("/wxa/checksession", s.authed(http.MethodGet, s.handleCheckSession))
-	handle("/wxa/business/getuserphonenumber", s.authed(http.MethodPost, s.handleGetPhoneNumber))
-	s.routesPart2(handle)
-	s.datacubeRoutes(handle)
-
-	handle("/sandbox/login", s.handleControlLogin)
-	handle("/sandbox/phone-code", s.handleControlPhoneCode)
-	handle("/sandbox/userinfo", s.handleControlUserInfo)
-	handle("/sandbox/phone-encrypted", s.handleControlPhoneEncrypted)
-	handle("/sandbox/faults", s.handleControlFaults)
-	handle("/sandbox/calls", s.handleControlCalls)
-	mux.Handle("/", s.adapt(func(http.ResponseWriter, *http.Request) error {
-		// The real platform answers unknown API paths this way.
-		return wxErr(-1, "system error (sandbox: no such API)")
-	}))
-	return mux
-}
-
 func (s *Server) handleControlLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := controlMethod(r, http.MethodPost); err != nil {
 		return err

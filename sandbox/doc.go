@@ -126,6 +126,8 @@
 //	                               {"probe":true} | {"notify_fault":"amount|signature|stale|serial|probe"}   Server.InjectPayFault
 //	DELETE /sandbox/pay/faults     clears them.
 //	GET  /sandbox/pay/notifications?out_trade_no=|out_refund_no=  → {"deliveries":[…]}   Server.Deliveries
+//	    (Server.TradeState and Server.RefundStatus show, to tests, what WeChat
+//	    Pay did behind an answer the backend never received.)
 //
 // Server.SessionKey exists for tests only: it reveals a user's current
 // session_key, which the real platform gives to the backend alone.

@@ -147,7 +147,10 @@ func ingestFixture(t *testing.T, e *testEnv) (u1 string) {
 	waitFor(t, func() bool {
 		var s seriesAnswer
 		e.query("events?name=view&from="+dateOf(0)+"&to="+dateOf(1), &s)
-		return len(s.Series) == 2 && s.Series[0].Count+s.Series[1].Count == 3 && e.openCount() == 6
+		var logins seriesAnswer
+		e.query("events?name=login&from="+dateOf(5)+"&to="+dateOf(5), &logins)
+		return len(s.Series) == 2 && s.Series[0].Count+s.Series[1].Count == 3 && e.openCount() == 6 &&
+			len(logins.Series) == 1 && logins.Series[0].Count == 3
 	})
 	return tok1
 }
@@ -198,10 +201,14 @@ func TestAnalyticsOverHTTP(t *testing.T) {
 
 	var r struct{ Cohorts []miniback.Cohort }
 	e.query("retention?from="+dateOf(0)+"&to="+dateOf(1), &r)
+	// Today (day 5) the three users logged in: miniback's own "login" events.
 	wantEqual(t, "retention", r.Cohorts, []miniback.Cohort{
-		{Day: d(0), Users: 3, Retained: []int64{3, 2, 0, 1, 0, 0}},
-		{Day: d(1), Users: 1, Retained: []int64{1, 0, 0, 0, 0}},
+		{Day: d(0), Users: 3, Retained: []int64{3, 2, 0, 1, 0, 2}},
+		{Day: d(1), Users: 1, Retained: []int64{1, 0, 0, 0, 1}},
 	})
+	r.Cohorts = nil
+	e.query("retention?event=login&from="+dateOf(5)+"&to="+dateOf(5), &r)
+	wantEqual(t, "login retention", r.Cohorts, []miniback.Cohort{{Day: d(5), Users: 3, Retained: []int64{3}}})
 	r.Cohorts = nil
 	e.query("retention?event=open&from="+dateOf(0)+"&to="+dateOf(0), &r)
 	wantEqual(t, "open retention", r.Cohorts, []miniback.Cohort{{Day: d(0), Users: 2, Retained: []int64{2, 1, 0, 1, 0, 0}}})

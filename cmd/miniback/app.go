@@ -30,6 +30,9 @@ import (
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/internal/state/memory"
 	"github.com/miniback/miniback/internal/state/redis"
+	"github.com/miniback/miniback/internal/store/mysql"
+	"github.com/miniback/miniback/internal/store/postgres"
+	"github.com/miniback/miniback/internal/store/sqlite"
 	"github.com/miniback/miniback/sandbox"
 	"github.com/miniback/miniback/wechat"
 )
@@ -177,21 +180,24 @@ func (m *Main) Open(ctx context.Context) (err error) {
 
 	// HTTP API.
 	m.API = &api.Server{
-		Apps:       apps,
-		Users:      m.DB.Users,
-		Sessions:   m.DB.Sessions,
-		Inbox:      inboxStore,
-		Portal:     m.Inbox,
-		Messages:   messages,
-		Outbox:     m.Outbox,
-		Media:      media,
-		Stats:      m.DB.Stats,
-		AdminKeys:  cfg.Admin.APIKeys,
-		Tokens:     session.NewIssuer(signingKey, cfg.Auth.AccessTTL),
-		Live:       &session.Live{State: m.State},
-		Sealer:     sealer,
-		WeChat:     clients,
-		State:      m.State,
+		Apps:      apps,
+		Users:     m.DB.Users,
+		Sessions:  m.DB.Sessions,
+		Inbox:     inboxStore,
+		Portal:    m.Inbox,
+		Messages:  messages,
+		Outbox:    m.Outbox,
+		Media:     media,
+		Stats:     m.DB.Stats,
+		AdminKeys: cfg.Admin.APIKeys,
+		Tokens:    session.NewIssuer(signingKey, cfg.Auth.AccessTTL),
+		Live:      &session.Live{State: m.State},
+		Sealer:    sealer,
+		WeChat:    clients,
+		State:     m.State,
+		Unavailable: func(err error) bool {
+			return postgres.IsUnavailable(err) || mysql.IsUnavailable(err) || sqlite.IsUnavailable(err) || queue.IsUnavailable(err)
+		},
 		RefreshTTL: cfg.Auth.RefreshTTL,
 		Analytics:  m.Analytics,
 		Ready: []api.Check{

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"net/url"
 	"strings"
+	"time"
 
 	"github.com/miniback/miniback"
 	"github.com/miniback/miniback/internal/config"
@@ -30,9 +32,11 @@ type database struct {
 	// ApplyMigrations applies the engine's missing migrations, safely when
 	// several instances start at once, and returns the versions it applied.
 	ApplyMigrations func(context.Context) ([]int, error)
-	Ping            func(context.Context) error
-	PoolStats       func() sql.DBStats // for the pool metrics
-	Close           func() error
+	// Ping is the /readyz check of the database: SQLite probes a write
+	// (sqlite.DB.ProbeWrite), so a full disk or a locked file fails it.
+	Ping      func(context.Context) error
+	PoolStats func() sql.DBStats // for the pool metrics
+	Close     func() error
 }
 
 // Migrate applies the missing migrations.
@@ -70,8 +74,21 @@ func openDatabase(ctx context.Context, cfg config.Config) (*database, error) {
 	return d, nil
 }
 
-func openSQLite(ctx context.Context, path string) (*database, error) {
+// openSQLite opens sqlite://PATH[?busy_timeout=DURATION].
+func openSQLite(ctx context.Context, rest string) (*database, error) {
+	path, query, _ := strings.Cut(rest, "?")
 	db := sqlite.NewDB(path)
+	params, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, &config.Error{Key: "database.url", Msg: "has a malformed query"}
+	}
+	for k, v := range params {
+		d, err := time.ParseDuration(v[len(v)-1])
+		if k != "busy_timeout" || err != nil || d <= 0 {
+			return nil, &config.Error{Key: "database.url", Msg: "sqlite takes only busy_timeout=DURATION (such as 5s) after ?"}
+		}
+		db.BusyTimeout = d
+	}
 	if err := db.Open(ctx); err != nil {
 		return nil, err
 	}
@@ -81,7 +98,7 @@ func openSQLite(ctx context.Context, path string) (*database, error) {
 		Media: sqlite.NewMediaStore(db), Stats: sqlite.NewStatsStore(db), Purge: sqlite.NewPurgeStore(db),
 		Events: sqlite.NewEventStore(db), Datacube: sqlite.NewDatacubeStore(db),
 		Pay:             sqlite.NewPayStore(db),
-		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
+		ApplyMigrations: db.ApplyMigrations, Ping: db.ProbeWrite, PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }
 

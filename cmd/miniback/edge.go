@@ -30,6 +30,11 @@ func breakerConfig(cfg config.Config, mt *metrics.Metrics, log *slog.Logger) gat
 				mt.SetCircuitState(name, circuitStates[to])
 			}
 		},
+		OnCreate: func(name string) {
+			if mt != nil {
+				mt.SetCircuitState(name, metrics.CircuitClosed)
+			}
+		},
 	}
 }
 

@@ -218,6 +218,7 @@ func TestRateLimitsAcrossInstancesInRedis(t *testing.T) {
 			c.Limits.LoginPerIP = config.Rate{N: 3, Per: time.Minute}
 			c.Limits.APIPerUser = config.Rate{N: 2, Per: time.Minute}
 			c.Limits.AdminPerKey = config.Rate{N: 2, Per: time.Minute}
+			c.Limits.APIPerIP = config.Rate{N: 8, Per: time.Minute}
 		}))
 	}
 	a, b := envs[0], envs[1]
@@ -245,6 +246,14 @@ func TestRateLimitsAcrossInstancesInRedis(t *testing.T) {
 	b.do("GET", "/admin/v1/"+config.DemoAppID+"/users", adminKey, nil, nil)
 	if st, _ := a.do("GET", "/admin/v1/"+config.DemoAppID+"/users", adminKey, nil, &e2); st != 429 {
 		t.Fatalf("third admin call across instances: %d", st)
+	}
+	// Per IP: seven /api/v1 requests so far on the two instances; the eighth passes, the ninth not.
+	if st, _ := b.do("GET", me, "", nil, &e2); st != 401 {
+		t.Fatalf("eighth request from the IP: %d", st)
+	}
+	st, h, out = a.loginStatus("u4")
+	if st != 429 || out.Error.Code != "rate_limited" || h.Get("RateLimit-Limit") != "8" {
+		t.Fatalf("ninth request from the IP across instances: %d %+v %v", st, out, h)
 	}
 }
 

@@ -98,6 +98,8 @@ var contractFamilies = map[string]struct {
 	"miniback_db_wait_count_total":             {dto.MetricType_COUNTER, nil},
 	"miniback_db_wait_seconds_total":           {dto.MetricType_COUNTER, nil},
 	"miniback_build_info":                      {dto.MetricType_GAUGE, []string{"version", "commit", "go_version"}},
+	"miniback_circuit_state":                   {dto.MetricType_GAUGE, []string{"target"}},
+	"miniback_rate_limited_total":              {dto.MetricType_COUNTER, []string{"limit"}},
 }
 
 // TestMetricsAfterHostileFlows runs logins, WeChat faults, a token
@@ -107,7 +109,11 @@ var contractFamilies = map[string]struct {
 func TestMetricsAfterHostileFlows(t *testing.T) {
 	const phone = "13912345678"
 	hostile := "wx<evil7f3a>" + phone
-	e := startMain(t, func(c *config.Config) { withAdmin(c); c.WeChat.Timeout = 300 * time.Millisecond })
+	e := startMain(t, func(c *config.Config) {
+		withAdmin(c)
+		c.WeChat.Timeout = 300 * time.Millisecond
+		c.Limits.LoginPerIP = config.Rate{N: 1000, Per: time.Minute}
+	})
 	demo := config.DemoAppID
 	login := "/api/v1/" + demo + "/login"
 
@@ -273,8 +279,8 @@ func sortedCopy(s []string) []string {
 }
 
 // labelValue is what a bounded label value looks like: a route pattern, a
-// WeChat path, an appid, a word or a number.
-var labelValue = regexp.MustCompile(`^[A-Za-z0-9_./{} +-]{0,64}$`)
+// WeChat path, a breaker's host:port, an appid, a word or a number.
+var labelValue = regexp.MustCompile(`^[A-Za-z0-9_./{} +:-]{0,64}$`)
 
 // assertBoundedLabels checks every label of miniback's own metrics.
 func assertBoundedLabels(t *testing.T, fams map[string]*dto.MetricFamily) {

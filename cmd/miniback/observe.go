@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/miniback/miniback/internal/analytics"
 	"github.com/miniback/miniback/internal/api"
 	"github.com/miniback/miniback/internal/config"
 	"github.com/miniback/miniback/internal/inbox"
@@ -50,7 +51,20 @@ func (m *Main) openMetrics() {
 		handlers = append(handlers, r.Handler)
 	}
 	v, c := buildVersion()
-	m.Metrics = metrics.New(m.Registry, metrics.Options{AppIDs: apps, Handlers: handlers, Version: v, Commit: c})
+	m.Metrics = metrics.New(m.Registry, metrics.Options{AppIDs: apps, Handlers: handlers,
+		Limits: enabledLimits(cfg.Limits), Version: v, Commit: c})
+}
+
+// enabledLimits names the rate limits in force, as their metric label.
+func enabledLimits(l config.Limits) []string {
+	var out []string
+	for name, r := range map[string]config.Rate{"login_per_ip": l.LoginPerIP, "api_per_user": l.APIPerUser,
+		"api_per_ip": l.APIPerIP, "admin_per_key": l.AdminPerKey, "push_per_app": l.PushPerApp} {
+		if !r.IsZero() {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // registerPoolMetrics adds the collectors that read the database pool and
@@ -58,7 +72,7 @@ func (m *Main) openMetrics() {
 func (m *Main) registerPoolMetrics(dbStats func() sql.DBStats) {
 	m.Registry.MustRegister(
 		metrics.DBCollector{Stats: dbStats},
-		metrics.QueueCollector{Consumers: []string{"inbox", "outbox"}, Pending: m.Queue.Pending},
+		metrics.QueueCollector{Consumers: []string{"inbox", "outbox", analytics.Consumer}, Pending: m.Queue.Pending},
 	)
 }
 

@@ -69,7 +69,7 @@ func (m *Main) openPay(self string) (*pay.Service, error) {
 		Help: "WeChat Pay notifications received, by result (ok, bad_signature, bad_body, mismatch, unknown, error)."}, []string{"result"})
 	m.Registry.MustRegister(counter)
 	svc := &pay.Service{Store: m.DB.Pay, Users: m.DB.Users, State: m.State, Apps: apps,
-		Logger: m.Logger.With("component", "pay"), Notifications: counter, Instance: instanceID()}
+		Logger: m.Logger.With("component", "pay"), Notifications: counter, Instance: instanceID(), Queue: m.Queue}
 	if m.tunePay != nil {
 		m.tunePay(svc)
 	}

@@ -495,3 +495,84 @@ func TestPayBreakerOpens(t *testing.T) {
 		return st == 200
 	})
 }
+
+// TestPayOnEngines runs a payment and a refund through HTTP on MySQL and
+// PostgreSQL: created → paying → paid (from the notification) → partly
+// refunded, with one order.paid event.
+func TestPayOnEngines(t *testing.T) {
+	for _, eng := range engines {
+		t.Run(eng.name, func(t *testing.T) {
+			u := eng.url(t)
+			pe := &payEnv{hooks: &hookRecorder{}}
+			hooks := httptest.NewServer(pe.hooks)
+			defer hooks.Close()
+			pe.testEnv = startMainWith(t, func(c *config.Config) {
+				withAdmin(c)
+				c.Database.URL = u
+				c.SandboxOpts.PayTimeScale = 0.0005
+				c.Apps[0].Pay.WebhookURL = hooks.URL
+			}, func(m *Main) { m.tunePay = func(s *pay.Service) { s.Tick = 20 * time.Millisecond } })
+			l := pe.login("lena")
+			pe.createOrder(l.User.ID, "order_engine_1", 100)
+			pe.payArgs(l.AccessToken, "order_engine_1")
+			pe.confirm("order_engine_1")
+			pe.waitFor("paid", func() bool { return pe.order("order_engine_1").Status == "paid" })
+			if st, _ := pe.do("POST", admin+"/orders/order_engine_1/refunds", adminKey, map[string]any{"amount": 40, "out_refund_no": "refund_engine_1"}, nil); st != 202 {
+				t.Fatalf("refund: %d", st)
+			}
+			pe.do("POST", "/sandbox/pay/refund-result", "", map[string]string{"appid": config.DemoAppID, "out_refund_no": "refund_engine_1", "status": "SUCCESS"}, nil)
+			pe.waitFor("refunded", func() bool { return pe.order("order_engine_1").Refunded == 40 })
+			pe.waitFor("webhook", func() bool { return pe.hooks.count("order.paid", "order_engine_1") == 1 })
+		})
+	}
+}
+
+// TestPayCloseAndLists: closing an unpaid order closes it at WeChat Pay
+// too; a closed order cannot be paid and a paid one cannot be closed;
+// listings page newest first and show users their own orders only.
+func TestPayCloseAndLists(t *testing.T) {
+	pe := startPay(t)
+	l := pe.login("lena")
+	other := pe.login("otto")
+	pe.createOrder(l.User.ID, "order_list_001", 100)
+	pe.createOrder(l.User.ID, "order_list_002", 200)
+	pe.createOrder(other.User.ID, "order_list_003", 300)
+	pe.payArgs(l.AccessToken, "order_list_001")
+	var o orderAnswer
+	if st, _ := pe.do("POST", admin+"/orders/order_list_001/close", adminKey, nil, &o); st != 200 || o.Status != "closed" {
+		t.Fatalf("close: %d %+v", st, o)
+	}
+	if s := pe.m.Sandbox.TradeState(config.DemoMchID, "order_list_001"); s != "CLOSED" {
+		t.Fatalf("WeChat Pay's state after close: %q", s)
+	}
+	var e payErrorAnswer
+	if st, _ := pe.do("POST", mini+"/orders/order_list_001/pay", l.AccessToken, nil, &e); st != 409 || e.Error.Code != "order_closed" {
+		t.Fatalf("pay a closed order: %d %+v", st, e)
+	}
+	pe.payArgs(l.AccessToken, "order_list_002")
+	pe.confirm("order_list_002")
+	pe.waitFor("paid", func() bool { return pe.order("order_list_002").Status == "paid" })
+	if st, _ := pe.do("POST", admin+"/orders/order_list_002/close", adminKey, nil, &e); st != 409 || e.Error.Code != "order_paid" {
+		t.Fatalf("close a paid order: %d %+v", st, e)
+	}
+	pe.waitFor("order.closed", func() bool { return pe.hooks.count("order.closed", "order_list_001") == 1 })
+
+	type page struct {
+		Orders     []orderAnswer `json:"orders"`
+		NextCursor string        `json:"next_cursor"`
+	}
+	var p1, p2, paid, mine page
+	pe.do("GET", admin+"/orders?limit=2", adminKey, nil, &p1)
+	pe.do("GET", admin+"/orders?limit=2&cursor="+p1.NextCursor, adminKey, nil, &p2)
+	if len(p1.Orders) != 2 || p1.Orders[0].OutTradeNo != "order_list_003" || len(p2.Orders) != 1 || p2.Orders[0].OutTradeNo != "order_list_001" || p2.NextCursor != "" {
+		t.Fatalf("pages: %+v / %+v", p1, p2)
+	}
+	pe.do("GET", admin+"/orders?status=paid", adminKey, nil, &paid)
+	pe.do("GET", mini+"/orders", other.AccessToken, nil, &mine)
+	if len(paid.Orders) != 1 || paid.Orders[0].OutTradeNo != "order_list_002" || len(mine.Orders) != 1 || mine.Orders[0].OutTradeNo != "order_list_003" {
+		t.Fatalf("paid: %+v; otto's: %+v", paid, mine)
+	}
+	if st, _ := pe.do("GET", admin+"/orders?status=lost", adminKey, nil, &e); st != 400 {
+		t.Fatalf("bad status filter: %d", st)
+	}
+}

@@ -20,8 +20,8 @@ type Config struct {
 	MaxPerUserPerDay int
 	// Loc is where days begin for rollups and queries. Default Asia/Shanghai.
 	Loc *time.Location
-	// DatacubeAt is the Beijing time of day of the daily pull; DatacubeOff
-	// disables it. Default 06:00.
+	// DatacubeAt is the Beijing time of day of the daily pull, from
+	// midnight (0 is midnight); DatacubeOff disables it.
 	DatacubeAt  time.Duration
 	DatacubeOff bool
 	// RetainEvents is how long raw events are kept. Default 90 days.
@@ -46,9 +46,6 @@ func (c Config) withDefaults() Config {
 	if c.Loc == nil {
 		c.Loc = beijing
 	}
-	if c.DatacubeAt == 0 {
-		c.DatacubeAt = 6 * time.Hour
-	}
 	if c.RetainEvents <= 0 {
 		c.RetainEvents = 90 * 24 * time.Hour
 	}
@@ -72,6 +69,10 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// Consumer is the durable queue consumer of event batches (its pending
+// messages are miniback_queue_pending_messages{consumer="analytics-events"}).
+const Consumer = "analytics-events"
 
 // beijing is WeChat's day, in which the datacube counts.
 var beijing = time.FixedZone("CST", 8*3600)
@@ -118,7 +119,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.queue != nil {
 		writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
 		wg.Go(func() { s.writeLoop(writerCtx) })
-		c, err := s.queue.ConsumeWorkers(ctx, "analytics-events", s.queue.Subject("events", "*"), s.cfg.Writers, s.handleBatch)
+		c, err := s.queue.ConsumeWorkers(ctx, Consumer, s.queue.Subject("events", "*"), s.cfg.Writers, s.handleBatch)
 		if err != nil {
 			stopWriter()
 			wg.Wait()

@@ -78,7 +78,7 @@ func (e *cubeEnv) service() *Service {
 		appA: wechat.NewClient(appA, secretA, wechat.WithBaseURL(e.url), wechat.WithTokenStore(e.state), wechat.WithClock(e.now)),
 		appB: wechat.NewClient(appB, secretB, wechat.WithBaseURL(e.url), wechat.WithTokenStore(e.state), wechat.WithClock(e.now)),
 	}
-	return New(Config{Now: e.now, Tick: 10 * time.Millisecond, RetryBase: 20 * time.Millisecond, RetryMax: 40 * time.Millisecond},
+	return New(Config{Now: e.now, DatacubeAt: 6 * time.Hour, Tick: 10 * time.Millisecond, RetryBase: 20 * time.Millisecond, RetryMax: 40 * time.Millisecond},
 		sqlite.NewEventStore(e.db), sqlite.NewDatacubeStore(e.db), e.state, nil, clients)
 }
 

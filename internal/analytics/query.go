@@ -61,7 +61,7 @@ func dayRange(p url.Values, loc *time.Location) (miniback.Day, miniback.Day, err
 }
 
 func checkName(key, v string) error {
-	if !namePattern.MatchString(v) {
+	if !validName(v) {
 		return invalid("%s must be an event name: 1-64 of a-z, 0-9, '_' and '.'", key)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/miniback/miniback"
 	"github.com/miniback/miniback/internal/analytics"
@@ -15,6 +16,7 @@ import (
 // its queries and the stored datacube figures. Its errors are SPEC's.
 type Analytics interface {
 	Ingest(ctx context.Context, in analytics.IngestRequest) ([]byte, error)
+	RecordLogin(ctx context.Context, appid string, user int64, sessionID string, at time.Time) error
 	Anonymous() bool
 	Series(ctx context.Context, appid string, p url.Values) (any, error)
 	Funnel(ctx context.Context, appid string, p url.Values) (any, error)
@@ -38,6 +40,17 @@ func (s *Server) analyticsRoutes() {
 	s.handle("GET "+a+"/wechat/{report}", s.admin(s.handleDatacubeReport))
 	s.handle("POST "+a+"/wechat/sync", s.admin(s.handleStartSync))
 	s.handle("GET "+a+"/wechat/sync/{id}", s.admin(s.handleSyncJob))
+}
+
+// recordLogin hands a login to analytics as a "login" event. The login
+// has succeeded already: a failure here is logged, not returned.
+func (s *Server) recordLogin(ctx context.Context, appid string, user int64, sessionID string, at time.Time) {
+	if s.Analytics == nil {
+		return
+	}
+	if err := s.Analytics.RecordLogin(ctx, appid, user, sessionID, at); err != nil {
+		s.Logger.WarnContext(ctx, "analytics: login event not queued", "appid", appid, "error", err.Error())
+	}
 }
 
 // handleEvents takes a batch of events: with an access token as that

@@ -94,9 +94,12 @@ type payNotifyFailure struct {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *miniback.Error
 	if !errors.As(err, &e) {
-		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		switch {
+		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 			e = miniback.WrapError(miniback.ECodeInvalidRequest, "the request was cancelled", err)
-		} else {
+		case s.Unavailable != nil && s.Unavailable(err):
+			e = miniback.WrapError(miniback.ECodeUnavailable, "a service this request needs is unavailable; try again shortly", err)
+		default:
 			e = miniback.WrapError(miniback.ECodeInternal, "internal error", err)
 		}
 	}

@@ -84,6 +84,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) (err error)
 	if created {
 		result = metrics.LoginCreated
 	}
+	s.recordLogin(ctx, app.AppID, user.ID, sess.ID, now)
 	writeJSON(w, http.StatusOK, pair)
 	return nil
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/miniback/miniback"
@@ -14,20 +15,28 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// handleReadyz runs every check with a short deadline and answers 503
-// naming the ones that failed.
+// handleReadyz runs every check at once, each with a short deadline of
+// its own (a dependency that is down and slow to say so must not make the
+// next check time out), and answers 503 naming the ones that failed.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
+	errs := make([]error, len(s.Ready))
+	var wg sync.WaitGroup
+	for i, c := range s.Ready {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			errs[i] = c.Func(ctx)
+		})
+	}
+	wg.Wait()
 	checks := map[string]string{}
 	failed := false
-	for _, c := range s.Ready {
-		if err := c.Func(ctx); err != nil {
+	for i, c := range s.Ready {
+		checks[c.Name] = "ok"
+		if errs[i] != nil {
 			checks[c.Name] = "unreachable"
 			failed = true
-			continue
 		}
-		checks[c.Name] = "ok"
 	}
 	if failed {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{

@@ -51,13 +51,17 @@ type Server struct {
 	// State, when set, is shared by every instance of the deployment: a
 	// mini-program code asked for on several instances at once is then
 	// fetched from WeChat by one of them (see fetchCode).
-	State      miniback.StateStore
-	RefreshTTL time.Duration
-	Ready      []Check
-	Pay        PayService // nil: no pay routes
-	Logger     *slog.Logger
-	Registry   *prometheus.Registry // served at /metrics; nil: no /metrics route (metrics.listen serves it)
-	Metrics    *metrics.Metrics     // nil: private metrics nothing exposes
+	State miniback.StateStore
+	// Unavailable, when set, tells the errors of a dependency that cannot
+	// serve now (database, state store, queue down, read-only, full) from
+	// bugs: they are answered 503 unavailable instead of 500.
+	Unavailable func(error) bool
+	RefreshTTL  time.Duration
+	Ready       []Check
+	Pay         PayService // nil: no pay routes
+	Logger      *slog.Logger
+	Registry    *prometheus.Registry // served at /metrics; nil: no /metrics route (metrics.listen serves it)
+	Metrics     *metrics.Metrics     // nil: private metrics nothing exposes
 	// NoRequestLog stops the one log line per request (log.requests:
 	// false); the metrics still count every request.
 	NoRequestLog bool
@@ -79,7 +83,7 @@ type Server struct {
 	identities identityCache
 }
 
-// Portal is the message-push endpoint (package push).
+// Portal is the message-push endpoint /wx/portal/{appid} (internal/inbox).
 type Portal interface {
 	ServeVerify(w http.ResponseWriter, r *http.Request) error
 	ServeMessage(w http.ResponseWriter, r *http.Request) error
@@ -156,12 +160,6 @@ func (s *Server) handle(pattern string, h handlerFunc) {
 			s.writeError(w, r, err)
 		}
 	}))
-}
-
-// Handle registers an extra route through the same error adapter; later
-// features (push, admin) and embedders use it. Call it after Handler.
-func (s *Server) Handle(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
-	s.handle(pattern, h)
 }
 
 // handleNoRoute tells an unknown path (404) from a known one called with

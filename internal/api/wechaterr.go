@@ -60,6 +60,11 @@ func fromWeChat(ctx context.Context, err error) error {
 		}
 		return &miniback.Error{Code: code, Message: messageOf[code], WeChatErrCode: we.Code, Err: err}
 	}
+	// Our own state store failed on the way (the token cache): not WeChat.
+	var me *miniback.Error
+	if errors.As(err, &me) && me.Code == miniback.ECodeUnavailable {
+		return err
+	}
 	var open *gateway.OpenError
 	if errors.As(err, &open) {
 		return &miniback.Error{Code: miniback.ECodeWeChatUnavailable, RetryAfter: open.RetryAfter, Err: err,

@@ -23,6 +23,9 @@ type BreakerConfig struct {
 	Probes   int
 	// OnStateChange, when set, hears every transition (for logs and metrics).
 	OnStateChange func(name string, from, to string)
+	// OnCreate, when set, hears of every new breaker, closed (so that the
+	// state gauge exists before the first transition).
+	OnCreate func(name string)
 }
 
 // DefaultBreakerConfig is SPEC's defaults.
@@ -76,6 +79,9 @@ func NewBreaker(name string, c BreakerConfig) *Breaker {
 			}
 		},
 	})
+	if c.OnCreate != nil {
+		c.OnCreate(name)
+	}
 	return b
 }
 

@@ -47,6 +47,13 @@ func (rt *Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.g.cfg.WriteError(w, r, err)
 		return
 	}
+	if r.Header.Get("Upgrade") != "" {
+		// An upgraded connection (WebSocket) lives as long as its two ends
+		// want: the server's read and write timeouts must not cut it.
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Time{})
+		_ = rc.SetWriteDeadline(time.Time{})
+	}
 	rt.proxy.ServeHTTP(w, r)
 }
 

@@ -27,6 +27,9 @@ type Options struct {
 	AppIDs []string
 	// Handlers are the push handler names the router can run.
 	Handlers []string
+	// Limits are the names of the rate limits in force (series of
+	// miniback_rate_limited_total exist for them from the start).
+	Limits []string
 	// Version and Commit label miniback_build_info.
 	Version, Commit string
 }
@@ -61,7 +64,7 @@ func New(reg prometheus.Registerer, o Options) *Metrics {
 		apps:          set(o.AppIDs),
 		handlers:      set(o.Handlers),
 		registerer:    reg,
-		wechatPathSet: set(WeChatPaths),
+		wechatPathSet: set(wechatPaths),
 	}
 	m.newHTTP()
 	m.newWeChat()
@@ -147,8 +150,10 @@ func (m *Metrics) newGuards() {
 	}, []string{"limit"})
 }
 
-// zero creates the series whose label values are known up front, so that
-// rate() and alerts see them from the first scrape.
+// zero creates the series whose label values are known up front (logins
+// and pushes per app, handler runs per handler, outbound messages per
+// kind, refusals per rate limit in force), so that rate() and alerts see
+// them from the first scrape.
 func (m *Metrics) zero(o Options) {
 	for _, app := range o.AppIDs {
 		for _, r := range []string{LoginCreated, LoginExisting, LoginInvalidCode, LoginError} {
@@ -157,6 +162,14 @@ func (m *Metrics) zero(o Options) {
 		for _, r := range pushResults {
 			m.pushReceived.WithLabelValues(app, r)
 		}
+	}
+	for _, h := range o.Handlers {
+		for _, r := range []string{HandledOK, HandledFailed, HandledRetried} {
+			m.pushHandled.WithLabelValues(h, r)
+		}
+	}
+	for _, l := range o.Limits {
+		m.rateLimited.WithLabelValues(l)
 	}
 	for _, kind := range []string{"customer", "subscribe"} {
 		for _, s := range []string{OutboxQueued, OutboxSent, OutboxFailed} {

@@ -56,11 +56,13 @@ func TestLabelsAreBounded(t *testing.T) {
 
 func TestZeroSeriesExistFromTheStart(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	New(reg, Options{AppIDs: []string{"a", "b"}})
+	New(reg, Options{AppIDs: []string{"a", "b"}, Handlers: []string{"log", "log", "webhook"}, Limits: []string{"login_per_ip"}})
 	for name, want := range map[string]int{
 		"miniback_logins_total":          2 * 4,
 		"miniback_push_received_total":   2 * 6,
 		"miniback_outbox_messages_total": 2 * 3,
+		"miniback_push_handled_total":    2 * 3, // a handler named twice is one
+		"miniback_rate_limited_total":    1,
 	} {
 		if n, err := testutil.GatherAndCount(reg, name); err != nil || n != want {
 			t.Errorf("%s: %d series (%v), want %d", name, n, err, want)

@@ -343,3 +343,57 @@ func TestWebhookRetriedWithTheSameDelivery(t *testing.T) {
 		t.Fatal("the delivered event is still pending")
 	}
 }
+
+// TestUnsignedAnswerIsNeverASuccess: a 2xx from "WeChat Pay" without a
+// valid signature is 502 wechat_misconfigured, and nothing is recorded.
+func TestUnsignedAnswerIsNeverASuccess(t *testing.T) {
+	w := newWorld(t)
+	fake := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(rw, `{"prepay_id":"wx_forged"}`)
+	}))
+	defer fake.Close()
+	w.base = fake.URL
+	s := w.instance(nil)
+	ctx := context.Background()
+	req := &miniback.OrderRequest{UserID: w.user.ID, Description: "tea", OutTradeNo: "order_forged_1"}
+	req.Amount.Total = []byte("100")
+	if _, _, err := s.CreateOrder(ctx, appid, req); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.PayOrder(ctx, appid, w.user.ID, "order_forged_1")
+	if miniback.ErrorCode(err) != miniback.ECodeWeChatConfig {
+		t.Fatalf("unsigned prepay answer: %v", err)
+	}
+	if o, _ := s.Order(ctx, appid, "order_forged_1", false); o.Status != miniback.OrderCreated || o.PrepayID != "" {
+		t.Fatalf("order after a forged answer: %+v", o)
+	}
+}
+
+// TestUserSyncAtMostEvery5s: the mini program's ?sync=true asks WeChat
+// Pay at most once per 5 s per order.
+func TestUserSyncAtMostEvery5s(t *testing.T) {
+	w := newWorld(t)
+	s := w.instance(nil)
+	ctx := context.Background()
+	req := &miniback.OrderRequest{UserID: w.user.ID, Description: "tea", OutTradeNo: "order_sync_01"}
+	req.Amount.Total = []byte("100")
+	if _, _, err := s.CreateOrder(ctx, appid, req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PayOrder(ctx, appid, w.user.ID, "order_sync_01"); err != nil {
+		t.Fatal(err)
+	}
+	path := "/v3/pay/transactions/out-trade-no/order_sync_01"
+	for range 3 {
+		if _, err := s.UserOrder(ctx, appid, w.user.ID, "order_sync_01", true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := w.sb.Calls(path); n != 1 {
+		t.Fatalf("%d queries for three syncs within 5 s, want 1", n)
+	}
+	if _, err := s.UserOrder(ctx, appid, w.user.ID+1, "order_sync_01", true); !miniback.IsNotFound(err) {
+		t.Fatalf("another user's order: %v", err)
+	}
+}

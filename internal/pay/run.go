@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/queue"
 	"github.com/miniback/miniback/wechatpay"
 )
 
@@ -25,6 +26,13 @@ func (s *Service) Run(ctx context.Context) error {
 	tick := s.Tick
 	if tick <= 0 {
 		tick = 5 * time.Second
+	}
+	if s.Queue != nil {
+		c, err := s.Queue.Consume(ctx, eventConsumer, s.Queue.Subject(eventKind, "*"), s.handleEvent)
+		if err != nil {
+			return fmt.Errorf("pay: %w", err)
+		}
+		defer c.Stop()
 	}
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -75,11 +83,77 @@ func (s *Service) lead(ctx context.Context, ttl time.Duration) bool {
 	return true
 }
 
-// RunOnce does one round of reconciliation and event delivery.
+// RunOnce does one round of reconciliation and event delivery (or, with
+// a Queue, of publishing the events due).
 func (s *Service) RunOnce(ctx context.Context) {
 	s.reconcileOrders(ctx)
 	s.reconcileRefunds(ctx)
-	s.deliverEvents(ctx)
+	if s.Queue != nil {
+		s.publishEvents(ctx)
+	} else {
+		s.deliverEvents(ctx)
+	}
+}
+
+// The queue's names for business events.
+const (
+	eventKind     = "payevent"
+	eventConsumer = "pay-webhook"
+	// republishAfter is when a pending event is handed to the queue
+	// again: its message was dropped after the queue's last redelivery,
+	// or lost with the instance that published it.
+	republishAfter = 10 * time.Minute
+)
+
+// publishEvents hands the pending events to the queue, each with its id as
+// the message id, so a publish repeated by another leader is dropped.
+func (s *Service) publishEvents(ctx context.Context) {
+	events, err := s.Store.PendingPayEvents(ctx, 100)
+	if err != nil {
+		s.log().Error("pay: pending events", "err", err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.published == nil {
+		s.published = map[string]time.Time{}
+	}
+	for _, e := range events {
+		if at, ok := s.published[e.ID]; ok && s.now().Sub(at) < republishAfter {
+			continue
+		}
+		data, _ := json.Marshal(e)
+		if err := s.Queue.Publish(ctx, s.Queue.Subject(eventKind, e.AppID), data, e.ID); err != nil {
+			s.log().Warn("pay: publish event", "event", e.ID, "err", err)
+			return
+		}
+		s.published[e.ID] = s.now()
+	}
+	for id, at := range s.published {
+		if s.now().Sub(at) > 24*time.Hour {
+			delete(s.published, id)
+		}
+	}
+}
+
+// handleEvent posts one business event taken from the queue. An event
+// already delivered (a duplicate message) is skipped; a failure is
+// redelivered by the queue with backoff.
+func (s *Service) handleEvent(ctx context.Context, d *queue.Delivery) error {
+	var e miniback.PayEvent
+	if err := json.Unmarshal(d.Data, &e); err != nil || e.ID == "" {
+		return queue.Drop(fmt.Errorf("pay: malformed event message: %w", err))
+	}
+	done, err := s.Store.PayEventDone(ctx, e.ID)
+	if err != nil || done {
+		return err
+	}
+	if app, ok := s.Apps[e.AppID]; ok && app.WebhookURL != "" {
+		if err := s.deliver(ctx, app, &e); err != nil {
+			return fmt.Errorf("pay: webhook %s: %w", e.ID, err)
+		}
+	}
+	return s.Store.FinishPayEvent(ctx, e.ID, s.now())
 }
 
 func (s *Service) reconcileOrders(ctx context.Context) {

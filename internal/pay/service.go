@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/miniback/miniback"
 	"github.com/miniback/miniback/internal/gateway"
+	"github.com/miniback/miniback/internal/queue"
 	"github.com/miniback/miniback/wechatpay"
 )
 
@@ -41,15 +43,23 @@ type Service struct {
 	Apps   map[string]*App
 	Logger *slog.Logger
 	Now    func() time.Time
-	// Notifications counts notifications by result (ok, duplicate,
+	// Notifications counts notifications by result (ok,
 	// bad_signature, bad_body, mismatch, unknown, error); nil: not counted.
 	Notifications *prometheus.CounterVec
 	// Webhook posts business events; default a client with a 10 s timeout.
 	Webhook *http.Client
+	// Queue carries business events to the webhook: Run publishes pending
+	// events (the database keeps them until delivered) and consumes them,
+	// with the queue's redelivery and backoff. nil delivers from Run's
+	// loop directly.
+	Queue *queue.Queue
 	// Tick is how often Run looks for due work; default 5 s.
 	Tick time.Duration
 	// Instance names this process in the reconciliation lease.
 	Instance string
+
+	mu        sync.Mutex
+	published map[string]time.Time // event id → when handed to the queue
 }
 
 func (s *Service) now() time.Time {

@@ -114,7 +114,7 @@ func (s *Store) Get(ctx context.Context, key string) (string, bool, error) {
 	case errors.Is(err, goredis.Nil):
 		return "", false, nil
 	case err != nil:
-		return "", false, fmt.Errorf("redis: get: %w", err)
+		return "", false, unavailable("get", err)
 	}
 	return v, true, nil
 }
@@ -125,7 +125,7 @@ func (s *Store) Set(ctx context.Context, key, value string, ttl time.Duration) e
 		return err
 	}
 	if err := s.client.Set(ctx, s.key(key), value, ttl).Err(); err != nil {
-		return fmt.Errorf("redis: set: %w", err)
+		return unavailable("set", err)
 	}
 	return nil
 }
@@ -140,7 +140,7 @@ func (s *Store) SetNX(ctx context.Context, key, value string, ttl time.Duration)
 	case errors.Is(err, goredis.Nil):
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("redis: setnx: %w", err)
+		return false, unavailable("setnx", err)
 	}
 	return true, nil
 }
@@ -148,7 +148,7 @@ func (s *Store) SetNX(ctx context.Context, key, value string, ttl time.Duration)
 // Delete implements miniback.StateStore.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.client.Del(ctx, s.key(key)).Err(); err != nil {
-		return fmt.Errorf("redis: delete: %w", err)
+		return unavailable("delete", err)
 	}
 	return nil
 }
@@ -165,7 +165,7 @@ return 0`)
 func (s *Store) DeleteIfEqual(ctx context.Context, key, value string) (bool, error) {
 	n, err := deleteIfEqual.Run(ctx, s.client, []string{s.key(key)}, value).Int64()
 	if err != nil {
-		return false, fmt.Errorf("redis: delete if equal: %w", err)
+		return false, unavailable("delete if equal", err)
 	}
 	return n == 1, nil
 }
@@ -186,7 +186,7 @@ func (s *Store) Incr(ctx context.Context, key string, ttl time.Duration) (int64,
 	}
 	n, err := incr.Run(ctx, s.client, []string{s.key(key)}, ttl.Milliseconds()).Int64()
 	if err != nil {
-		return 0, fmt.Errorf("redis: incr: %w", err)
+		return 0, unavailable("incr", err)
 	}
 	return n, nil
 }
@@ -210,9 +210,17 @@ func (s *Store) Ping(ctx context.Context) error {
 		err = probe(ctx, s.client)
 	}
 	if err != nil {
-		return fmt.Errorf("redis: ping: %w", err)
+		return unavailable("ping", err)
 	}
 	return nil
+}
+
+// unavailable wraps a failed command: whatever Redis answers other than a
+// value (a dead server, a timeout, READONLY on a replica, LOADING,
+// CLUSTERDOWN) means the state store cannot serve now, an Error with code
+// unavailable that the API answers 503.
+func unavailable(op string, err error) error {
+	return miniback.WrapError(miniback.ECodeUnavailable, "the state store is unavailable", fmt.Errorf("redis: %s: %w", op, err))
 }
 
 // Close closes the connections.

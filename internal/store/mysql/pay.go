@@ -255,6 +255,19 @@ func (s *PayStore) FinishPayEvent(ctx context.Context, id string, now time.Time)
 	return wrap("finish pay event", err)
 }
 
+// PayEventDone implements miniback.PayStore.
+func (s *PayStore) PayEventDone(ctx context.Context, id string) (bool, error) {
+	var finished sql.NullInt64
+	err := s.db.db.QueryRowContext(ctx, `SELECT finished_at FROM pay_events WHERE id = ?`, id).Scan(&finished)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, wrap("pay event", err)
+	}
+	return finished.Valid, nil
+}
+
 // wrap prefixes err with the operation, keeping *miniback.Error reachable.
 func wrap(op string, err error) error {
 	if err == nil {

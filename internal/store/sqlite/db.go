@@ -6,7 +6,7 @@
 // connection whose transactions begin IMMEDIATE, so concurrent writers queue
 // on the Go side and never meet SQLITE_BUSY halfway through a transaction,
 // and a read pool for lookups, which WAL mode lets run beside the writer.
-// Every connection sets journal_mode=WAL, busy_timeout=5000,
+// Every connection sets journal_mode=WAL, busy_timeout (DB.BusyTimeout),
 // foreign_keys=ON and synchronous=NORMAL through the DSN.
 //
 // Times are stored as UTC unix milliseconds, so they round-trip exactly at
@@ -39,9 +39,12 @@ type DB struct {
 	Path string
 	// Now returns the current time; it stamps applied migrations.
 	Now func() time.Time
+	// BusyTimeout is how long a write waits for a lock another process
+	// holds on the file before it fails as unavailable. Default 5s.
+	BusyTimeout time.Duration
 
-	write *sql.DB // one connection, BEGIN IMMEDIATE
-	read  *sql.DB // several connections, read-only
+	write *writePool // one connection, BEGIN IMMEDIATE
+	read  *sql.DB    // several connections, read-only
 
 	writeStmts, readStmts *stmtCache // prepared statements of the hot paths
 }
@@ -72,18 +75,18 @@ func (db *DB) Open(ctx context.Context) error {
 	if err := privateFiles(db.Path); err != nil {
 		return err
 	}
-	w, err := sql.Open("sqlite", dsn(db.Path, true))
+	w, err := sql.Open("sqlite", db.dsn(true))
 	if err != nil {
 		return fmt.Errorf("sqlite: open write pool: %w", err)
 	}
 	w.SetMaxOpenConns(1)
-	r, err := sql.Open("sqlite", dsn(db.Path, false))
+	r, err := sql.Open("sqlite", db.dsn(false))
 	if err != nil {
 		w.Close()
 		return fmt.Errorf("sqlite: open read pool: %w", err)
 	}
 	r.SetMaxOpenConns(max(4, runtime.NumCPU()))
-	db.write, db.read = w, r
+	db.write, db.read = &writePool{w}, r
 	db.writeStmts, db.readStmts = newStmtCache(w), newStmtCache(r)
 	// The write pool connects first so that it creates the file and turns
 	// on WAL before any read-only connection looks at it.
@@ -124,9 +127,13 @@ func privateFiles(path string) error {
 // dsn returns the driver DSN for path with the pragmas every connection
 // needs; the write pool begins transactions IMMEDIATE, the read pool is
 // query-only.
-func dsn(path string, write bool) string {
+func (db *DB) dsn(write bool) string {
+	busy := db.BusyTimeout
+	if busy <= 0 {
+		busy = DefaultBusyTimeout
+	}
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
@@ -135,8 +142,11 @@ func dsn(path string, write bool) string {
 	} else {
 		q.Add("_pragma", "query_only(1)")
 	}
-	return path + "?" + q.Encode()
+	return db.Path + "?" + q.Encode()
 }
+
+// DefaultBusyTimeout is DB.BusyTimeout's default.
+const DefaultBusyTimeout = 5 * time.Second
 
 // Ping checks that both pools can reach the file.
 func (db *DB) Ping(ctx context.Context) error {
@@ -193,18 +203,20 @@ func (db *DB) Close() error {
 }
 
 // withTx runs fn in a write transaction and commits it when fn returns nil.
+// Errors of a database that cannot take writes are classified by
+// unavailable.
 func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return unavailable(err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return err
+		return unavailable(err)
 	}
 	err = tx.Commit()
 	db.writeStmts.prepareWanted(ctx) // the connection is free again
-	return err
+	return unavailable(err)
 }
 
 // rowScanner is a *sql.Row or *sql.Rows.

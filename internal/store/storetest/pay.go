@@ -173,10 +173,19 @@ func testMarkPaidOnce(t *testing.T, st miniback.PayStore) {
 	ev, _ := st.PendingPayEvents(ctx, 1000)
 	for _, e := range ev {
 		if e.AppID == appid {
+			if done, err := st.PayEventDone(ctx, e.ID); err != nil || done {
+				t.Fatalf("PayEventDone of a pending event = %v, %v", done, err)
+			}
 			if err := st.FinishPayEvent(ctx, e.ID, at(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
+			if done, err := st.PayEventDone(ctx, e.ID); err != nil || !done {
+				t.Fatalf("PayEventDone of a finished event = %v, %v", done, err)
+			}
 		}
+	}
+	if done, err := st.PayEventDone(ctx, "no-such-event"); err != nil || !done {
+		t.Fatalf("PayEventDone of an unknown event = %v, %v", done, err)
 	}
 	if ev := events(t, st, appid); len(ev) != 0 {
 		t.Fatalf("events after finishing = %q", ev)

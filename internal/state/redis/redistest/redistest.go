@@ -308,3 +308,10 @@ func multiline(addr string, args ...string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// StartServer starts one redis-server on a free loopback port, killed when
+// tb ends; its Kill and Restart stop it and bring it back on that port.
+func StartServer(tb testing.TB) *Server {
+	tb.Helper()
+	return startServer(tb, binary(tb, "redis-server"))
+}

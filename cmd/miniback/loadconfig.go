@@ -7,8 +7,9 @@ import (
 	"github.com/miniback/miniback/internal/config"
 )
 
-// commonFlags parses --config (and any extra flags registered by setup) and
-// loads the configuration.
+// loadConfig parses the flags of subcommand name, --config and any extra
+// flags setup registers, and loads the configuration; a bad flag is a
+// usage error (exit 2). It is shared by serve, sandbox, migrate and config.
 func loadConfig(name string, args, environ []string, stderr io.Writer, setup func(*flag.FlagSet)) (config.Config, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
