@@ -6,9 +6,11 @@ package sandbox
 // order is also their expiry order and one queue serves both the expiry
 // and the bound.
 
-// Default bounds of Config.
+// Default bounds of Config. A load tool may mint its codes in bulk before
+// using them (50,000 for one login run): the code bound leaves room for two
+// such runs at once.
 const (
-	DefaultMaxCodes      = 20_000    // outstanding wx.login codes, and phone-number codes
+	DefaultMaxCodes      = 100_000   // outstanding wx.login codes, and phone-number codes
 	DefaultMaxUsers      = 100_000   // users per app
 	DefaultMaxMediaBytes = 256 << 20 // temporary media, all apps together
 	DefaultMaxSent       = 10_000    // messages GET /sandbox/sent remembers

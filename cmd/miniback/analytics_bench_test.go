@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -22,10 +23,15 @@ import (
 // the loop, the rate at which they were all written to the database.
 //
 //	go test -run '^$' -bench IngestEvents -benchtime 2000x ./cmd/miniback
+//
+// MINIBACK_BENCH_DATABASE_URL runs it on another engine (an empty database).
 func BenchmarkIngestEvents(b *testing.B) {
 	m := benchMain(b, func(c *config.Config) {
 		c.Analytics.Anonymous = true
 		c.Analytics.MaxEventsPerUserPerDay = 1 << 30
+		if u := os.Getenv("MINIBACK_BENCH_DATABASE_URL"); u != "" {
+			c.Database.URL = u // e.g. postgres://…: the same run on a server engine
+		}
 	})
 	url := "http://" + m.Addr() + "/api/v1/" + config.DemoAppID + "/events"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}}

@@ -97,7 +97,7 @@ apps:
   - appid: wxb
     secret_file: `+write("b-secret", secrets["app secret (secret_file)"])+`
 `)
-	env := []string{"MINIBACK_ADMIN_API_KEYS_FILE=" + write("keys", secrets["admin key (env file)"])}
+	env := []string{"MINIBACK_ADMIN_API_KEYS_FILE=" + write("keys", secrets["admin key (env file)"]), "MINIBACK_LIMITS_LOGIN_PER_IP=10/m"}
 	var out, errb bytes.Buffer
 	if err := run(context.Background(), []string{"config", "print", "--config", file}, env, &out, &errb); err != nil {
 		t.Fatalf("%v: %s", err, errb.String())
@@ -128,6 +128,9 @@ apps:
 	}
 	if tree.Listen != "127.0.0.1:8080" || len(tree.Apps) != 2 || tree.Apps[1].AppID != "wxb" || tree.WeChat.Timeout != "5s" {
 		t.Fatalf("non-secret values lost:\n%s", text)
+	}
+	if !strings.Contains(text, "login_per_ip: 10/m") {
+		t.Errorf("a rate limit is not printed as it is written:\n%s", text)
 	}
 	if tree.Apps[0].Secret != "*****" || tree.Apps[1].Secret != "*****" || tree.Apps[0].Token != "*****" ||
 		len(tree.Admin.APIKeys) != 1 || tree.Admin.APIKeys[0] != "*****" {

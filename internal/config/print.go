@@ -53,6 +53,8 @@ func maskedNode(v reflect.Value, secret bool) (*yaml.Node, error) {
 	switch {
 	case v.Type() == durationType:
 		return scalar(time.Duration(v.Int()).String(), "!!str"), nil
+	case v.Type() == rateType:
+		return scalar(v.Interface().(Rate).text(), "!!str"), nil
 	case v.Kind() == reflect.Struct:
 		return structNode(v)
 	case v.Kind() == reflect.Slice:
@@ -74,7 +76,7 @@ func maskedNode(v reflect.Value, secret bool) (*yaml.Node, error) {
 	case v.CanUint():
 		return scalar(strconv.FormatUint(v.Uint(), 10), "!!int"), nil
 	case v.CanFloat():
-		return scalar(strconv.FormatFloat(v.Float(), 'g', -1, 64), "!!float"), nil
+		return scalar(strconv.FormatFloat(v.Float(), 'g', -1, 64), ""), nil
 	case v.Kind() == reflect.Map && v.Type().Key().Kind() == reflect.String:
 		return mapNode(v)
 	case v.Kind() == reflect.Pointer:
@@ -180,4 +182,16 @@ func maskOneURL(raw string) string {
 		out = strings.Replace(out, ":xxxxx@", ":"+Masked+"@", 1)
 	}
 	return out
+}
+
+// text writes r as ParseRate reads it: "0", or N/s, N/m, N/h.
+func (r Rate) text() string {
+	if r.IsZero() {
+		return "0"
+	}
+	unit := map[time.Duration]string{time.Second: "s", time.Minute: "m", time.Hour: "h"}[r.Per]
+	if unit == "" {
+		return strconv.Itoa(r.N) + " per " + r.Per.String()
+	}
+	return strconv.Itoa(r.N) + "/" + unit
 }

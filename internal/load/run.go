@@ -177,7 +177,7 @@ func (rn *runner) open(ctx context.Context, rec *recorder, rate float64, stop <-
 			return
 		default:
 		}
-		step, u := pick(), rn.users[n%int64(len(rn.users))]
+		step, home := pick(), int(n%int64(len(rn.users)))
 		if inFlight.Load() >= rn.maxInFlight() {
 			rec.record(step, time.Since(due), outcome{code: "client overloaded"})
 			continue
@@ -185,9 +185,25 @@ func (rn *runner) open(ctx context.Context, rec *recorder, rate float64, stop <-
 		inFlight.Add(1)
 		wg.Go(func() {
 			defer inFlight.Add(-1)
-			rn.runStep(ctx, rec, u, step, due)
+			u := rn.acquire(home)
+			defer u.mu.Unlock()
+			rn.runLocked(ctx, rec, u, step, due)
 		})
 	}
+}
+
+// acquire locks the first idle user from home on, so that arrivals do not
+// queue behind a busy user while others idle; when all are busy it waits
+// for home. (Latency still counts from the arrival's due time.)
+func (rn *runner) acquire(home int) *user {
+	for i := range len(rn.users) {
+		if u := rn.users[(home+i)%len(rn.users)]; u.mu.TryLock() {
+			return u
+		}
+	}
+	u := rn.users[home]
+	u.mu.Lock()
+	return u
 }
 
 // picker returns a function that draws steps by their weights in the mix.
@@ -220,7 +236,7 @@ func (rn *runner) findMax(ctx context.Context) (*Report, error) {
 		rate = 100
 	}
 	fm := &FindMax{SLOP99ms: ms(rn.cfg.SLOP99.Microseconds()), TargetRPS: rn.cfg.TargetRPS}
-	var best *Report
+	var best, last *Report
 	held, broke := 0.0, 0.0
 	for i := 0; i < 40 && ctx.Err() == nil; i++ {
 		rn.stage = fmt.Sprintf("stage %d at %.0f/s", i+1, rate)
@@ -228,6 +244,7 @@ func (rn *runner) findMax(ctx context.Context) (*Report, error) {
 		if ctx.Err() != nil {
 			break // a stage cut short by Ctrl-C proves nothing
 		}
+		last = rep
 		st := Stage{Rate: round3(rate), Achieved: rep.RPS, P99ms: rep.P99ms, ErrorRatio: round3(rep.errorRatio())}
 		st.Held = st.P99ms <= fm.SLOP99ms && st.ErrorRatio <= 0.01 && st.Achieved >= 0.9*rate
 		fm.Stages = append(fm.Stages, st)
@@ -248,7 +265,10 @@ func (rn *runner) findMax(ctx context.Context) (*Report, error) {
 			rate = math.Sqrt(held * broke)
 		}
 	}
-	if best == nil {
+	if best == nil { // no stage held: the report of the last one, which shows why
+		best = last
+	}
+	if best == nil { // cut short before any stage ended
 		best = &Report{Target: rn.cfg.Target, AppID: rn.cfg.AppID, Mix: rn.cfg.Mix.String(), Model: "open", Users: rn.cfg.Users}
 	}
 	if fm.TargetRPS > 0 && fm.Capacity > 0 {

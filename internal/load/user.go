@@ -39,6 +39,11 @@ func needsLogin(step string) bool {
 func (rn *runner) runStep(ctx context.Context, rec *recorder, u *user, step string, sched time.Time) (down bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	return rn.runLocked(ctx, rec, u, step, sched)
+}
+
+// runLocked is runStep for a user whose mutex the caller holds.
+func (rn *runner) runLocked(ctx context.Context, rec *recorder, u *user, step string, sched time.Time) (down bool) {
 	if needsLogin(step) && u.access == "" {
 		if o := rn.login(ctx, rec, u, time.Time{}); !o.ok() {
 			return o.status == 0

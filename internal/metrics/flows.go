@@ -2,15 +2,20 @@ package metrics
 
 import "time"
 
-// WeChatPaths are the API paths the wechat client calls; any other path is
-// counted as "other".
-var WeChatPaths = []string{
+// wechatPaths are the API paths the wechat client calls; any other path is
+// counted as "other". A new call in package wechat adds its path here.
+var wechatPaths = []string{
 	"/cgi-bin/token", "/cgi-bin/stable_token", "/sns/jscode2session",
 	"/wxa/business/getuserphonenumber", "/wxa/checksession",
 	"/cgi-bin/message/custom/send", "/cgi-bin/message/subscribe/send",
 	"/cgi-bin/media/upload", "/cgi-bin/media/get", "/wxa/getwxacodeunlimit",
 	"/wxa/generate_urllink", "/wxa/generatescheme", "/wxa/genwxashortlink",
 	"/wxa/msg_sec_check", "/wxa/media_check_async",
+	"/datacube/getweanalysisappiddailysummarytrend", "/datacube/getweanalysisappiddailyvisittrend",
+	"/datacube/getweanalysisappidweeklyvisittrend", "/datacube/getweanalysisappidmonthlyvisittrend",
+	"/datacube/getweanalysisappiddailyretaininfo", "/datacube/getweanalysisappidweeklyretaininfo",
+	"/datacube/getweanalysisappidmonthlyretaininfo", "/datacube/getweanalysisappidvisitpage",
+	"/datacube/getweanalysisappiduserportrait", "/datacube/getweanalysisappidvisitdistribution",
 }
 
 // knownOutcomes are the WeChat outcomes kept as label values: success, the

@@ -64,7 +64,7 @@ func New(reg prometheus.Registerer, o Options) *Metrics {
 		apps:          set(o.AppIDs),
 		handlers:      set(o.Handlers),
 		registerer:    reg,
-		wechatPathSet: set(WeChatPaths),
+		wechatPathSet: set(wechatPaths),
 	}
 	m.newHTTP()
 	m.newWeChat()

@@ -43,7 +43,7 @@ type Service struct {
 	Apps   map[string]*App
 	Logger *slog.Logger
 	Now    func() time.Time
-	// Notifications counts notifications by result (ok, duplicate,
+	// Notifications counts notifications by result (ok,
 	// bad_signature, bad_body, mismatch, unknown, error); nil: not counted.
 	Notifications *prometheus.CounterVec
 	// Webhook posts business events; default a client with a 10 s timeout.

@@ -39,11 +39,6 @@ func (s *EventStore) AddEvents(ctx context.Context, batches []miniback.EventBatc
 			return err
 		}
 		defer insBatch.Close()
-		insEvent, err := tx.PrepareContext(ctx, `INSERT INTO events (appid, ts, name, user_key, page, props) VALUES (?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer insEvent.Close()
 		for _, b := range batches {
 			res, err := insBatch.ExecContext(ctx, b.AppID, b.ID, now)
 			if err != nil {
@@ -53,12 +48,11 @@ func (s *EventStore) AddEvents(ctx context.Context, batches []miniback.EventBatc
 				continue // stored by an earlier delivery
 			}
 			n++
+			if err := insertEvents(ctx, tx, b); err != nil {
+				return err
+			}
 			for i := range b.Events {
-				e := &b.Events[i]
-				if _, err := insEvent.ExecContext(ctx, b.AppID, e.TS, e.Name, e.User, e.Page, propsText(e.Props)); err != nil {
-					return err
-				}
-				r.Add(b.AppID, e, loc)
+				r.Add(b.AppID, &b.Events[i], loc)
 			}
 		}
 		return s.writeRollup(ctx, tx, r, now, seen)
@@ -68,6 +62,27 @@ func (s *EventStore) AddEvents(ctx context.Context, batches []miniback.EventBatc
 	}
 	s.known.Commit(seen)
 	return n, nil
+}
+
+// insertEvents writes a batch's raw events with one statement, one round
+// trip (a batch holds at most 100 events: 600 parameters).
+func insertEvents(ctx context.Context, tx *sql.Tx, b miniback.EventBatch) error {
+	if len(b.Events) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO events (appid, ts, name, user_key, page, props) VALUES `)
+	args := make([]any, 0, 6*len(b.Events))
+	for i := range b.Events {
+		e := &b.Events[i]
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?, ?, ?)")
+		args = append(args, b.AppID, e.TS, e.Name, e.User, e.Page, propsText(e.Props))
+	}
+	_, err := tx.ExecContext(ctx, q.String(), args...)
+	return err
 }
 
 func propsText(p []byte) string {
