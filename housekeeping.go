@@ -31,8 +31,12 @@ type PurgeStore interface {
 // through SetNX in the state store that every instance shares. Periodic
 // work calls it before each run, so it runs once per deployment, not once
 // per instance. With an in-process store the one instance always wins. An
-// error of the store is returned with false: the run is skipped.
+// error of the store is returned with false: the run is skipped. An every
+// of zero or less has no windows: every caller runs.
 func TakeTurn(ctx context.Context, s StateStore, job string, every time.Duration, now time.Time) (bool, error) {
+	if every <= 0 {
+		return true, nil
+	}
 	window := now.UnixNano() / int64(every)
 	return s.SetNX(ctx, "jobs:"+job+":"+strconv.FormatInt(window, 10), "1", 2*every)
 }

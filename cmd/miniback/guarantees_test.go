@@ -47,6 +47,7 @@ func TestDeploymentMySQL(t *testing.T) {
 	t.Run("LogoutEverywhere", func(t *testing.T) { checkLogoutEverywhere(t, d) })
 	t.Run("RefreshRace", func(t *testing.T) { checkRefreshRace(t, d) })
 	t.Run("PushOnce", func(t *testing.T) { checkPushOnce(t, d) })
+	t.Run("OneCodeCall", func(t *testing.T) { checkOneCodeCall(t, d) })
 }
 
 // checkStartedAtOnce: the instances were started at the same moment on an
