@@ -39,7 +39,7 @@ func (e *testEnv) loginStatus(user string) (int, http.Header, errorAnswer) {
 func TestWeChatBreakerFailsFastAndSendsWait(t *testing.T) {
 	e := startMain(t, func(c *config.Config) {
 		withAdmin(c)
-		c.Breaker.Failures, c.Breaker.OpenFor, c.Breaker.Probes = 2, time.Second, 1
+		c.Breaker.Failures, c.Breaker.OpenFor, c.Breaker.Probes = 2, 3*time.Second, 1
 	})
 	l := e.login("wendy")
 	calls := sandboxCalls(e, "/sns/jscode2session")
@@ -50,7 +50,7 @@ func TestWeChatBreakerFailsFastAndSendsWait(t *testing.T) {
 		}
 	}
 	st, h, out := e.loginStatus("xavier")
-	if st != 503 || out.Error.Code != "wechat_unavailable" || h.Get("Retry-After") != "1" {
+	if ra := h.Get("Retry-After"); st != 503 || out.Error.Code != "wechat_unavailable" || ra < "1" || ra > "3" || len(ra) != 1 {
 		t.Fatalf("open breaker: %d %+v Retry-After %q", st, out, h.Get("Retry-After"))
 	}
 	if got := sandboxCalls(e, "/sns/jscode2session"); got != calls+2 {
@@ -90,8 +90,8 @@ func TestRateLimitsPerUserKeyAndLogin(t *testing.T) {
 	up := startUpstream(t, nil)
 	e := startMain(t, func(c *config.Config) {
 		withAdmin(c)
-		c.Limits.LoginPerIP = config.Rate{N: 2, Per: time.Minute}
-		c.Limits.APIPerUser = config.Rate{N: 3, Per: time.Minute}
+		c.Limits.LoginPerIP = config.Rate{N: 2, Per: time.Hour}
+		c.Limits.APIPerUser = config.Rate{N: 3, Per: time.Hour}
 		c.Limits.AdminPerKey = config.Rate{N: 2, Per: time.Hour}
 		c.Gateway.Routes = []config.Route{route("/api/v1/{appid}/shop/", "required", up.URL)}
 	})
@@ -136,7 +136,7 @@ func TestRateLimitsPerUserKeyAndLogin(t *testing.T) {
 func TestRateLimitPerIPAndTrustedProxies(t *testing.T) {
 	limit := func(c *config.Config) {
 		withAdmin(c)
-		c.Limits.APIPerIP = config.Rate{N: 2, Per: time.Minute}
+		c.Limits.APIPerIP = config.Rate{N: 2, Per: time.Hour}
 	}
 	me := "/api/v1/" + config.DemoAppID + "/me"
 	from := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
@@ -215,10 +215,10 @@ func TestRateLimitsAcrossInstancesInRedis(t *testing.T) {
 		envs = append(envs, startMain(t, func(c *config.Config) {
 			withAdmin(c)
 			c.Redis.URL, c.Redis.Prefix = url, prefix
-			c.Limits.LoginPerIP = config.Rate{N: 3, Per: time.Minute}
-			c.Limits.APIPerUser = config.Rate{N: 2, Per: time.Minute}
-			c.Limits.AdminPerKey = config.Rate{N: 2, Per: time.Minute}
-			c.Limits.APIPerIP = config.Rate{N: 8, Per: time.Minute}
+			c.Limits.LoginPerIP = config.Rate{N: 3, Per: time.Hour}
+			c.Limits.APIPerUser = config.Rate{N: 2, Per: time.Hour}
+			c.Limits.AdminPerKey = config.Rate{N: 2, Per: time.Hour}
+			c.Limits.APIPerIP = config.Rate{N: 8, Per: time.Hour}
 		}))
 	}
 	a, b := envs[0], envs[1]

@@ -476,7 +476,7 @@ func TestPayBreakerOpens(t *testing.T) {
 	pe := &payEnv{hooks: &hookRecorder{}}
 	pe.testEnv = startMainWith(t, func(c *config.Config) {
 		withAdmin(c)
-		c.Breaker.Failures, c.Breaker.OpenFor, c.Breaker.Probes = 3, time.Second, 1
+		c.Breaker.Failures, c.Breaker.OpenFor, c.Breaker.Probes = 3, 3*time.Second, 1
 	}, nil)
 	l := pe.login("brook")
 	pe.createOrder(l.User.ID, "order_breaker_1", 100)

@@ -119,14 +119,14 @@ func TestTargetDown(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	var progress atomic.Int32
-	cfg := Config{Target: "http://" + addr, Duration: 1200 * time.Millisecond, Users: 3,
+	cfg := Config{Target: "http://" + addr, Duration: 2500 * time.Millisecond, Users: 3,
 		Progress: func(Progress) { progress.Add(1) }}
 	start := time.Now()
 	rep, err := Run(context.Background(), cfg, testAppID, demoPush)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if time.Since(start) > 5*time.Second {
+	if time.Since(start) > 8*time.Second {
 		t.Errorf("run took %v", time.Since(start))
 	}
 	if rep.Succeeded() || rep.Requests == 0 || rep.Errors != rep.Requests {
