@@ -20,6 +20,11 @@ type StateStore interface {
 	Delete(ctx context.Context, key string) error
 	// DeleteIfEqual removes key only while it holds value and reports whether it did.
 	DeleteIfEqual(ctx context.Context, key, value string) (bool, error)
+	// SetIfEqual replaces the value of key with value, expiring after ttl,
+	// only while key holds old, and reports whether it did: a
+	// compare-and-set in one atomic step. An absent or expired key holds
+	// nothing, so it is never set (use SetNX for that).
+	SetIfEqual(ctx context.Context, key, old, value string, ttl time.Duration) (bool, error)
 	// Incr adds one to the counter at key and returns the new value; a new
 	// counter expires after ttl.
 	Incr(ctx context.Context, key string, ttl time.Duration) (int64, error)

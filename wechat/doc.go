@@ -21,7 +21,11 @@
 // the old one stays valid. At most one fetch runs at a time per appid: callers
 // in one process share one fetch, and instances sharing a store take a lock in
 // it (SetNX with a random owner, released with DeleteIfEqual) and double-check
-// the cache once they hold it.
+// the cache once they hold it. The lock only saves fetches: each fetch takes
+// a generation number (a counter in the store) with the lock, the cached
+// value is "<generation>:<token>", and a token is cached only over an older
+// generation (compare-and-set), so a fetch that outlived its lock never
+// replaces a newer token.
 //
 // When a call answers 40001, 40014, 41001 or 42001 the cached token is
 // deleted only if it is still the token that failed, a new one is fetched and

@@ -41,7 +41,7 @@ func TestObserverSeesCallsAndTokenReasons(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The cached token expires: the next fetch is "expired", not "cold".
-	if _, err := store.DeleteIfEqual(t.Context(), c.tokenKey(), mustToken(t, c)); err != nil {
+	if err := c.InvalidateToken(t.Context(), mustToken(t, c)); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.CheckSession(t.Context(), "openid", "key"); err != nil {

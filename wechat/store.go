@@ -23,6 +23,10 @@ type TokenStore interface {
 	// DeleteIfEqual removes key only while it holds value and reports
 	// whether it did.
 	DeleteIfEqual(ctx context.Context, key, value string) (bool, error)
+	// SetIfEqual replaces the value of key with value only while key holds
+	// old, in one atomic step, and reports whether it did; an absent key is
+	// never set.
+	SetIfEqual(ctx context.Context, key, old, value string, ttl time.Duration) (bool, error)
 	// Incr adds one to the counter at key and returns the new value; a new
 	// counter expires after ttl.
 	Incr(ctx context.Context, key string, ttl time.Duration) (int64, error)
@@ -101,6 +105,18 @@ func (s *MemoryTokenStore) DeleteIfEqual(_ context.Context, key, value string) (
 		return false, nil
 	}
 	delete(s.m, key)
+	return true, nil
+}
+
+// SetIfEqual replaces the value of key only while it holds old. It never
+// fails.
+func (s *MemoryTokenStore) SetIfEqual(_ context.Context, key, old, value string, ttl time.Duration) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.get(key); !ok || e.value != old {
+		return false, nil
+	}
+	s.put(key, value, ttl)
 	return true, nil
 }
 

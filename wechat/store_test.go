@@ -43,6 +43,15 @@ func TestMemoryTokenStore(t *testing.T) {
 	if _, err := s.Incr(ctx, "forever", time.Hour); err == nil {
 		t.Fatal("Incr on a non-counter succeeded")
 	}
+	if ok, _ := s.SetIfEqual(ctx, "forever", "y", "z", 0); ok {
+		t.Fatal("SetIfEqual replaced another value")
+	}
+	if ok, _ := s.SetIfEqual(ctx, "absent", "", "z", 0); ok {
+		t.Fatal("SetIfEqual created an absent key")
+	}
+	if ok, _ := s.SetIfEqual(ctx, "forever", "x", "x", time.Minute); !ok {
+		t.Fatal("SetIfEqual with the held value failed")
+	}
 	if ok, _ := s.DeleteIfEqual(ctx, "forever", "x"); !ok {
 		t.Fatal("DeleteIfEqual with the held value failed")
 	}

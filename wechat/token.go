@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/miniback/miniback/internal/flex"
@@ -43,6 +44,7 @@ var wechatDay = time.FixedZone("CST", 8*3600)
 // Redis Cluster they live on one slot.
 func (c *Client) tokenKey() string { return "wechat:{" + c.appID + "}:token:" + c.mode.String() }
 func (c *Client) lockKey() string  { return "wechat:{" + c.appID + "}:token-lock:" + c.mode.String() }
+func (c *Client) genKey() string   { return "wechat:{" + c.appID + "}:token-gen:" + c.mode.String() }
 func (c *Client) gapKey() string   { return "wechat:{" + c.appID + "}:token-force-gap" }
 func (c *Client) dayKey(t time.Time) string {
 	return "wechat:{" + c.appID + "}:token-force-day:" + t.In(wechatDay).Format("20060102")
@@ -74,7 +76,16 @@ func (c *Client) TokenCached(ctx context.Context) (bool, error) {
 // InvalidateToken drops the cached access token, but only while it still
 // equals token, so a newer token stored by another caller survives.
 func (c *Client) InvalidateToken(ctx context.Context, token string) error {
-	if _, err := c.store.DeleteIfEqual(ctx, c.tokenKey(), token); err != nil {
+	raw, ok, err := c.store.Get(ctx, c.tokenKey())
+	if err != nil {
+		return fmt.Errorf("wechat: invalidate token: %w", err)
+	}
+	if _, tok := decodeToken(raw); !ok || tok != token {
+		return nil
+	}
+	// Compare the whole stored value: a newer store of the same token
+	// string (another generation) is left alone too.
+	if _, err := c.store.DeleteIfEqual(ctx, c.tokenKey(), raw); err != nil {
 		return fmt.Errorf("wechat: invalidate token: %w", err)
 	}
 	return nil
@@ -82,15 +93,67 @@ func (c *Client) InvalidateToken(ctx context.Context, token string) error {
 
 // cached returns the cached token unless it is absent or equals stale.
 func (c *Client) cached(ctx context.Context, stale string) (string, bool, error) {
-	tok, ok, err := c.store.Get(ctx, c.tokenKey())
+	raw, ok, err := c.store.Get(ctx, c.tokenKey())
 	if err != nil {
 		return "", false, fmt.Errorf("wechat: read token: %w", err)
 	}
+	_, tok := decodeToken(raw)
 	if !ok || tok == "" || tok == stale {
 		return "", false, nil
 	}
 	c.hadToken.Store(true)
 	return tok, true, nil
+}
+
+// The cached value is "<generation>:<token>". Each fetch takes the next
+// generation from a counter in the store once it holds the lock, so a later
+// fetch has a higher one whatever the instances' clocks say. A value without
+// a generation (written by an older miniback, or by hand) counts as
+// generation 0.
+func encodeToken(gen int64, tok string) string { return strconv.FormatInt(gen, 10) + ":" + tok }
+
+func decodeToken(raw string) (gen int64, tok string) {
+	g, t, ok := strings.Cut(raw, ":")
+	if !ok {
+		return 0, raw
+	}
+	n, err := strconv.ParseInt(g, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, raw
+	}
+	return n, t
+}
+
+// storeToken caches tok of generation gen unless the cache holds a token of
+// the same or a later generation: a fetch that outlived its lock never
+// replaces the token of a fetch that started after it. Each write is
+// atomic in the store (SetNX on an absent key, else compare-and-set on the
+// value read); a lost race reads again.
+func (c *Client) storeToken(ctx context.Context, gen int64, tok string, ttl time.Duration) error {
+	value := encodeToken(gen, tok)
+	for range 10 {
+		raw, ok, err := c.store.Get(ctx, c.tokenKey())
+		if err != nil {
+			return err
+		}
+		var done bool
+		switch cur, _ := decodeToken(raw); {
+		case !ok:
+			done, err = c.store.SetNX(ctx, c.tokenKey(), value, ttl)
+		case cur >= gen:
+			c.log.DebugContext(ctx, "wechat access token not cached: a newer one is", "appid", c.appID,
+				"mode", c.mode.String(), "generation", gen, "cached_generation", cur)
+			return nil
+		default:
+			done, err = c.store.SetIfEqual(ctx, c.tokenKey(), raw, value, ttl)
+		}
+		if err != nil || done {
+			return err
+		}
+	}
+	// Ten lost races in a row: others keep writing, so leave it to them;
+	// this caller still gets its fresh token.
+	return nil
 }
 
 // flight is one token fetch in progress in this process.
@@ -186,6 +249,10 @@ func (c *Client) fetchHolding(ctx context.Context, owner, stale string, force bo
 			return "", err
 		}
 	}
+	gen, err := c.store.Incr(ctx, c.genKey(), 0)
+	if err != nil {
+		return "", fmt.Errorf("wechat: token generation: %w", err)
+	}
 	if c.obs != nil {
 		c.obs.ObserveTokenFetch(c.appID, c.mode.String(), c.tokenReason(stale, force))
 	}
@@ -194,7 +261,7 @@ func (c *Client) fetchHolding(ctx context.Context, owner, stale string, force bo
 		return "", err
 	}
 	c.hadToken.Store(true)
-	if err := c.store.Set(ctx, c.tokenKey(), tok, tokenTTL(expiresIn)); err != nil {
+	if err := c.storeToken(ctx, gen, tok, tokenTTL(expiresIn)); err != nil {
 		return "", fmt.Errorf("wechat: store token: %w", err)
 	}
 	c.log.DebugContext(ctx, "wechat access token fetched", "appid", c.appID,

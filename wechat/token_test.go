@@ -366,3 +366,56 @@ func TestWaiterGivesUpWithContext(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
+
+// slowAnswer hands back the first response only when released, after
+// saying it has it: a fetch that outlives its lock.
+type slowAnswer struct {
+	once     sync.Once
+	answered chan struct{}
+	release  chan struct{}
+}
+
+func (s *slowAnswer) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	s.once.Do(func() {
+		close(s.answered)
+		<-s.release
+	})
+	return resp, err
+}
+
+func TestSlowFetchDoesNotReplaceNewerToken(t *testing.T) {
+	f := newFake(t)
+	store := NewMemoryTokenStore()
+	clock := newFakeClock()
+	store.now = clock.Now
+	slow := &slowAnswer{answered: make(chan struct{}), release: make(chan struct{})}
+	a := f.client(WithTokenStore(store), WithTokenMode(TokenModeClassic), WithHTTPClient(&http.Client{Transport: slow}))
+	b := f.client(WithTokenStore(store), WithTokenMode(TokenModeClassic))
+	older := make(chan string, 1)
+	go func() {
+		tok, err := a.AccessToken(t.Context())
+		if err != nil {
+			t.Error(err)
+		}
+		older <- tok
+	}()
+	<-slow.answered // WeChat issued a's token; a has not stored it yet
+	clock.Add(a.lockTTL())
+	newer, err := b.AccessToken(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(slow.release)
+	if tok := <-older; tok == newer || tok == "" {
+		t.Fatalf("a got %q, b got %q: want two tokens", tok, newer)
+	}
+	for _, c := range []*Client{a, b} {
+		if tok := mustToken(t, c); tok != newer {
+			t.Fatalf("cached token = %q, want the newer %q", tok, newer)
+		}
+	}
+	if _, _, classic := f.counts(); classic != 2 {
+		t.Fatalf("fetches = %d, want 2", classic)
+	}
+}

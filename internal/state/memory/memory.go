@@ -190,6 +190,23 @@ func (s *Store) DeleteIfEqual(ctx context.Context, key, value string) (bool, err
 	return true, nil
 }
 
+// SetIfEqual implements miniback.StateStore. A negative ttl is an error.
+func (s *Store) SetIfEqual(ctx context.Context, key, old, value string, ttl time.Duration) (bool, error) {
+	if err := checkTTL("set if equal", ttl); err != nil {
+		return false, err
+	}
+	now, err := s.lock()
+	if err != nil {
+		return false, err
+	}
+	defer s.mu.Unlock()
+	if e, ok := s.get(key, now); !ok || e.value != old {
+		return false, nil
+	}
+	s.put(key, value, ttl, now)
+	return true, nil
+}
+
 // Incr implements miniback.StateStore. Incrementing keeps the expiry the
 // counter was created with. A value that is not a decimal int64, or one at
 // its maximum, is an error and stays as it is. A negative ttl is an error.

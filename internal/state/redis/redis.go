@@ -6,7 +6,7 @@
 //
 // Every key is stored under Prefix (redis.prefix), so several deployments
 // can share one Redis. Each method touches one key, and the methods that
-// must be atomic beyond one command (DeleteIfEqual, Incr with its expiry)
+// must be atomic beyond one command (DeleteIfEqual, SetIfEqual, Incr with its expiry)
 // are Lua scripts on that one key, so they hold on a Cluster too; callers
 // that need several keys of one app on one cluster slot write the appid as
 // a hash tag in their keys ("wechat:{wx123}:token").
@@ -166,6 +166,35 @@ func (s *Store) DeleteIfEqual(ctx context.Context, key, value string) (bool, err
 	n, err := deleteIfEqual.Run(ctx, s.client, []string{s.key(key)}, value).Int64()
 	if err != nil {
 		return false, unavailable("delete if equal", err)
+	}
+	return n == 1, nil
+}
+
+// setIfEqual sets KEYS[1] to ARGV[2] while it holds ARGV[1], expiring
+// after ARGV[3] milliseconds (0: never): a compare-and-set.
+var setIfEqual = goredis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+	if tonumber(ARGV[3]) > 0 then
+		redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+	else
+		redis.call('SET', KEYS[1], ARGV[2])
+	end
+	return 1
+end
+return 0`)
+
+// SetIfEqual implements miniback.StateStore with one Lua script.
+func (s *Store) SetIfEqual(ctx context.Context, key, old, value string, ttl time.Duration) (bool, error) {
+	if err := checkTTL("set if equal", ttl); err != nil {
+		return false, err
+	}
+	ms := ttl.Milliseconds()
+	if ttl > 0 && ms == 0 {
+		ms = 1
+	}
+	n, err := setIfEqual.Run(ctx, s.client, []string{s.key(key)}, old, value, ms).Int64()
+	if err != nil {
+		return false, unavailable("set if equal", err)
 	}
 	return n == 1, nil
 }

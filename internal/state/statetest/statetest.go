@@ -39,6 +39,8 @@ func Run(t *testing.T, open OpenFunc) {
 		{"SetNXRace", testSetNXRace},
 		{"Delete", testDelete},
 		{"DeleteIfEqual", testDeleteIfEqual},
+		{"SetIfEqual", testSetIfEqual},
+		{"SetIfEqualRace", testSetIfEqualRace},
 		{"Incr", testIncr},
 		{"IncrTTL", testIncrTTL},
 		{"IncrRace", testIncrRace},
@@ -285,6 +287,105 @@ func testDeleteIfEqual(t *testing.T, open OpenFunc) {
 			}
 		})
 	}
+}
+
+// testSetIfEqual checks the compare-and-set: it replaces only the value
+// it was given, never creates a key, and gives the new value its ttl.
+func testSetIfEqual(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		stored  string // "" means the key is absent
+		expire  bool
+		old     string
+		wantSet bool
+	}{
+		{"equal", "v1", false, "v1", true},
+		{"wrong value leaves key", "v1", false, "v0", false},
+		{"prefix is not equal", "v1", false, "v", false},
+		{"empty old is not equal", "v1", false, "", false},
+		{"absent is not created", "", false, "", false},
+		{"expired is not replaced", "v1", true, "v1", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, advance := open(t)
+			k := key(t, "k")
+			if tt.stored != "" {
+				must(t, s.Set(ctx, k, tt.stored, ttl))
+			}
+			if tt.expire {
+				advance(2 * ttl)
+			}
+			set, err := s.SetIfEqual(ctx, k, tt.old, "v2", 0)
+			must(t, err)
+			if set != tt.wantSet {
+				t.Errorf("SetIfEqual = %v, want %v", set, tt.wantSet)
+			}
+			switch {
+			case tt.wantSet:
+				wantGet(t, s, k, "v2", true)
+			case tt.stored != "" && !tt.expire:
+				wantGet(t, s, k, tt.stored, true)
+			default:
+				wantGet(t, s, k, "", false)
+			}
+		})
+	}
+	t.Run("new ttl", func(t *testing.T) {
+		s, advance := open(t)
+		k := key(t, "k")
+		must(t, s.Set(ctx, k, "v1", 0))
+		set, err := s.SetIfEqual(ctx, k, "v1", "v2", ttl)
+		must(t, err)
+		if !set {
+			t.Fatal("SetIfEqual with the held value did not set")
+		}
+		advance(ttl / 4)
+		wantGet(t, s, k, "v2", true)
+		advance(ttl)
+		wantGet(t, s, k, "", false)
+	})
+}
+
+// testSetIfEqualRace: goroutines add to a counter by read and
+// compare-and-set, retrying when they lose; no addition is lost.
+func testSetIfEqualRace(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	s, _ := open(t)
+	k := key(t, "n")
+	must(t, s.Set(ctx, k, "0", 0))
+	const workers, each = 8, 5
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				for {
+					v, _, err := s.Get(ctx, k)
+					if err != nil {
+						errs <- err
+						return
+					}
+					n, _ := strconv.Atoi(v)
+					set, err := s.SetIfEqual(ctx, k, v, strconv.Itoa(n+1), 0)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if set {
+						break
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	wantGet(t, s, k, strconv.Itoa(workers*each), true)
 }
 
 // testIncr checks counting from nothing, from a set value, and the error
