@@ -28,11 +28,6 @@ type BreakerConfig struct {
 	OnCreate func(name string)
 }
 
-// DefaultBreakerConfig is SPEC's defaults.
-func DefaultBreakerConfig() BreakerConfig {
-	return BreakerConfig{Failures: 5, Ratio: 0.5, MinCalls: 20, Window: 10 * time.Second, OpenFor: 30 * time.Second, Probes: 3}
-}
-
 // OpenError is returned instead of making a call while its breaker is open
 // (or half-open with every probe slot taken). RetryAfter is how long until
 // the breaker lets a probe through.
