@@ -32,6 +32,10 @@ type Config struct {
 	// 61503, empty or with a passing error; it doubles up to RetryMax.
 	// Defaults 5 min and 1 h.
 	RetryBase, RetryMax time.Duration
+	// Lease is how long the daily pull's and a backfill's lease in the
+	// state store outlives an instance that stopped renewing it (it died);
+	// another instance then takes the work over. Default 2 min.
+	Lease time.Duration
 	// Writers is how many queued batches one commit may take, and how
 	// many the queue delivers at once. Default 64.
 	Writers int
@@ -64,6 +68,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetryMax <= 0 {
 		c.RetryMax = time.Hour
+	}
+	if c.Lease <= 0 {
+		c.Lease = 2 * time.Minute
 	}
 	if c.Writers <= 0 {
 		c.Writers = 64
@@ -169,6 +176,9 @@ func (s *Service) tick(ctx context.Context) {
 	now := s.cfg.Now()
 	if !s.cfg.DatacubeOff {
 		s.maybeDailyPull(ctx, now)
+	}
+	if len(s.wechat) > 0 {
+		s.resumeJobs(ctx)
 	}
 	s.maybeCleanup(ctx, now)
 }
