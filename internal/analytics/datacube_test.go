@@ -322,7 +322,9 @@ func TestSyncJobResumed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, func() bool { return len(e.sb.DatacubeCalls()) == 4 && e.sb.Calls("/datacube/"+wechat.DatacubeDailyRetain) == 1 })
+	waitUntil(t, func() bool {
+		return len(e.sb.DatacubeCalls()) == 4 && e.sb.Calls("/datacube/"+wechat.DatacubeDailyRetain) == 1
+	})
 	stopA()
 	got, err := store.DatacubeJob(ctx, appA, job.ID)
 	if err != nil || got.Status != miniback.JobRunning {
@@ -396,7 +398,7 @@ func TestDailyPullTakenOverFromLostInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 	lost := &deadState{StateStore: e.state}
-	a := e.serviceWith(lost, func(c *Config) { c.RetryBase, c.RetryMax, c.Lease = time.Hour, time.Hour, 60 * time.Millisecond })
+	a := e.serviceWith(lost, func(c *Config) { c.RetryBase, c.RetryMax, c.Lease = time.Hour, time.Hour, 60*time.Millisecond })
 	run(t, a)
 	// Tuesday: 5 daily reports and 3 portraits per app; A gets 61503 for
 	// retain and would retry in an hour.
