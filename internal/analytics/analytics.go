@@ -118,7 +118,7 @@ type Service struct {
 
 	mu   sync.Mutex
 	jobs sync.WaitGroup
-	bg   context.Context // background work (backfills); set by Run
+	bg   context.Context // background work (backfills); set by Run, nil before
 }
 
 // New returns a Service. q may be nil for a Service that only pulls and
@@ -126,7 +126,7 @@ type Service struct {
 func New(cfg Config, events miniback.EventStore, cube miniback.DatacubeStore, state miniback.StateStore, q *queue.Queue, clients map[string]Datacuber) *Service {
 	cfg = cfg.withDefaults()
 	return &Service{cfg: cfg, events: events, cube: cube, state: state, queue: q, wechat: clients,
-		log: cfg.Logger, writes: make(chan *writeReq), bg: context.Background(),
+		log: cfg.Logger, writes: make(chan *writeReq),
 		logins: loginPublisher{open: map[string]*loginGroup{}}}
 }
 
@@ -200,6 +200,7 @@ func (s *Service) maybeCleanup(ctx context.Context, now time.Time) {
 	}
 }
 
+// background returns the context of Run, or nil before Run.
 func (s *Service) background() context.Context {
 	s.mu.Lock()
 	defer s.mu.Unlock()

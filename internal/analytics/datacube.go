@@ -326,7 +326,9 @@ func (s *Service) StartSync(ctx context.Context, appid string, body []byte) (*mi
 	if err := s.cube.CreateDatacubeJob(ctx, job); err != nil {
 		return nil, err
 	}
-	s.startJob(s.background(), job)
+	if bg := s.background(); bg != nil {
+		s.startJob(bg, job)
+	} // else Run's first tick starts it (resumeJobs)
 	return job, nil
 }
 
