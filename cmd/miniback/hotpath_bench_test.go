@@ -128,6 +128,7 @@ func BenchmarkLoginInProcess(b *testing.B) {
 	h := m.server.Handler
 	url := "http://" + m.Addr() + "/api/v1/" + config.DemoAppID + "/login"
 	b.ReportAllocs()
+	defer cpuPerOp(b)()
 	b.SetParallelism(8)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -155,6 +156,7 @@ func BenchmarkLoginOverHTTP(b *testing.B) {
 	url := "http://" + m.Addr() + "/api/v1/" + config.DemoAppID + "/login"
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	b.ReportAllocs()
+	defer cpuPerOp(b)()
 	b.SetParallelism(8)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

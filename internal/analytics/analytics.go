@@ -32,8 +32,15 @@ type Config struct {
 	// 61503, empty or with a passing error; it doubles up to RetryMax.
 	// Defaults 5 min and 1 h.
 	RetryBase, RetryMax time.Duration
-	// Writers is how many queued batches one commit may take. Default 64.
+	// Writers is how many queued batches one commit may take, and how
+	// many the queue delivers at once. Default 64.
 	Writers int
+	// WriteWait is how long the writer keeps gathering batches after the
+	// first one of a commit, unless it holds Writers batches or
+	// MaxWriteEvents events before. Default 5ms.
+	WriteWait time.Duration
+	// MaxWriteEvents ends the gathering of a commit. Default 5,000.
+	MaxWriteEvents int
 	// Now is the clock. Default time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -60,6 +67,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Writers <= 0 {
 		c.Writers = 64
+	}
+	if c.WriteWait <= 0 {
+		c.WriteWait = 5 * time.Millisecond
+	}
+	if c.MaxWriteEvents <= 0 {
+		c.MaxWriteEvents = 5000
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -94,6 +107,7 @@ type Service struct {
 	log    *slog.Logger
 
 	writes chan *writeReq
+	logins loginPublisher
 
 	mu   sync.Mutex
 	jobs sync.WaitGroup
@@ -105,7 +119,8 @@ type Service struct {
 func New(cfg Config, events miniback.EventStore, cube miniback.DatacubeStore, state miniback.StateStore, q *queue.Queue, clients map[string]Datacuber) *Service {
 	cfg = cfg.withDefaults()
 	return &Service{cfg: cfg, events: events, cube: cube, state: state, queue: q, wechat: clients,
-		log: cfg.Logger, writes: make(chan *writeReq), bg: context.Background()}
+		log: cfg.Logger, writes: make(chan *writeReq), bg: context.Background(),
+		logins: loginPublisher{open: map[string]*loginGroup{}}}
 }
 
 // Run consumes queued event batches and writes them, runs the daily

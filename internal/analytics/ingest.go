@@ -345,20 +345,3 @@ func randomID() string {
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go ≥ 1.24)
 	return hex.EncodeToString(b)
 }
-
-// LoginEvent is the name of the event miniback records itself for every
-// login, so that funnels and retention can start from logins.
-const LoginEvent = "login"
-
-// RecordLogin queues a "login" event of user at at, once per session (the
-// session id makes the batch id), outside the daily cap. It fails only
-// when the queue does not take it.
-func (s *Service) RecordLogin(ctx context.Context, appid string, user int64, sessionID string, at time.Time) error {
-	if s.queue == nil {
-		return nil
-	}
-	id := sha256.Sum256([]byte("login\x00" + appid + "\x00" + sessionID))
-	return s.publish(ctx, &miniback.EventBatch{AppID: appid, ID: hex.EncodeToString(id[:16]), Events: []miniback.Event{
-		{Name: LoginEvent, TS: at.UnixMilli(), User: "u:" + strconv.FormatInt(user, 10)},
-	}})
-}

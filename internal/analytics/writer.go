@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/miniback/miniback"
 	"github.com/miniback/miniback/internal/queue"
@@ -37,10 +38,16 @@ func (s *Service) handleBatch(ctx context.Context, d *queue.Delivery) error {
 	}
 }
 
-// writeLoop commits batches: it takes one, then every other batch already
-// waiting, and writes them in one transaction. Under load the handlers
-// waiting for a commit fill the next one.
+// writeLoop commits batches: it takes one, then keeps gathering the
+// batches that arrive for up to WriteWait, until it holds Writers batches
+// (every consumer worker is then waiting for this commit) or
+// MaxWriteEvents events, and writes them in one transaction. A commit
+// costs about the same for one event as for hundreds, so under a trickle
+// of logins the wait turns one transaction per event into one per group;
+// the messages stay unacknowledged in JetStream until their commit.
 func (s *Service) writeLoop(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		var reqs []*writeReq
 		select {
@@ -49,22 +56,28 @@ func (s *Service) writeLoop(ctx context.Context) {
 		case r := <-s.writes:
 			reqs = append(reqs, r)
 		}
-	more:
-		for len(reqs) < s.cfg.Writers {
+		events := len(reqs[0].batch.Events)
+		timer.Reset(s.cfg.WriteWait)
+	gather:
+		for len(reqs) < s.cfg.Writers && events < s.cfg.MaxWriteEvents {
 			select {
 			case r := <-s.writes:
 				reqs = append(reqs, r)
-			default:
-				break more
+				events += len(r.batch.Events)
+			case <-timer.C:
+				break gather
+			case <-ctx.Done():
+				break gather
 			}
 		}
+		timer.Stop()
 		batches := make([]miniback.EventBatch, len(reqs))
 		for i, r := range reqs {
 			batches[i] = r.batch
 		}
 		_, err := s.events.AddEvents(ctx, batches, s.cfg.Loc)
 		if err != nil {
-			s.log.Error("analytics: write events", "batches", len(batches), "err", err)
+			s.log.Error("analytics: write events", "batches", len(batches), "events", events, "err", err)
 		}
 		for _, r := range reqs {
 			r.done <- err

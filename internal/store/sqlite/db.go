@@ -47,6 +47,8 @@ type DB struct {
 	read  *sql.DB    // several connections, read-only
 
 	writeStmts, readStmts *stmtCache // prepared statements of the hot paths
+
+	commit committer // group commit of write transactions (commit.go)
 }
 
 // NewDB returns a DB for the file at path, not yet opened.
@@ -200,23 +202,6 @@ func (db *DB) Close() error {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
 	return nil
-}
-
-// withTx runs fn in a write transaction and commits it when fn returns nil.
-// Errors of a database that cannot take writes are classified by
-// unavailable.
-func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return unavailable(err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return unavailable(err)
-	}
-	err = tx.Commit()
-	db.writeStmts.prepareWanted(ctx) // the connection is free again
-	return unavailable(err)
 }
 
 // rowScanner is a *sql.Row or *sql.Rows.

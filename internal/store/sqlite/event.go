@@ -30,7 +30,7 @@ func NewEventStore(db *DB) *EventStore {
 func (s *EventStore) AddEvents(ctx context.Context, batches []miniback.EventBatch, loc *time.Location) (int, error) {
 	n := 0
 	var seen map[string]int64
-	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		n, seen = 0, map[string]int64{}
 		r := miniback.NewRollup()
 		now := toMillis(s.db.Now())

@@ -65,7 +65,7 @@ func (s *InboxStore) AddInbox(ctx context.Context, m *miniback.InboxMessage) (bo
 		m.Status = miniback.InboxReceived
 	}
 	created := false
-	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		err := s.db.txRow(ctx, tx, `
 			INSERT INTO inbox (appid, dedup_key, msg_type, event, from_user, create_time,
 				message, status, error, received_at, handled_at)

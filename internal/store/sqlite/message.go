@@ -121,7 +121,7 @@ func (s *MessageStore) Messages(ctx context.Context, appid string, q miniback.Me
 func (s *MessageStore) ClaimMessage(ctx context.Context, id string, now time.Time) (*miniback.Message, bool, error) {
 	var m *miniback.Message
 	ok := false
-	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		m, err = scanMessage(tx.QueryRowContext(ctx, `
 			UPDATE messages SET status = ?, attempts = attempts + 1, claimed_at = ?

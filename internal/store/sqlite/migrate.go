@@ -64,7 +64,7 @@ func (db *DB) ApplyMigrations(ctx context.Context) ([]int, error) {
 // transaction, and reports whether it did.
 func (db *DB) applyMigration(ctx context.Context, m migration) (bool, error) {
 	did := false
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var n int
 		err := tx.QueryRowContext(ctx,
 			`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n)

@@ -120,7 +120,7 @@ func (s *PayStore) queryOrders(ctx context.Context, q string, args ...any) ([]*m
 // SetPrepay implements miniback.PayStore.
 func (s *PayStore) SetPrepay(ctx context.Context, appid, no, prepayID string, now, nextCheck time.Time) (*miniback.Order, error) {
 	var o *miniback.Order
-	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE pay_orders SET status = ?, prepay_id = ?, prepay_at = ?, next_check_at = ?, checks = 0, updated_at = ?
 			WHERE appid = ? AND out_trade_no = ? AND status IN (?, ?)`,
@@ -144,7 +144,7 @@ func (s *PayStore) SetPrepay(ctx context.Context, appid, no, prepayID string, no
 func (s *PayStore) MarkPaid(ctx context.Context, appid, no string, p miniback.PaidUpdate, now time.Time) (*miniback.Order, bool, error) {
 	var o *miniback.Order
 	changed := false
-	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE pay_orders SET status = ?, transaction_id = ?, paid_at = ?, next_check_at = NULL, updated_at = ?
 			WHERE appid = ? AND out_trade_no = ? AND status IN (?, ?, ?)`,
@@ -172,7 +172,7 @@ func (s *PayStore) MarkPaid(ctx context.Context, appid, no string, p miniback.Pa
 func (s *PayStore) MarkClosed(ctx context.Context, appid, no string, now time.Time) (*miniback.Order, bool, error) {
 	var o *miniback.Order
 	changed := false
-	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE pay_orders SET status = ?, next_check_at = NULL, updated_at = ?
 			WHERE appid = ? AND out_trade_no = ? AND status IN (?, ?)`,

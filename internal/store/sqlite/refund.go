@@ -31,7 +31,7 @@ func scanRefund(r rowScanner) (*miniback.Refund, error) {
 // order cannot together pass its total.
 func (s *PayStore) CreateRefund(ctx context.Context, r *miniback.Refund) error {
 	r.Status = miniback.RefundProcessing
-	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		o, err := s.order(ctx, tx, r.AppID, r.OutTradeNo)
 		if err != nil {
 			return err
@@ -86,7 +86,7 @@ var refundEvents = map[string]string{
 func (s *PayStore) SetRefundStatus(ctx context.Context, appid, no, status, refundID string, now time.Time) (*miniback.Refund, bool, error) {
 	var r *miniback.Refund
 	changed := false
-	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		if r, err = s.refund(ctx, tx, appid, no); err != nil {
 			return err

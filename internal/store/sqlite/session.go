@@ -55,7 +55,7 @@ func errInvalidRefresh() error {
 func (s *SessionStore) Login(ctx context.Context, l *miniback.Login) (*miniback.User, bool, error) {
 	var u *miniback.User
 	created := false
-	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		if u, created, err = upsertLogin(ctx, s.db, tx, l.AppID, l.OpenID, l.UnionID, l.Now); err != nil {
 			return err
@@ -85,7 +85,7 @@ func (s *SessionStore) Login(ctx context.Context, l *miniback.Login) (*miniback.
 // or token hash is an Error with code conflict; a missing user is an Error
 // with code not_found.
 func (s *SessionStore) CreateSession(ctx context.Context, sess *miniback.Session, rt *miniback.RefreshToken) error {
-	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return insertSession(ctx, s.db, tx, sess, rt)
 	})
 	if err != nil {
@@ -176,7 +176,7 @@ func (s *SessionStore) RefreshTokenSession(ctx context.Context, hash []byte) (*m
 func (s *SessionStore) RotateRefreshToken(ctx context.Context, oldHash []byte, next *miniback.RefreshToken, now time.Time) (*miniback.Session, error) {
 	var sess *miniback.Session
 	var reject error // committed, then returned
-	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		sess, reject, err = rotate(ctx, s.db, tx, oldHash, next, now)
 		return err
@@ -246,7 +246,7 @@ func revoke(ctx context.Context, db *DB, tx *sql.Tx, id string, now time.Time) (
 // is kept when a session is revoked twice.
 func (s *SessionStore) RevokeSession(ctx context.Context, id string, now time.Time) error {
 	found := false
-	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		found, err = revoke(ctx, s.db, tx, id, now)
 		return err
@@ -289,7 +289,7 @@ func (s *SessionStore) UserSessions(ctx context.Context, appid string, userID in
 // SetSessionKey implements miniback.SessionStore. A live session is one not
 // revoked; a user with no live session is not an error.
 func (s *SessionStore) SetSessionKey(ctx context.Context, userID int64, sealed []byte) error {
-	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return setSessionKey(ctx, s.db, tx, userID, sealed)
 	})
 	if err != nil {

@@ -73,7 +73,7 @@ func (db *DB) ProbeWrite(ctx context.Context) error {
 	if err := db.Ping(ctx); err != nil {
 		return err
 	}
-	err := db.withTx(ctx, func(tx *sql.Tx) error {
+	err := db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, probeWrite, toMillis(db.Now()))
 		return err
 	})

@@ -49,7 +49,7 @@ func errUserNotFound() error {
 func (s *UserStore) UpsertLogin(ctx context.Context, appid, openid, unionid string, now time.Time) (*miniback.User, bool, error) {
 	var u *miniback.User
 	created := false
-	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		u, created, err = upsertLogin(ctx, s.db, tx, appid, openid, unionid, now)
 		return err
