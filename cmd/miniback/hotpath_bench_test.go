@@ -236,6 +236,12 @@ func BenchmarkPushEndToEnd(b *testing.B) {
 	pushes := buildPushes(b, m, b.N)
 	h := m.server.Handler
 	ctx := context.Background()
+	for { // Run creates the inbox's consumer shortly after Main starts
+		if _, err := m.Queue.Pending(ctx, "inbox"); err == nil {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(8)

@@ -223,9 +223,15 @@ func (s *InboxStore) FinishInboxes(ctx context.Context, ids []int64, status, err
 	if len(ids) == 0 {
 		return nil
 	}
-	if _, err := s.db.writeExec(ctx,
-		`UPDATE inbox SET status = ?, error = ?, handled_at = ? WHERE id IN (SELECT value FROM json_each(?))`,
-		status, errText, toMillis(now), idArray(ids)); err != nil {
+	// Through withTx, so that the update shares a commit with the inserts
+	// of the pushes arriving meanwhile.
+	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := s.db.txExec(ctx, tx,
+			`UPDATE inbox SET status = ?, error = ?, handled_at = ? WHERE id IN (SELECT value FROM json_each(?))`,
+			status, errText, toMillis(now), idArray(ids))
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("sqlite: finish inboxes: %w", err)
 	}
 	return nil
