@@ -127,6 +127,7 @@ func BenchmarkLoginInProcess(b *testing.B) {
 	h := m.server.Handler
 	url := "http://" + m.Addr() + "/api/v1/" + config.DemoAppID + "/login"
 	b.ReportAllocs()
+	defer cpuPerOp(b)()
 	b.SetParallelism(8)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -154,6 +155,7 @@ func BenchmarkLoginOverHTTP(b *testing.B) {
 	url := "http://" + m.Addr() + "/api/v1/" + config.DemoAppID + "/login"
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	b.ReportAllocs()
+	defer cpuPerOp(b)()
 	b.SetParallelism(8)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
