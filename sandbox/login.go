@@ -124,19 +124,32 @@ func (s *Server) handleJSCode2Session(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	q := r.URL.Query()
+	ans, err := s.jscode2session(q.Get("appid"), q.Get("secret"), q.Get("grant_type"), q.Get("js_code"))
+	if err != nil {
+		return err
+	}
+	// Written after the lock is released: logins do not queue behind
+	// each other's answers.
+	writeJSON(w, http.StatusOK, ans)
+	return nil
+}
+
+// jscode2session consumes code and rotates the user's session_key, under
+// the sandbox's lock.
+func (s *Server) jscode2session(appid, secret, grantType, code string) (sessionResponse, error) {
+	key := base64.StdEncoding.EncodeToString(randBytes(16))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a, err := s.checkCredentials(q.Get("appid"), q.Get("secret"), q.Get("grant_type"), "authorization_code")
+	a, err := s.checkCredentials(appid, secret, grantType, "authorization_code")
 	if err != nil {
-		return err
+		return sessionResponse{}, err
 	}
-	u, err := s.useLoginCode(a, q.Get("js_code"))
+	u, err := s.useLoginCode(a, code)
 	if err != nil {
-		return err
+		return sessionResponse{}, err
 	}
-	u.SessionKey = base64.StdEncoding.EncodeToString(randBytes(16))
-	writeJSON(w, http.StatusOK, sessionResponse{SessionKey: u.SessionKey, OpenID: u.OpenID, UnionID: u.UnionID})
-	return nil
+	u.SessionKey = key
+	return sessionResponse{SessionKey: u.SessionKey, OpenID: u.OpenID, UnionID: u.UnionID}, nil
 }
 
 // useLoginCode consumes a wx.login code of app a: 41008 when empty, 40029

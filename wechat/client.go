@@ -150,6 +150,7 @@ type request struct {
 	method      string
 	path        string
 	query       url.Values
+	rawQuery    string // the encoded query, used instead of query when set
 	body        []byte
 	contentType string
 	auth        bool // needs access_token in the query
@@ -207,16 +208,19 @@ type response struct {
 func (c *Client) send(ctx context.Context, r *request, token string, limit int64) (*response, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	q := url.Values{}
-	for k, v := range r.query {
-		q[k] = v
-	}
-	if token != "" {
-		q.Set("access_token", token)
-	}
 	u := c.baseURL + r.path
-	if len(q) > 0 {
+	switch {
+	case token != "":
+		q := url.Values{}
+		for k, v := range r.query {
+			q[k] = v
+		}
+		q.Set("access_token", token)
 		u += "?" + q.Encode()
+	case r.rawQuery != "":
+		u += "?" + r.rawQuery
+	case len(r.query) > 0:
+		u += "?" + r.query.Encode()
 	}
 	var body io.Reader
 	if r.body != nil {
@@ -272,6 +276,9 @@ type envelope struct {
 // decodeJSON checks the envelope and then decodes the answer into out (which
 // may be nil). Numbers go to json.Number so 64-bit ids keep every digit.
 func decodeJSON(api string, body []byte, out any) error {
+	if o, ok := out.(enveloped); ok {
+		return decodeEnveloped(api, body, o)
+	}
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
 		return errUnexpected(api, "invalid JSON")
@@ -285,6 +292,31 @@ func decodeJSON(api string, body []byte, out any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(out); err != nil {
+		return errUnexpected(api, err.Error())
+	}
+	return nil
+}
+
+// enveloped is an answer whose struct embeds the envelope, so that its
+// body is decoded once. Its fields must not need json.Number.
+type enveloped interface{ errEnvelope() *envelope }
+
+func (e *envelope) errEnvelope() *envelope { return e }
+
+// decodeEnveloped is decodeJSON for an answer that embeds its envelope:
+// the same errors from one pass over the body.
+func decodeEnveloped(api string, body []byte, out enveloped) error {
+	err := json.Unmarshal(body, out)
+	var typ *json.UnmarshalTypeError
+	if err != nil && !errors.As(err, &typ) {
+		return errUnexpected(api, "invalid JSON")
+	}
+	// Unmarshal goes on after a field of the wrong type: the envelope is
+	// read either way, and WeChat's error wins, as in decodeJSON.
+	if env := out.errEnvelope(); env.ErrCode != 0 {
+		return &Error{Code: int(env.ErrCode), Msg: env.ErrMsg, API: api}
+	}
+	if err != nil {
 		return errUnexpected(api, err.Error())
 	}
 	return nil

@@ -44,6 +44,7 @@ func (s Session) LogValue() slog.Value {
 }
 
 type sessionAnswer struct {
+	envelope
 	OpenID     string `json:"openid"`
 	UnionID    string `json:"unionid"`
 	SessionKey string `json:"session_key"`
@@ -55,9 +56,10 @@ type sessionAnswer struct {
 // 40029 for an invalid or expired code, 40163 for a code already used and
 // 40226 for a blocked user.
 func (c *Client) Code2Session(ctx context.Context, code string) (*Session, error) {
-	q := url.Values{"appid": {c.appID}, "secret": {c.secret}, "js_code": {code},
-		"grant_type": {"authorization_code"}}
-	r := &request{method: http.MethodGet, path: "/sns/jscode2session", query: q}
+	// The query url.Values.Encode would write (keys sorted), without the map.
+	q := "appid=" + url.QueryEscape(c.appID) + "&grant_type=authorization_code&js_code=" +
+		url.QueryEscape(code) + "&secret=" + url.QueryEscape(c.secret)
+	r := &request{method: http.MethodGet, path: "/sns/jscode2session", rawQuery: q}
 	var ans sessionAnswer
 	if err := c.callJSON(ctx, r, &ans); err != nil {
 		return nil, err

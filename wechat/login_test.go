@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -279,5 +282,69 @@ func TestDecodeKeepsLargeIDs(t *testing.T) {
 	}
 	if err := decodeJSON("/x", []byte(`{"msgid":1}`), nil); err != nil {
 		t.Fatalf("missing errcode: %v", err)
+	}
+}
+
+// TestCode2SessionQuery checks the query Code2Session writes by hand: the
+// bytes url.Values.Encode gives, every value escaped.
+func TestCode2SessionQuery(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.URL.RawQuery
+		writeJSON(w, map[string]any{"openid": "o1", "session_key": "k"})
+	}))
+	defer srv.Close()
+	appid, secret, code := "wx&a=b", "s e+c/r?t#%", "c&o=d e+é"
+	c := NewClient(appid, secret, WithBaseURL(srv.URL))
+	if _, err := c.Code2Session(t.Context(), code); err != nil {
+		t.Fatal(err)
+	}
+	want := url.Values{"appid": {appid}, "secret": {secret}, "js_code": {code}, "grant_type": {"authorization_code"}}.Encode()
+	if got != want {
+		t.Fatalf("query\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestCode2SessionAnswers covers the one-pass decoding of code2session's
+// answer: each answer gives what decodeJSON gives.
+func TestCode2SessionAnswers(t *testing.T) {
+	for _, tt := range []struct {
+		name, body string
+		code       int    // WeChat error code expected, 0 for none
+		unexpected bool   // an *UnexpectedError-like failure (not *Error)
+		openid     string // on success
+	}{
+		{"success", `{"openid":"o1","session_key":"k","unionid":"u"}`, 0, false, "o1"},
+		{"errcode 0", `{"errcode":0,"errmsg":"ok","openid":"o1","session_key":"k"}`, 0, false, "o1"},
+		{"error", `{"errcode":40029,"errmsg":"invalid code"}`, 40029, false, ""},
+		{"errcode as string", `{"errcode":"40163","errmsg":"code been used"}`, 40163, false, ""},
+		{"error with a field of the wrong type", `{"errcode":40226,"errmsg":"blocked","openid":5}`, 40226, false, ""},
+		{"field of the wrong type", `{"openid":5,"session_key":"k"}`, 0, true, ""},
+		{"not JSON", `<html>`, 0, true, ""},
+		{"no session key", `{"openid":"o1"}`, 0, true, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, tt.body)
+			}))
+			defer srv.Close()
+			s, err := NewClient("wxa", "sec", WithBaseURL(srv.URL)).Code2Session(t.Context(), "c")
+			var we *Error
+			switch {
+			case tt.code != 0:
+				if !errors.As(err, &we) || we.Code != tt.code {
+					t.Fatalf("err = %v, want *Error %d", err, tt.code)
+				}
+			case tt.unexpected:
+				if err == nil || errors.As(err, &we) {
+					t.Fatalf("err = %v, want an unexpected-answer error", err)
+				}
+			default:
+				if err != nil || s.OpenID != tt.openid {
+					t.Fatalf("session %v, err %v", s, err)
+				}
+			}
+		})
 	}
 }

@@ -151,3 +151,26 @@ func TestHostBreakersCountWeChatBusyNotRefusals(t *testing.T) {
 		t.Fatal("Wait is 0 while open")
 	}
 }
+
+// TestBusy covers the answers that count against WeChat's breaker: only
+// errcode -1, however encoding/json would find it.
+func TestBusy(t *testing.T) {
+	for _, tt := range []struct {
+		body string
+		want bool
+	}{
+		{`{"errcode":-1,"errmsg":"system error"}`, true},
+		{` {"ErrCode":-1}`, true},     // encoding/json ignores the key's case
+		{`{"\u0065rrcode":-1}`, true}, // and reads escapes in keys
+		{`{"errcode":"-1"}`, true},
+		{`{"errcode":40029,"errmsg":"invalid code"}`, false},
+		{`{"openid":"o1","session_key":"k"}`, false},
+		{`{"errmsg":"errcode -1"}`, false},
+		{`<html>`, false},
+		{``, false},
+	} {
+		if got := busy([]byte(tt.body)); got != tt.want {
+			t.Errorf("busy(%s) = %v, want %v", tt.body, got, tt.want)
+		}
+	}
+}

@@ -103,8 +103,30 @@ func busy(body []byte) bool {
 	if len(t) == 0 || t[0] != '{' {
 		return false
 	}
+	// Most answers, code2session's success among them, carry no errcode:
+	// they are not decoded. encoding/json matches keys without regard to
+	// case and reads \u escapes, so only a body with neither "errcode" in
+	// any case nor a backslash is skipped.
+	if bytes.IndexByte(t, '\\') < 0 && !containsFoldASCII(t, "errcode") {
+		return false
+	}
 	var env struct {
 		ErrCode json.Number `json:"errcode"`
 	}
 	return json.Unmarshal(t, &env) == nil && env.ErrCode == "-1"
+}
+
+// containsFoldASCII reports whether b contains word (lower-case ASCII
+// letters) in any mix of cases.
+func containsFoldASCII(b []byte, word string) bool {
+	for i := 0; i+len(word) <= len(b); i++ {
+		j := 0
+		for j < len(word) && b[i+j]|0x20 == word[j] {
+			j++
+		}
+		if j == len(word) {
+			return true
+		}
+	}
+	return false
 }
