@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -68,6 +70,35 @@ func BenchmarkCode2Session(b *testing.B) {
 		for pb.Next() {
 			if _, err := c.Code2Session(b.Context(), codes[next.Add(1)-1]); err != nil {
 				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkSandboxMintOverHTTP is one POST /sandbox/login over loopback
+// HTTP, as ../shared/bench's tools mint their codes before a login run: the
+// side-by-side run counts this CPU of miniback's process as login CPU.
+func BenchmarkSandboxMintOverHTTP(b *testing.B) {
+	m := hotMain(b)
+	url := "http://" + m.Addr() + "/sandbox/login"
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	defer cpuPerOp(b)()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			body := fmt.Sprintf(`{"appid":%q,"user":"mint%d"}`, config.DemoAppID, next.Add(1))
+			resp, err := hc.Post(url, "application/json", strings.NewReader(body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("mint: %d", resp.StatusCode)
 				return
 			}
 		}
