@@ -75,7 +75,9 @@ func (s *InboxStore) AddInbox(ctx context.Context, m *miniback.InboxMessage) (bo
 		if m.ID, err = res.LastInsertId(); err != nil {
 			return false, fmt.Errorf("mysql: add inbox: %w", err)
 		}
-		m.Message = json.RawMessage(jsonText(m.Message))
+		if len(m.Message) == 0 {
+			m.Message = json.RawMessage("{}") // as stored
+		}
 		return true, nil
 	}
 	if !isDuplicate(err) {

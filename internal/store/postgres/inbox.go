@@ -74,7 +74,9 @@ func (s *InboxStore) AddInbox(ctx context.Context, m *miniback.InboxMessage) (bo
 		jsonText(m.Message), m.Status, m.Error, toMillis(m.ReceivedAt), nullMillis(m.HandledAt)).
 		Scan(&m.ID)
 	if err == nil {
-		m.Message = json.RawMessage(jsonText(m.Message))
+		if len(m.Message) == 0 {
+			m.Message = json.RawMessage("{}") // as stored
+		}
 		return true, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {

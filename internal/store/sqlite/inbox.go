@@ -89,8 +89,8 @@ func (s *InboxStore) AddInbox(ctx context.Context, m *miniback.InboxMessage) (bo
 	if err != nil {
 		return false, fmt.Errorf("sqlite: add inbox: %w", err)
 	}
-	if created {
-		m.Message = json.RawMessage(jsonText(m.Message))
+	if created && len(m.Message) == 0 {
+		m.Message = json.RawMessage("{}") // as stored
 	}
 	return created, nil
 }
