@@ -42,9 +42,10 @@ import (
 //
 // The wall-clock rates depend on everything else on the machine, so it also
 // reports events per CPU-second of the three instances together
-// (events/miniback_cpu_s), of the PostgreSQL backends serving the test
-// database (events/pg_cpu_s; read from /proc, so only for a server on
-// this host) and of the load-generating clients (events/client_cpu_s).
+// (events/miniback_cpu_s), of the PostgreSQL backends connected to the
+// test database (events/pg_cpu_s; read from /proc, so only for a server on
+// this host, and only meaningful when no one else uses that database) and
+// of the load-generating clients (events/client_cpu_s).
 //
 //	MINIBACK_TEST_POSTGRES_URL='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' \
 //	  go test -run '^$' -bench IngestEventsThreeInstancesPostgres -benchtime 4000x ./cmd/miniback
