@@ -48,12 +48,19 @@ type InboxStore interface {
 	AddInbox(ctx context.Context, m *InboxMessage) (created bool, err error)
 	// InboxMessage returns the message, or an Error with code not_found.
 	InboxMessage(ctx context.Context, appid string, id int64) (*InboxMessage, error)
+	// InboxMessages returns the messages of appid among ids, in one query,
+	// ordered by id; ids with no such message are left out (no error).
+	InboxMessages(ctx context.Context, appid string, ids []int64) ([]*InboxMessage, error)
 	// Inbox returns a page of appid's messages matching q, newest first.
 	Inbox(ctx context.Context, appid string, q InboxQuery) ([]*InboxMessage, error)
 	// FinishInbox sets the status (InboxHandled or InboxFailed) and error of
 	// a received message; it returns an Error with code not_found when there
 	// is no such message.
 	FinishInbox(ctx context.Context, id int64, status, errText string, now time.Time) error
+	// FinishInboxes is FinishInbox for every message among ids at once, in
+	// one statement: either every row is finished or, on error, none. Ids
+	// with no message are skipped (no error).
+	FinishInboxes(ctx context.Context, ids []int64, status, errText string, now time.Time) error
 	// StaleInbox returns up to limit messages still InboxReceived that were
 	// received before the given time, oldest first, to queue them again.
 	StaleInbox(ctx context.Context, before time.Time, limit int) ([]*InboxMessage, error)

@@ -97,7 +97,11 @@ func jsonFields(body []byte) ([]byte, error) {
 	if !utf8.Valid(trimmed) {
 		return nil, fmt.Errorf("%w: not valid UTF-8", ErrSyntax)
 	}
-	if !json.Valid(trimmed) {
+	// Compact validates as it copies: one pass over a valid body instead
+	// of a json.Valid pass before it.
+	var buf bytes.Buffer
+	buf.Grow(len(trimmed))
+	if err := json.Compact(&buf, trimmed); err != nil {
 		var v json.RawMessage
 		err := json.NewDecoder(bytes.NewReader(trimmed)).Decode(&v)
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
@@ -108,13 +112,8 @@ func jsonFields(body []byte) ([]byte, error) {
 	if trimmed[0] != '{' {
 		return nil, ErrNotObject
 	}
-	if jsonDepth(trimmed) > MaxDepth {
+	if jsonDepth(buf.Bytes()) > MaxDepth {
 		return nil, ErrDepth
-	}
-	var buf bytes.Buffer
-	buf.Grow(len(trimmed))
-	if err := json.Compact(&buf, trimmed); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrSyntax, err)
 	}
 	return buf.Bytes(), nil
 }

@@ -23,6 +23,9 @@ import (
 // process, so that it can be killed with SIGKILL.
 func TestMain(m *testing.M) {
 	if os.Getenv("MB_TEST_RUN_MAIN") == "1" {
+		if path := os.Getenv("MB_TEST_CPUPROFILE"); path != "" {
+			os.Exit(runProfiled(path)) // a benchmark profiles this child
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		os.Exit(exitCode(run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr), os.Stderr))
@@ -72,7 +75,7 @@ func childEnv() []string {
 	return env
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -111,7 +111,7 @@ func TestRedisStateOverHTTP(t *testing.T) {
 }
 
 // natsURL is the external NATS server of the tests.
-func natsURL(t *testing.T) string {
+func natsURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("MINIBACK_TEST_NATS_URL")
 	if u == "" {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miniback/miniback"
 	"github.com/miniback/miniback/internal/config"
 	"github.com/miniback/miniback/sandbox"
 )
@@ -219,4 +220,69 @@ func buildPushes(b *testing.B, m *Main, n int) []*sandbox.BuiltPush {
 		pushes[i] = p
 	}
 	return pushes
+}
+
+// BenchmarkPushEndToEnd is the whole life of a safe-mode JSON push, in
+// process: the request path of BenchmarkPushInProcess, then the consumer
+// taking the id off the queue, the router's handlers (the default log
+// rule) and the finished inbox row. It reports the CPU seconds of the
+// whole process (getrusage) per push from the first request until every
+// pushed row is finished and its queue message acknowledged; on a shared
+// machine that is the figure to compare, not ns/op.
+//
+//	go test -run '^$' -bench PushEndToEnd -benchtime 4000x -count 3 ./cmd/miniback/
+func BenchmarkPushEndToEnd(b *testing.B) {
+	m := hotMain(b)
+	pushes := buildPushes(b, m, b.N)
+	h := m.server.Handler
+	ctx := context.Background()
+	for { // Run creates the inbox's consumer shortly after Main starts
+		if _, err := m.Queue.Pending(ctx, "inbox"); err == nil {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			p := pushes[next.Add(1)-1]
+			// Not httptest.NewRequest: it parses a whole request text
+			// (4 KB of buffers each), the client's work, not the server's.
+			req, err := http.NewRequest(http.MethodPost, p.URL, bytes.NewReader(p.Body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			req.RemoteAddr = "192.0.2.1:1234"
+			req.Header.Set("Content-Type", p.ContentType)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Errorf("push: %d %s", w.Code, w.Body)
+				return
+			}
+		}
+	})
+	for {
+		n, err := m.Queue.Pending(ctx, "inbox")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	cpuAll := cpuTime()
+	b.StopTimer()
+	left, err := m.DB.Inbox.Inbox(ctx, config.DemoAppID, miniback.InboxQuery{Status: miniback.InboxReceived, Limit: 1})
+	if err != nil || len(left) != 0 {
+		b.Fatalf("rows still received after the queue emptied: %d, %v", len(left), err)
+	}
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) }
+	b.ReportMetric(per(cpuAll-cpu0), "cpu_µs/push")
 }

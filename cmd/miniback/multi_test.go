@@ -46,7 +46,8 @@ type instance struct {
 	base string
 	addr string
 	cfg  string
-	log  string // its stdout and stderr
+	log  string   // its stdout and stderr
+	env  []string // added to the process's environment
 	cmd  *exec.Cmd
 }
 
@@ -238,10 +239,10 @@ backend be
 }
 
 // start runs the instance's process, its output in its log file.
-func (in *instance) start(t *testing.T) {
+func (in *instance) start(t testing.TB) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "--config", in.cfg)
-	cmd.Env = append(childEnv(), "MB_TEST_RUN_MAIN=1")
+	cmd.Env = append(append(childEnv(), "MB_TEST_RUN_MAIN=1"), in.env...)
 	logf, err := os.OpenFile(in.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -265,7 +266,7 @@ func (in *instance) kill() {
 
 // waitReady waits until the instance's /readyz answers 200, and fails t
 // with the instance's log after d.
-func (in *instance) waitReady(t *testing.T, d time.Duration) {
+func (in *instance) waitReady(t testing.TB, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
@@ -393,7 +394,7 @@ func (d *deployment) calls(path string) int {
 
 // cleanupShared deletes what a deployment left in the shared Redis and
 // NATS: keys under its prefix and its stream.
-func cleanupShared(t *testing.T, redisPrefix, queuePrefix string) {
+func cleanupShared(t testing.TB, redisPrefix, queuePrefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if rs, err := openTestRedis(ctx, t, redisPrefix); err == nil {
@@ -406,11 +407,11 @@ func cleanupShared(t *testing.T, redisPrefix, queuePrefix string) {
 	deleteTestStream(ctx, t, strings.ToUpper(queuePrefix))
 }
 
-func openTestRedis(ctx context.Context, t *testing.T, prefix string) (*redis.Store, error) {
+func openTestRedis(ctx context.Context, t testing.TB, prefix string) (*redis.Store, error) {
 	return redis.Open(ctx, redistest.URL(t), redis.Options{Prefix: prefix})
 }
 
-func deleteTestStream(ctx context.Context, t *testing.T, stream string) {
+func deleteTestStream(ctx context.Context, t testing.TB, stream string) {
 	nc, err := nats.Connect(natsURL(t))
 	if err != nil {
 		return

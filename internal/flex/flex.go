@@ -6,9 +6,11 @@
 package flex
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // String decodes a JSON string as its value, a number as its exact text
@@ -23,6 +25,11 @@ func (s *String) UnmarshalJSON(b []byte) error {
 	switch {
 	case len(b) == 0:
 		return nil
+	case b[0] == '"' && plainString(b):
+		// The decoder calling us has validated b: without escapes and
+		// with valid UTF-8 its content is the value (json.Unmarshal
+		// would only copy it, at several times the cost).
+		*s = String(b[1 : len(b)-1])
 	case b[0] == '"':
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
@@ -56,4 +63,15 @@ func (n *Int) UnmarshalJSON(b []byte) error {
 	}
 	*n = Int(v)
 	return nil
+}
+
+// plainString reports whether the JSON string b needs no decoding: quoted,
+// no backslash escape, valid UTF-8 (json.Unmarshal would replace invalid
+// bytes).
+func plainString(b []byte) bool {
+	if len(b) < 2 || b[len(b)-1] != '"' {
+		return false
+	}
+	inner := b[1 : len(b)-1]
+	return bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner)
 }

@@ -52,3 +52,19 @@ func TestInt(t *testing.T) {
 		})
 	}
 }
+
+// TestStringDecodesLikeUnmarshal: the fast path for strings without
+// escapes gives what json.Unmarshal gives, and escapes and invalid UTF-8
+// still go through it.
+func TestStringDecodesLikeUnmarshal(t *testing.T) {
+	for _, in := range []string{`""`, `"plain"`, `"微信🙂"`, `"a\"b"`, `"line\nbreak"`, `"\u00e9"`, "\"\xff\xfe\"", `"tab\there"`} {
+		var want string
+		if err := json.Unmarshal([]byte(in), &want); err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		var v struct{ X flex.String }
+		if err := json.Unmarshal([]byte(`{"X":`+in+`}`), &v); err != nil || string(v.X) != want {
+			t.Errorf("%q: got %q, %v; want %q", in, v.X, err, want)
+		}
+	}
+}

@@ -10,20 +10,21 @@ import (
 
 // DispatchStore is the part of miniback.InboxStore the Dispatcher needs.
 type DispatchStore interface {
-	InboxMessage(ctx context.Context, appid string, id int64) (*miniback.InboxMessage, error)
-	FinishInbox(ctx context.Context, id int64, status, errText string, now time.Time) error
+	InboxMessages(ctx context.Context, appid string, ids []int64) ([]*miniback.InboxMessage, error)
+	FinishInboxes(ctx context.Context, ids []int64, status, errText string, now time.Time) error
 }
 
 // Dispatcher runs the Router for inbox ids taken off the queue. Set its
 // fields before use; it is then safe for concurrent use.
 //
-// Exactly-once as far as the inbox goes: HandleDelivery finishes the row
+// Exactly-once as far as the inbox goes: HandleBatch finishes the rows
 // (handled or failed) before it returns, and the caller acknowledges the
-// queue message only after that, so a redelivery finds the row finished and
-// skips it. A crash after a handler's side effect and before FinishInbox
-// re-runs the handlers on redelivery: handler side effects are
-// at-least-once, and the webhook's X-Miniback-Delivery lets receivers
-// dedupe.
+// queue messages only after that, so a redelivery finds the rows finished
+// and skips them. A crash after a handler's side effect and before the
+// rows are finished (the whole batch is finished in one statement after
+// its handlers ran) re-runs the handlers on redelivery: handler side
+// effects are at-least-once, and the webhook's X-Miniback-Delivery lets
+// receivers dedupe.
 type Dispatcher struct {
 	Inbox  DispatchStore
 	Router *Router
@@ -33,35 +34,118 @@ type Dispatcher struct {
 	Observer Observer
 }
 
-// HandleDelivery handles the inbox message id of appid. It returns
-// nil when the message was already finished, or once it is finished as
-// handled, or as failed with the handler's error (handler failures are
-// recorded in the row, not returned). It returns an error, and the caller
-// should not acknowledge, when the row cannot be loaded or finished or ctx
-// ended during the handlers; a missing row is a not_found Error, which no
-// redelivery will cure.
+// HandleDelivery is HandleBatch for one id; a missing row is a not_found
+// Error, which no redelivery will cure.
 func (d *Dispatcher) HandleDelivery(ctx context.Context, appid string, inboxID int64) error {
-	in, err := d.Inbox.InboxMessage(ctx, appid, inboxID)
+	missing, err := d.HandleBatch(ctx, appid, []int64{inboxID})
 	if err != nil {
-		return fmt.Errorf("inbox: load %d: %w", inboxID, err)
+		return err
 	}
-	if in.Status != miniback.InboxReceived {
+	if len(missing) > 0 {
+		return fmt.Errorf("inbox: load %d: %w", inboxID, miniback.Errorf(miniback.ECodeNotFound, "inbox message not found"))
+	}
+	return nil
+}
+
+// HandleBatch handles the inbox messages ids of appid: it loads them in one
+// query, runs the Router for each still received (once per id, in id
+// order), and finishes them in one statement per verdict: handled, or
+// failed with the handler's error (handler failures are recorded in the
+// rows, not returned). Rows already finished are skipped. It returns the
+// ids that have no row, which no redelivery will cure.
+//
+// It returns an error, and the caller should acknowledge none of ids, when
+// the rows cannot be loaded or finished or ctx ended during a handler;
+// rows finished before that stay finished and the others stay received,
+// so a redelivery handles exactly those again.
+func (d *Dispatcher) HandleBatch(ctx context.Context, appid string, ids []int64) (missing []int64, err error) {
+	rows, err := d.Inbox.InboxMessages(ctx, appid, ids)
+	if err != nil {
+		return nil, fmt.Errorf("inbox: load %v: %w", ids, err)
+	}
+	missing = missingIDs(ids, rows)
+	var v verdicts
+	var stopped error
+	for _, in := range rows {
+		if in.Status != miniback.InboxReceived {
+			continue
+		}
+		herr := d.Router.Dispatch(ctx, in)
+		if herr != nil && ctx.Err() != nil {
+			// Shutting down: this row and the rest stay received for
+			// redelivery; those done so far are finished below.
+			stopped = fmt.Errorf("inbox: dispatch %d: %w", in.ID, herr)
+			break
+		}
+		v.add(in, herr)
+	}
+	if err := d.finish(ctx, &v); err != nil {
+		return missing, err
+	}
+	if stopped != nil {
+		return missing, stopped
+	}
+	return missing, nil
+}
+
+// finish writes the verdicts, handled first, and reports the lags.
+func (d *Dispatcher) finish(ctx context.Context, v *verdicts) error {
+	now := d.now()
+	// After a shutdown the writes still run: finishing what was handled
+	// saves running its handlers again.
+	ctx = context.WithoutCancel(ctx)
+	if err := d.Inbox.FinishInboxes(ctx, v.handled, miniback.InboxHandled, "", now); err != nil {
+		return fmt.Errorf("inbox: finish %v: %w", v.handled, err)
+	}
+	for _, f := range v.failed {
+		if err := d.Inbox.FinishInboxes(ctx, []int64{f.id}, miniback.InboxFailed, f.err, now); err != nil {
+			return fmt.Errorf("inbox: finish %d: %w", f.id, err)
+		}
+	}
+	o := observerOr(d.Observer)
+	for _, at := range v.received {
+		o.PushLag(now.Sub(at))
+	}
+	return nil
+}
+
+// verdicts gathers the results of a batch's handlers.
+type verdicts struct {
+	handled  []int64
+	failed   []failure
+	received []time.Time
+}
+
+type failure struct {
+	id  int64
+	err string
+}
+
+func (v *verdicts) add(in *miniback.InboxMessage, herr error) {
+	if herr == nil {
+		v.handled = append(v.handled, in.ID)
+	} else {
+		v.failed = append(v.failed, failure{in.ID, herr.Error()})
+	}
+	v.received = append(v.received, in.ReceivedAt)
+}
+
+// missingIDs returns the ids that no row has.
+func missingIDs(ids []int64, rows []*miniback.InboxMessage) []int64 {
+	if len(rows) == len(ids) {
 		return nil
 	}
-	status, errText := miniback.InboxHandled, ""
-	if herr := d.Router.Dispatch(ctx, in); herr != nil {
-		if ctx.Err() != nil {
-			// Shutting down: leave the row received for redelivery.
-			return fmt.Errorf("inbox: dispatch %d: %w", inboxID, herr)
+	found := make(map[int64]bool, len(rows))
+	for _, r := range rows {
+		found[r.ID] = true
+	}
+	var missing []int64
+	for _, id := range ids {
+		if !found[id] {
+			missing = append(missing, id)
 		}
-		status, errText = miniback.InboxFailed, herr.Error()
 	}
-	now := d.now()
-	if err := d.Inbox.FinishInbox(ctx, inboxID, status, errText, now); err != nil {
-		return fmt.Errorf("inbox: finish %d: %w", inboxID, err)
-	}
-	observerOr(d.Observer).PushLag(now.Sub(in.ReceivedAt))
-	return nil
+	return missing
 }
 
 func (d *Dispatcher) now() time.Time {

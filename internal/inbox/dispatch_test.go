@@ -161,3 +161,132 @@ func TestPortalRequeue(t *testing.T) {
 		t.Errorf("published %+v", pubs)
 	}
 }
+
+// addRows stores n received text pushes of wxa and returns their ids.
+func addRows(t *testing.T, store miniback.InboxStore, n int) []int64 {
+	t.Helper()
+	ids := make([]int64, n)
+	for i := range ids {
+		in := inboxOf(t, "wxa", "text.json")
+		in.ID, in.DedupKey = 0, fmt.Sprintf("batch-%d", i)
+		if _, err := store.AddInbox(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = in.ID
+	}
+	return ids
+}
+
+func statuses(t *testing.T, store miniback.InboxStore, ids []int64) string {
+	t.Helper()
+	rows, err := store.InboxMessages(context.Background(), "wxa", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s []string
+	for _, r := range rows {
+		s = append(s, r.Status)
+	}
+	return fmt.Sprint(s)
+}
+
+// TestHandleBatch: the received rows of a batch are handled once each and
+// finished with their verdicts, a finished row is skipped, a repeated id
+// runs once, and an id without a row is reported missing.
+func TestHandleBatch(t *testing.T) {
+	store := mustInbox(t)
+	ids := addRows(t, store, 3)
+	if err := store.FinishInbox(context.Background(), ids[0], miniback.InboxHandled, "", testNow); err != nil {
+		t.Fatal(err)
+	}
+	runs := map[int64]int{}
+	h := inbox.HandlerFunc(func(_ context.Context, _ *push.Message, in *miniback.InboxMessage) error {
+		runs[in.ID]++
+		if in.ID == ids[2] {
+			return errors.New("boom")
+		}
+		return nil
+	})
+	router, err := inbox.NewRouter([]inbox.Rule{{Handler: "h"}}, inbox.WithHandler("h", h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &inbox.Dispatcher{Inbox: store, Router: router, Now: func() time.Time { return testNow }}
+	missing, err := d.HandleBatch(context.Background(), "wxa", []int64{ids[2], 999, ids[0], ids[1], ids[1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(missing) != "[999]" {
+		t.Errorf("missing = %v, want [999]", missing)
+	}
+	if runs[ids[0]] != 0 || runs[ids[1]] != 1 || runs[ids[2]] != 1 {
+		t.Errorf("handler runs %v: want none for the finished row, one for each other", runs)
+	}
+	if got := statuses(t, store, ids); got != "[handled handled failed]" {
+		t.Errorf("statuses %s", got)
+	}
+}
+
+// failingFinish is an inbox whose FinishInboxes fails: the process dying
+// before the batch's rows are written.
+type failingFinish struct{ miniback.InboxStore }
+
+func (failingFinish) FinishInboxes(context.Context, []int64, string, string, time.Time) error {
+	return errors.New("disk gone")
+}
+
+// TestHandleBatchNotFinished: when the batch's rows cannot be written the
+// batch fails (nothing is acknowledged), every row stays received, and the
+// redelivery handles them all again: at least once, none lost.
+func TestHandleBatchNotFinished(t *testing.T) {
+	store := mustInbox(t)
+	ids := addRows(t, store, 3)
+	var runs atomic.Int32
+	router, err := inbox.NewRouter([]inbox.Rule{{Handler: "h"}}, inbox.WithHandler("h",
+		inbox.HandlerFunc(func(context.Context, *push.Message, *miniback.InboxMessage) error { runs.Add(1); return nil })))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := &inbox.Dispatcher{Inbox: failingFinish{store}, Router: router}
+	if _, err := broken.HandleBatch(context.Background(), "wxa", ids); err == nil {
+		t.Fatal("HandleBatch succeeded though its rows were not written")
+	}
+	if got := statuses(t, store, ids); got != "[received received received]" {
+		t.Fatalf("after the failed write: %s, want every row received", got)
+	}
+	d := &inbox.Dispatcher{Inbox: store, Router: router}
+	if _, err := d.HandleBatch(context.Background(), "wxa", ids); err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(t, store, ids); got != "[handled handled handled]" || runs.Load() != 6 {
+		t.Errorf("after the redelivery: %s, %d handler runs; want all handled, 6 runs", got, runs.Load())
+	}
+}
+
+// TestHandleBatchShutdown: a handler cut short by shutdown leaves its row
+// and the rest of the batch received for redelivery, while the rows handled
+// before it are finished (their handlers do not run again).
+func TestHandleBatchShutdown(t *testing.T) {
+	store := mustInbox(t)
+	ids := addRows(t, store, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := inbox.HandlerFunc(func(ctx context.Context, _ *push.Message, in *miniback.InboxMessage) error {
+		if in.ID == ids[1] {
+			cancel()
+			return ctx.Err()
+		}
+		return nil
+	})
+	router, err := inbox.NewRouter([]inbox.Rule{{Handler: "h"}}, inbox.WithHandler("h", h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &inbox.Dispatcher{Inbox: store, Router: router}
+	if _, err := d.HandleBatch(ctx, "wxa", ids); err == nil {
+		t.Fatal("HandleBatch returned nil after a shutdown")
+	}
+	if got := statuses(t, store, ids); got != "[handled received received]" {
+		t.Errorf("statuses %s, want the first handled, the rest received", got)
+	}
+}

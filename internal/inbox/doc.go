@@ -11,11 +11,12 @@
 //
 // A push is acknowledged to WeChat only after its inbox row is stored and
 // its id published, so a crash before that makes WeChat retry; retries
-// find the stored row (the dedupe key) and are not handled again. The
-// Dispatcher finishes the inbox row before the queue message is
-// acknowledged, and skips rows no longer "received", so a redelivered queue
-// message does not run handlers twice. A crash between a handler's side
-// effect and FinishInbox does re-run the handlers: handler side effects are
-// at-least-once. The webhook sends the inbox id in X-Miniback-Delivery so
+// find the stored row (the dedupe key) and are not handled again. Run takes
+// the queued ids waiting in batches (one query loads their rows, one
+// statement per verdict finishes them); the Dispatcher finishes the inbox
+// rows before their queue messages are acknowledged, and skips rows no
+// longer "received", so a redelivered queue message does not run handlers
+// twice. A crash between a handler's side effect and the write of its
+// batch does re-run the handlers: handler side effects are at-least-once. The webhook sends the inbox id in X-Miniback-Delivery so
 // that receivers can dedupe.
 package inbox

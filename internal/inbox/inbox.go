@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +28,9 @@ const (
 	durable = "inbox"
 	// requeueBatch bounds the rows one requeue pass publishes.
 	requeueBatch = 100
+	// consumeBatch bounds the queued ids one worker takes at once: they are
+	// loaded in one query and finished in one statement.
+	consumeBatch = 64
 )
 
 // Config configures an Inbox. Zero fields take the defaults.
@@ -142,7 +146,7 @@ func (in *Inbox) ServeMessage(w http.ResponseWriter, r *http.Request) error {
 // handlers in flight to finish their rows and returns nil. It returns an
 // error at once when the queue consumer cannot be created.
 func (in *Inbox) Run(ctx context.Context) error {
-	c, err := in.q.Consume(ctx, durable, in.q.Subject(subjectKind, "*"), in.consume)
+	c, err := in.q.ConsumeBatch(ctx, durable, in.q.Subject(subjectKind, "*"), 0, consumeBatch, in.consume)
 	if err != nil {
 		return fmt.Errorf("inbox: %w", err)
 	}
@@ -170,19 +174,48 @@ func (in *Inbox) Run(ctx context.Context) error {
 	}
 }
 
-// consume handles one queued inbox id; the subject names the app.
-func (in *Inbox) consume(ctx context.Context, d *queue.Delivery) error {
-	appid, ok := strings.CutPrefix(d.Subject, in.q.Subject(subjectKind, ""))
-	if !ok {
-		return queue.Drop(fmt.Errorf("inbox: unexpected subject %q", d.Subject))
+// consume handles a batch of queued inbox ids, those of each app (named
+// by the subject) together.
+func (in *Inbox) consume(ctx context.Context, ds []*queue.Delivery) []error {
+	errs := make([]error, len(ds))
+	prefix := in.q.Subject(subjectKind, "")
+	var apps []string
+	byApp := map[string][]int{} // appid → indexes into ds
+	ids := make([]int64, len(ds))
+	for i, d := range ds {
+		appid, ok := strings.CutPrefix(d.Subject, prefix)
+		if !ok {
+			errs[i] = queue.Drop(fmt.Errorf("inbox: unexpected subject %q", d.Subject))
+			continue
+		}
+		if ids[i], errs[i] = ParseInboxID(d.Data); errs[i] != nil {
+			errs[i] = queue.Drop(errs[i])
+			continue
+		}
+		if _, ok := byApp[appid]; !ok {
+			apps = append(apps, appid)
+		}
+		byApp[appid] = append(byApp[appid], i)
 	}
-	id, err := ParseInboxID(d.Data)
-	if err != nil {
-		return queue.Drop(err)
+	for _, appid := range apps {
+		in.consumeApp(ctx, appid, byApp[appid], ids, errs)
 	}
-	err = in.dispatcher.HandleDelivery(ctx, appid, id)
-	if miniback.IsNotFound(err) {
-		return queue.Drop(err)
+	return errs
+}
+
+// consumeApp handles the deliveries ds[idx…] of appid and sets their errs.
+func (in *Inbox) consumeApp(ctx context.Context, appid string, idx []int, ids []int64, errs []error) {
+	appIDs := make([]int64, len(idx))
+	for j, i := range idx {
+		appIDs[j] = ids[i]
 	}
-	return err
+	missing, err := in.dispatcher.HandleBatch(ctx, appid, appIDs)
+	for _, i := range idx {
+		switch {
+		case err != nil:
+			errs[i] = err
+		case slices.Contains(missing, ids[i]):
+			errs[i] = queue.Drop(fmt.Errorf("inbox: %s %d: %w", appid, ids[i], miniback.Errorf(miniback.ECodeNotFound, "inbox message not found")))
+		}
+	}
 }

@@ -30,6 +30,9 @@ type Consumer struct {
 	log     *slog.Logger
 	durable string
 
+	hb       BatchHandler // instead of h, for ConsumeBatch
+	maxBatch int
+
 	stopFetch      context.CancelFunc
 	handlerCtx     context.Context
 	cancelHandlers context.CancelFunc
@@ -57,6 +60,18 @@ func (q *Queue) Consume(ctx context.Context, durable, filterSubject string, h Ha
 // together (the event writer) uses many workers so that one commit can
 // take many messages.
 func (q *Queue) ConsumeWorkers(ctx context.Context, durable, filterSubject string, workers int, h Handler) (*Consumer, error) {
+	c, err := q.consumer(ctx, durable, filterSubject)
+	if err != nil {
+		return nil, err
+	}
+	c.h = h
+	c.start(ctx, workers)
+	return c, nil
+}
+
+// consumer creates or updates the durable and returns its Consumer, not
+// yet started.
+func (q *Queue) consumer(ctx context.Context, durable, filterSubject string) (*Consumer, error) {
 	cons, err := q.js.CreateOrUpdateConsumer(ctx, q.cfg.Stream, jetstream.ConsumerConfig{
 		Durable:       durable,
 		FilterSubject: filterSubject,
@@ -68,16 +83,22 @@ func (q *Queue) ConsumeWorkers(ctx context.Context, durable, filterSubject strin
 	if err != nil {
 		return nil, fmt.Errorf("queue: consumer %s: %w", durable, err)
 	}
-	c := &Consumer{q: q, cons: cons, h: h, durable: durable,
-		log: q.cfg.Logger.With("consumer", durable)}
+	return &Consumer{q: q, cons: cons, durable: durable, log: q.cfg.Logger.With("consumer", durable)}, nil
+}
+
+// start runs workers fetch loops until ctx ends or Stop.
+func (c *Consumer) start(ctx context.Context, workers int) {
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	c.stopFetch = stopFetch
 	c.handlerCtx, c.cancelHandlers = context.WithCancel(context.WithoutCancel(ctx))
-	q.track(c)
-	for range max(workers, 1) {
-		c.wg.Go(func() { c.work(fetchCtx) })
+	c.q.track(c)
+	work := c.work
+	if c.hb != nil {
+		work = c.workBatch
 	}
-	return c, nil
+	for range max(workers, 1) {
+		c.wg.Go(func() { work(fetchCtx) })
+	}
 }
 
 // Stop stops fetching and waits for the handlers in flight to finish and

@@ -194,3 +194,33 @@ func BenchmarkVerifyCached(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkIssue is one access token as a login or refresh signs it
+// (golang-jwt, Ed25519); the HS256 case signs the same claims as
+// ../shared/bench/peer does, for comparison only: SPEC §4 promises Ed25519
+// tokens that other services verify through the JWKS.
+func BenchmarkIssue(b *testing.B) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	iss := NewIssuer(NewSigningKey(priv), 15*time.Minute)
+	b.Run("EdDSA", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := iss.Issue("wx8d0e5a6b4c3f2a10", 123456, "0123456789abcdef0123456789abcdef"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("HS256", func(b *testing.B) {
+		secret := []byte("peer-hs256-secret-0123456789abcdef")
+		b.ReportAllocs()
+		for b.Loop() {
+			now := time.Now().Truncate(time.Second)
+			claims := Claims{RegisteredClaims: jwt.RegisteredClaims{Subject: "123456", Audience: jwt.ClaimStrings{"wx8d0e5a6b4c3f2a10"},
+				ExpiresAt: jwt.NewNumericDate(now.Add(15 * time.Minute)), IssuedAt: jwt.NewNumericDate(now), ID: randomID()},
+				SessionID: "0123456789abcdef0123456789abcdef"}
+			if _, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

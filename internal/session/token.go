@@ -1,17 +1,13 @@
 package session
 
 import (
-	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -44,7 +40,6 @@ type Issuer struct {
 	mu        sync.RWMutex
 	cache     map[string]verified
 	cacheSize int
-	header    atomic.Pointer[header] // headerSegment's, for Key
 }
 
 // verified is a cached verification result: who the token names, and its expiry.
@@ -60,85 +55,26 @@ func NewIssuer(key *SigningKey, accessTTL time.Duration) *Issuer {
 }
 
 // Issue signs an access token for the user's session in appid.
-//
-// The token is written out directly rather than through golang-jwt's
-// map-based header and reflection-encoded claims: one buffer, the header
-// segment encoded once per key. Its bytes are those golang-jwt would produce
-// for the same claims (see TestIssueMatchesJWTLibrary); Verify still parses
-// with golang-jwt.
 func (i *Issuer) Issue(appid string, userID int64, sessionID string) (token string, expiresAt time.Time, err error) {
 	now := i.Now().Truncate(time.Second)
 	expiresAt = now.Add(i.AccessTTL)
-	return i.issue(appid, userID, sessionID, randomID(), now, expiresAt)
-}
-
-func (i *Issuer) issue(appid string, userID int64, sessionID, jti string, now, expiresAt time.Time) (string, time.Time, error) {
-	if i.Key == nil || len(i.Key.Private) != ed25519.PrivateKeySize {
-		return "", time.Time{}, errors.New("session: sign access token: no Ed25519 private key")
+	claims := Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   strconv.FormatInt(userID, 10),
+			Audience:  jwt.ClaimStrings{appid},
+			ExpiresAt: jwt.NewNumericDate(expiresAt),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ID:        randomID(),
+		},
+		SessionID: sessionID,
 	}
-	var scratch [256]byte
-	claims := scratch[:0]
-	claims = append(claims, `{"sub":"`...)
-	claims = strconv.AppendInt(claims, userID, 10)
-	claims = append(claims, `","aud":[`...)
-	claims = appendJSONString(claims, appid)
-	claims = append(claims, `],"exp":`...)
-	claims = strconv.AppendInt(claims, expiresAt.Unix(), 10)
-	claims = append(claims, `,"iat":`...)
-	claims = strconv.AppendInt(claims, now.Unix(), 10)
-	claims = append(claims, `,"jti":`...)
-	claims = appendJSONString(claims, jti)
-	claims = append(claims, `,"sid":`...)
-	claims = appendJSONString(claims, sessionID)
-	claims = append(claims, '}')
-
-	head := i.headerSegment()
-	enc := base64.RawURLEncoding
-	n := len(head) + 1 + enc.EncodedLen(len(claims))
-	out := make([]byte, 0, n+1+enc.EncodedLen(ed25519.SignatureSize))
-	out = append(out, head...)
-	out = append(out, '.')
-	out = enc.AppendEncode(out, claims)
-	sig := ed25519.Sign(i.Key.Private, out[:n])
-	out = append(out, '.')
-	out = enc.AppendEncode(out, sig)
-	return string(out), expiresAt, nil
-}
-
-// headerSegment is the encoded JOSE header of the issuer's key,
-// {"alg":"EdDSA","kid":…,"typ":"JWT"} as golang-jwt writes it (map keys
-// sorted), computed once per key.
-func (i *Issuer) headerSegment() string {
-	k := i.Key
-	if h := i.header.Load(); h != nil && h.key == k {
-		return h.segment
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	t.Header["kid"] = i.Key.ID
+	token, err = t.SignedString(i.Key.Private)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("session: sign access token: %w", err)
 	}
-	b := []byte(`{"alg":"EdDSA","kid":`)
-	b = appendJSONString(b, k.ID)
-	b = append(b, `,"typ":"JWT"}`...)
-	h := &header{key: k, segment: base64.RawURLEncoding.EncodeToString(b)}
-	i.header.Store(h)
-	return h.segment
-}
-
-// header is an encoded JOSE header and the key it names.
-type header struct {
-	key     *SigningKey
-	segment string
-}
-
-// appendJSONString appends s as a JSON string exactly as encoding/json's
-// Marshal writes it (HTML characters escaped too, as golang-jwt leaves on).
-func appendJSONString(b []byte, s string) []byte {
-	for j := 0; j < len(s); j++ {
-		if c := s[j]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
+	return token, expiresAt, nil
 }
 
 // Verify checks the token's signature, algorithm, key id, audience (appid)

@@ -207,12 +207,21 @@ func (s *Store) SetIfEqual(ctx context.Context, key, old, value string, ttl time
 	return true, nil
 }
 
-// Incr implements miniback.StateStore. Incrementing keeps the expiry the
-// counter was created with. A value that is not a decimal int64, or one at
-// its maximum, is an error and stays as it is. A negative ttl is an error.
+// Incr implements miniback.StateStore: IncrBy of one.
 func (s *Store) Incr(ctx context.Context, key string, ttl time.Duration) (int64, error) {
+	return s.IncrBy(ctx, key, 1, ttl)
+}
+
+// IncrBy implements miniback.StateStore. Incrementing keeps the expiry the
+// counter was created with. A value that is not a decimal int64, or one
+// that n would carry past its maximum, is an error and stays as it is. A
+// negative ttl or an n below 1 is an error.
+func (s *Store) IncrBy(ctx context.Context, key string, n int64, ttl time.Duration) (int64, error) {
 	if err := checkTTL("incr", ttl); err != nil {
 		return 0, err
+	}
+	if n < 1 {
+		return 0, fmt.Errorf("memory: incr %q: increment %d is below 1", key, n)
 	}
 	now, err := s.lock()
 	if err != nil {
@@ -221,16 +230,16 @@ func (s *Store) Incr(ctx context.Context, key string, ttl time.Duration) (int64,
 	defer s.mu.Unlock()
 	e, ok := s.get(key, now)
 	if !ok {
-		s.put(key, "1", ttl, now)
-		return 1, nil
+		s.put(key, strconv.FormatInt(n, 10), ttl, now)
+		return n, nil
 	}
-	n, err := strconv.ParseInt(e.value, 10, 64)
-	if err != nil || n == maxInt64 {
+	v, err := strconv.ParseInt(e.value, 10, 64)
+	if err != nil || v > maxInt64-n {
 		return 0, fmt.Errorf("memory: incr %q: value is not an integer or out of range", key)
 	}
-	e.value = strconv.FormatInt(n+1, 10)
+	e.value = strconv.FormatInt(v+n, 10)
 	s.m[key] = e
-	return n + 1, nil
+	return v + n, nil
 }
 
 // maxInt64 is the largest counter value.

@@ -199,25 +199,35 @@ func (s *Store) SetIfEqual(ctx context.Context, key, old, value string, ttl time
 	return n == 1, nil
 }
 
-// incr adds one to KEYS[1] and, when that created it, sets its expiry of
-// ARGV[1] milliseconds (0: none), in one step.
+// incr adds ARGV[2] to KEYS[1] and, when that created it, sets its expiry
+// of ARGV[1] milliseconds (0: none), in one step.
 var incr = goredis.NewScript(`
-local n = redis.call('INCR', KEYS[1])
-if n == 1 and tonumber(ARGV[1]) > 0 then
+local by = tonumber(ARGV[2])
+local n = redis.call('INCRBY', KEYS[1], by)
+if n == by and tonumber(ARGV[1]) > 0 then
 	redis.call('PEXPIRE', KEYS[1], ARGV[1])
 end
 return n`)
 
-// Incr implements miniback.StateStore with one Lua script.
+// Incr implements miniback.StateStore: IncrBy of one.
 func (s *Store) Incr(ctx context.Context, key string, ttl time.Duration) (int64, error) {
+	return s.IncrBy(ctx, key, 1, ttl)
+}
+
+// IncrBy implements miniback.StateStore with one Lua script. An n below 1
+// is an error.
+func (s *Store) IncrBy(ctx context.Context, key string, n int64, ttl time.Duration) (int64, error) {
 	if err := checkTTL("incr", ttl); err != nil {
 		return 0, err
 	}
-	n, err := incr.Run(ctx, s.client, []string{s.key(key)}, ttl.Milliseconds()).Int64()
+	if n < 1 {
+		return 0, fmt.Errorf("redis: incr %q: increment %d is below 1", key, n)
+	}
+	v, err := incr.Run(ctx, s.client, []string{s.key(key)}, ttl.Milliseconds(), n).Int64()
 	if err != nil {
 		return 0, unavailable("incr", err)
 	}
-	return n, nil
+	return v, nil
 }
 
 // Ping implements miniback.StateStore: it writes and reads back a probe key

@@ -44,6 +44,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Incr", testIncr},
 		{"IncrTTL", testIncrTTL},
 		{"IncrRace", testIncrRace},
+		{"IncrBy", testIncrBy},
 		{"Ping", testPing},
 	}
 	for _, tt := range tests {
@@ -477,4 +478,58 @@ func testPing(t *testing.T, open OpenFunc) {
 	if err := s.Ping(context.Background()); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
+}
+
+// testIncrBy checks counting several at once: from nothing, after Incr, the
+// expiry set when the counter is created and kept by later increments,
+// the sum of concurrent increments, and the errors of an n below 1 and of
+// a value that is not a number, which leave the value as it was.
+func testIncrBy(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	s, advance := open(t)
+	k := key(t, "n")
+	steps := []struct {
+		by, want int64
+	}{{5, 5}, {1, 6}, {20, 26}}
+	for _, st := range steps {
+		got, err := s.IncrBy(ctx, k, st.by, ttl)
+		must(t, err)
+		if got != st.want {
+			t.Fatalf("IncrBy %d = %d, want %d", st.by, got, st.want)
+		}
+	}
+	if got, err := s.Incr(ctx, k, ttl); err != nil || got != 27 {
+		t.Errorf("Incr after IncrBy = %d, %v; want 27", got, err)
+	}
+	for _, by := range []int64{0, -3} {
+		if _, err := s.IncrBy(ctx, k, by, ttl); err == nil {
+			t.Errorf("IncrBy %d succeeded", by)
+		}
+	}
+	wantGet(t, s, k, "27", true)
+	advance(ttl * 3 / 4)
+	_, err := s.IncrBy(ctx, k, 3, ttl)
+	must(t, err)
+	advance(ttl / 2) // 5/4 ttl after creation: expired despite the later increments
+	wantGet(t, s, k, "", false)
+
+	text := key(t, "text")
+	must(t, s.Set(ctx, text, "abc", 0))
+	if _, err := s.IncrBy(ctx, text, 2, 0); err == nil {
+		t.Error("IncrBy of a non-number succeeded")
+	}
+	wantGet(t, s, text, "abc", true)
+
+	sum := key(t, "sum")
+	const workers = 20
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for i := range workers {
+		wg.Go(func() { _, errs[i] = s.IncrBy(ctx, sum, int64(i+1), ttl) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		must(t, err)
+	}
+	wantGet(t, s, sum, strconv.Itoa(workers*(workers+1)/2), true)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/miniback/miniback"
@@ -74,7 +75,9 @@ func (s *InboxStore) AddInbox(ctx context.Context, m *miniback.InboxMessage) (bo
 		if m.ID, err = res.LastInsertId(); err != nil {
 			return false, fmt.Errorf("mysql: add inbox: %w", err)
 		}
-		m.Message = json.RawMessage(jsonText(m.Message))
+		if len(m.Message) == 0 {
+			m.Message = json.RawMessage("{}") // as stored
+		}
 		return true, nil
 	}
 	if !isDuplicate(err) {
@@ -167,4 +170,44 @@ func (s *InboxStore) query(ctx context.Context, query string, args ...any) ([]*m
 		msgs = append(msgs, &m)
 	}
 	return msgs, rows.Err()
+}
+
+// idList returns "?, ?, …" for ids and ids as arguments after first.
+func idList(ids []int64, first ...any) (string, []any) {
+	args := append(make([]any, 0, len(first)+len(ids)), first...)
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('?')
+		args = append(args, id)
+	}
+	return b.String(), args
+}
+
+// InboxMessages implements miniback.InboxStore.
+func (s *InboxStore) InboxMessages(ctx context.Context, appid string, ids []int64) ([]*miniback.InboxMessage, error) {
+	if len(ids) == 0 {
+		return []*miniback.InboxMessage{}, nil
+	}
+	in, args := idList(ids, appid)
+	msgs, err := s.query(ctx, `SELECT `+inboxColumns+` FROM inbox WHERE appid = ? AND id IN (`+in+`) ORDER BY id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("mysql: inbox messages: %w", err)
+	}
+	return msgs, nil
+}
+
+// FinishInboxes implements miniback.InboxStore.
+func (s *InboxStore) FinishInboxes(ctx context.Context, ids []int64, status, errText string, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	in, args := idList(ids, status, errText, toMillis(now))
+	if _, err := s.db.db.ExecContext(ctx,
+		`UPDATE inbox SET status = ?, error = ?, handled_at = ? WHERE id IN (`+in+`)`, args...); err != nil {
+		return fmt.Errorf("mysql: finish inboxes: %w", err)
+	}
+	return nil
 }

@@ -112,12 +112,10 @@ func (s *EventStore) writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Ro
 	if err := s.writeCounts(ctx, tx, r.Days, "event_days", "event_day_users", "day", seen); err != nil {
 		return err
 	}
-	first, err := tx.PrepareContext(ctx, `INSERT INTO event_first_days (appid, day, name, user_key) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (appid, name, user_key) DO UPDATE SET day = LEAST(event_first_days.day, excluded.day)`)
-	if err != nil {
-		return err
-	}
-	defer first.Close()
+	// One statement for every first day, in the sorted order (rows are
+	// locked in one order across instances).
+	var apps, names, users []string
+	var days []int64
 	for _, k := range r.SortedFirst() {
 		d := int64(r.First[k])
 		key := miniback.KnownKey{Kind: 'f', AppID: k.AppID, Name: k.Name, User: k.User}
@@ -125,19 +123,26 @@ func (s *EventStore) writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Ro
 			continue // the stored first day is already this early
 		}
 		seen[key] = d
-		if _, err := first.ExecContext(ctx, k.AppID, d, k.Name, k.User); err != nil {
-			return err
-		}
+		apps, days, names, users = append(apps, k.AppID), append(days, d), append(names, k.Name), append(users, k.User)
 	}
-	return nil
+	if len(apps) == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO event_first_days (appid, day, name, user_key)
+		SELECT a, d, n, u FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) WITH ORDINALITY AS t(a, d, n, u, i) ORDER BY i
+		ON CONFLICT (appid, name, user_key) DO UPDATE SET day = LEAST(event_first_days.day, excluded.day)`, apps, days, names, users)
+	return err
 }
 
 func (s *EventStore) writeCounts(ctx context.Context, tx *sql.Tx, m map[miniback.RollupKey]*miniback.RollupCount, table, usersTable, col string, seen map[miniback.KnownKey]int64) error {
-	insUser, err := tx.PrepareContext(ctx, `INSERT INTO `+usersTable+` (appid, `+col+`, name, user_key) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`)
+	// A key's new actors go in with one statement, in sorted order;
+	// the rows it inserted are the actors the key had not counted.
+	insUsers, err := tx.PrepareContext(ctx, `INSERT INTO `+usersTable+` (appid, `+col+`, name, user_key)
+		SELECT $1, $2, $3, u FROM unnest($4::text[]) WITH ORDINALITY AS t(u, i) ORDER BY i ON CONFLICT DO NOTHING`)
 	if err != nil {
 		return err
 	}
-	defer insUser.Close()
+	defer insUsers.Close()
 	upsert, err := tx.PrepareContext(ctx, `INSERT INTO `+table+` (appid, `+col+`, name, events, users) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (appid, name, `+col+`) DO UPDATE SET events = `+table+`.events + excluded.events, users = `+table+`.users + excluded.users`)
 	if err != nil {
@@ -147,18 +152,21 @@ func (s *EventStore) writeCounts(ctx context.Context, tx *sql.Tx, m map[miniback
 	for _, k := range miniback.SortedKeys(m) {
 		c := m[k]
 		var fresh int64
+		var users []string
 		for _, u := range c.Users {
 			key := miniback.KnownKey{Kind: col[0], AppID: k.AppID, Name: k.Name, User: u, Time: k.Time}
 			if _, ok := s.known.Get(key); ok {
 				continue // counted by an earlier commit
 			}
 			seen[key] = 1
-			res, err := insUser.ExecContext(ctx, k.AppID, k.Time, k.Name, u)
+			users = append(users, u)
+		}
+		if len(users) > 0 {
+			res, err := insUsers.ExecContext(ctx, k.AppID, k.Time, k.Name, users)
 			if err != nil {
 				return err
 			}
-			n, _ := res.RowsAffected()
-			fresh += n
+			fresh, _ = res.RowsAffected()
 		}
 		if _, err := upsert.ExecContext(ctx, k.AppID, k.Time, k.Name, c.Events, fresh); err != nil {
 			return err

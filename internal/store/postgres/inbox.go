@@ -74,7 +74,9 @@ func (s *InboxStore) AddInbox(ctx context.Context, m *miniback.InboxMessage) (bo
 		jsonText(m.Message), m.Status, m.Error, toMillis(m.ReceivedAt), nullMillis(m.HandledAt)).
 		Scan(&m.ID)
 	if err == nil {
-		m.Message = json.RawMessage(jsonText(m.Message))
+		if len(m.Message) == 0 {
+			m.Message = json.RawMessage("{}") // as stored
+		}
 		return true, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
@@ -168,4 +170,30 @@ func (s *InboxStore) query(ctx context.Context, query string, args ...any) ([]*m
 		msgs = append(msgs, &m)
 	}
 	return msgs, rows.Err()
+}
+
+// InboxMessages implements miniback.InboxStore.
+func (s *InboxStore) InboxMessages(ctx context.Context, appid string, ids []int64) ([]*miniback.InboxMessage, error) {
+	if len(ids) == 0 {
+		return []*miniback.InboxMessage{}, nil
+	}
+	msgs, err := s.query(ctx, `SELECT `+inboxColumns+` FROM inbox
+		WHERE appid = $1 AND id = ANY($2::BIGINT[]) ORDER BY id`, appid, ids)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: inbox messages: %w", err)
+	}
+	return msgs, nil
+}
+
+// FinishInboxes implements miniback.InboxStore.
+func (s *InboxStore) FinishInboxes(ctx context.Context, ids []int64, status, errText string, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := s.db.db.ExecContext(ctx,
+		`UPDATE inbox SET status = $1, error = $2, handled_at = $3 WHERE id = ANY($4::BIGINT[])`,
+		status, errText, toMillis(now), ids); err != nil {
+		return fmt.Errorf("postgres: finish inboxes: %w", err)
+	}
+	return nil
 }

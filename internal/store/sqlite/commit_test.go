@@ -226,3 +226,27 @@ func TestGroupCommitManyWriters(t *testing.T) {
 		t.Errorf("committer not idle after the writers: leading %v, queue %d", db.commit.leading, len(db.commit.queue))
 	}
 }
+
+// TestWriteConnectionPragmas checks the write connection's settings for
+// group commit: temporary storage (where savepoints save pages) in memory,
+// a 32 MiB page cache, a checkpoint every 10,000 WAL pages.
+func TestWriteConnectionPragmas(t *testing.T) {
+	db := openCommitDB(t)
+	tests := []struct {
+		pragma string
+		want   int
+	}{
+		{"temp_store", 2}, // MEMORY
+		{"cache_size", -32768},
+		{"wal_autocheckpoint", 10000},
+	}
+	for _, tt := range tests {
+		var got int
+		if err := db.write.QueryRowContext(context.Background(), `PRAGMA `+tt.pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != tt.want {
+			t.Errorf("%s = %d, want %d", tt.pragma, got, tt.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/miniback/miniback"
@@ -88,8 +89,8 @@ func (s *InboxStore) AddInbox(ctx context.Context, m *miniback.InboxMessage) (bo
 	if err != nil {
 		return false, fmt.Errorf("sqlite: add inbox: %w", err)
 	}
-	if created {
-		m.Message = json.RawMessage(jsonText(m.Message))
+	if created && len(m.Message) == 0 {
+		m.Message = json.RawMessage("{}") // as stored
 	}
 	return created, nil
 }
@@ -172,4 +173,66 @@ func (s *InboxStore) query(ctx context.Context, query string, args ...any) ([]*m
 		msgs = append(msgs, &m)
 	}
 	return msgs, rows.Err()
+}
+
+// idArray returns ids as a JSON array, for json_each: one statement text
+// (prepared once) for any number of ids.
+func idArray(ids []int64) string {
+	b := make([]byte, 0, 2+len(ids)*8)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
+}
+
+// InboxMessages implements miniback.InboxStore.
+func (s *InboxStore) InboxMessages(ctx context.Context, appid string, ids []int64) ([]*miniback.InboxMessage, error) {
+	if len(ids) == 0 {
+		return []*miniback.InboxMessage{}, nil
+	}
+	st, err := s.db.readStmts.prepare(ctx, `SELECT `+inboxColumns+` FROM inbox
+		WHERE appid = ? AND id IN (SELECT value FROM json_each(?)) ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: inbox messages: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, appid, idArray(ids))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: inbox messages: %w", err)
+	}
+	defer rows.Close()
+	msgs := make([]*miniback.InboxMessage, 0, len(ids))
+	for rows.Next() {
+		var m miniback.InboxMessage
+		if err := scanInbox(rows, &m); err != nil {
+			return nil, fmt.Errorf("sqlite: inbox messages: %w", err)
+		}
+		msgs = append(msgs, &m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: inbox messages: %w", err)
+	}
+	return msgs, nil
+}
+
+// FinishInboxes implements miniback.InboxStore.
+func (s *InboxStore) FinishInboxes(ctx context.Context, ids []int64, status, errText string, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	// Through withTx, so that the update shares a commit with the inserts
+	// of the pushes arriving meanwhile.
+	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := s.db.txExec(ctx, tx,
+			`UPDATE inbox SET status = ?, error = ?, handled_at = ? WHERE id IN (SELECT value FROM json_each(?))`,
+			status, errText, toMillis(now), idArray(ids))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: finish inboxes: %w", err)
+	}
+	return nil
 }

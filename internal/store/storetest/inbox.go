@@ -361,3 +361,75 @@ func testStaleInbox(t *testing.T, open OpenFunc) {
 		})
 	}
 }
+
+// testInboxMessages checks that the messages of the app among the ids come
+// back in id order, every field round-tripped, and that ids of other apps
+// and ids with no message are left out.
+func testInboxMessages(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	is := open(t).Inbox
+	appid := appID(t)
+	a := mustAddInbox(t, is, newInbox(appid, "a", at(0)))
+	b := mustAddInbox(t, is, newInbox(appid, "b", at(time.Second)))
+	c := mustAddInbox(t, is, newInbox(appid, "c", at(2*time.Second)))
+	other := mustAddInbox(t, is, newInbox(appid+"x", "a", at(0)))
+	tests := []struct {
+		name string
+		ids  []int64
+		want []*miniback.InboxMessage
+	}{
+		{"in id order", []int64{c.ID, a.ID}, []*miniback.InboxMessage{a, c}},
+		{"missing and other app left out", []int64{b.ID, 1 << 62, other.ID}, []*miniback.InboxMessage{b}},
+		{"repeated id once", []int64{b.ID, b.ID}, []*miniback.InboxMessage{b}},
+		{"none", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := is.InboxMessages(ctx, appid, tt.ids)
+			if err != nil {
+				t.Fatalf("InboxMessages: %v", err)
+			}
+			if got == nil {
+				t.Error("InboxMessages returned nil, want an empty slice")
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d messages, want %d", len(got), len(tt.want))
+			}
+			for i := range got {
+				if inboxString(got[i]) != inboxString(tt.want[i]) {
+					t.Errorf("[%d] = %s, want %s", i, inboxString(got[i]), inboxString(tt.want[i]))
+				}
+			}
+		})
+	}
+}
+
+// testFinishInboxes checks that every listed message gets the verdict, the
+// others keep theirs, and missing ids are skipped.
+func testFinishInboxes(t *testing.T, open OpenFunc) {
+	ctx := context.Background()
+	is := open(t).Inbox
+	appid := appID(t)
+	a := mustAddInbox(t, is, newInbox(appid, "a", at(0)))
+	b := mustAddInbox(t, is, newInbox(appid, "b", at(0)))
+	c := mustAddInbox(t, is, newInbox(appid, "c", at(0)))
+	if err := is.FinishInboxes(ctx, []int64{a.ID, 1 << 62, c.ID}, miniback.InboxFailed, "boom", at(time.Minute)); err != nil {
+		t.Fatalf("FinishInboxes: %v", err)
+	}
+	if err := is.FinishInboxes(ctx, nil, miniback.InboxHandled, "", at(time.Minute)); err != nil {
+		t.Fatalf("FinishInboxes without ids: %v", err)
+	}
+	got, err := is.InboxMessages(ctx, appid, []int64{a.ID, b.ID, c.ID})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("InboxMessages: %d, %v", len(got), err)
+	}
+	for i, m := range []*miniback.InboxMessage{a, b, c} {
+		want := *m
+		if m != b {
+			want.Status, want.Error, want.HandledAt = miniback.InboxFailed, "boom", ms(at(time.Minute))
+		}
+		if inboxString(got[i]) != inboxString(&want) {
+			t.Errorf("got %s, want %s", inboxString(got[i]), inboxString(&want))
+		}
+	}
+}

@@ -78,6 +78,8 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Inbox", testInbox},
 		{"InboxFilter", testInboxFilter},
 		{"FinishInbox", testFinishInbox},
+		{"InboxMessages", testInboxMessages},
+		{"FinishInboxes", testFinishInboxes},
 		{"StaleInbox", testStaleInbox},
 		{"CreateMessage", testCreateMessage},
 		{"Message", testMessage},
