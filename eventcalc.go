@@ -319,9 +319,13 @@ func (a *ActiveCounter) Days() []ActiveDay {
 					distinct++
 				}
 			}
-			for _, u := range a.days[d-n] {
-				if in[u]--; in[u] == 0 {
-					distinct--
+			// Day d-n leaves the window, if it was ever in it: before the
+			// window has filled, it was not added.
+			if d-n >= a.q.From-n+1 {
+				for _, u := range a.days[d-n] {
+					if in[u]--; in[u] == 0 {
+						distinct--
+					}
 				}
 			}
 			if d >= a.q.From {
@@ -336,6 +340,103 @@ func (a *ActiveCounter) Days() []ActiveDay {
 				}
 			}
 		}
+	}
+	return out
+}
+
+// MaxActiveGap caps the gaps of the active-users rollup: the days since an
+// actor's previous active day, MaxActiveGap standing for that many or
+// more, or for none before. The widest window (MAU) needs no more.
+const MaxActiveGap = 30
+
+// GapCounter counts DAU, WAU and MAU from the active-users rollup: for
+// each day, the actors active that day by the gap since their previous
+// active day. An actor active on day a after gap g is counted in the n-day
+// window ending on day d (a <= d < a+n) exactly when a is its first active
+// day in that window, that is when g >= n-(d-a). Actors whose activity the
+// rollup does not hold (logins) are added with AddOther.
+type GapCounter struct {
+	q     ActiveQuery
+	first Day
+	// atLeast[i][t] is how many actors active on day first+i had a gap
+	// of at least t (1..MaxActiveGap).
+	atLeast [][MaxActiveGap + 1]int64
+	extra   []ActiveDay // per query day, what AddOther added
+}
+
+// NewGapCounter returns a counter for q; its rows cover q.From-29..q.To.
+func NewGapCounter(q ActiveQuery) *GapCounter {
+	first := q.From - MaxActiveGap + 1
+	return &GapCounter{q: q, first: first, atLeast: make([][MaxActiveGap + 1]int64, q.To-first+1),
+		extra: make([]ActiveDay, q.To-q.From+1)}
+}
+
+// AddGap adds users actors active on day after gap days (1..MaxActiveGap).
+func (c *GapCounter) AddGap(day Day, gap, users int64) {
+	if day < c.first || day > c.q.To || gap < 1 {
+		return
+	}
+	row := &c.atLeast[day-c.first]
+	for t := int64(1); t <= min(gap, MaxActiveGap); t++ {
+		row[t] += users
+	}
+}
+
+// AddOther adds one actor's other active days (its logins) to its active
+// days in the rollup (events: both within q.From-29..q.To, any order):
+// each window then counts the actor if either set has a day in it.
+func (c *GapCounter) AddOther(eventDays, otherDays []Day) {
+	n := int(c.q.To - c.first + 1)
+	ev, all := make([]bool, n), make([]bool, n)
+	for _, d := range eventDays {
+		if d >= c.first && d <= c.q.To {
+			ev[d-c.first], all[d-c.first] = true, true
+		}
+	}
+	for _, d := range otherDays {
+		if d >= c.first && d <= c.q.To {
+			all[d-c.first] = true
+		}
+	}
+	lastEv, lastAll := Day(-1<<40), Day(-1<<40)
+	for i := range n {
+		d := c.first + Day(i)
+		if ev[i] {
+			lastEv = d
+		}
+		if all[i] {
+			lastAll = d
+		}
+		if d < c.q.From {
+			continue
+		}
+		x := &c.extra[d-c.q.From]
+		for _, w := range [...]struct {
+			n   Day
+			out *int64
+		}{{1, &x.DAU}, {7, &x.WAU}, {MaxActiveGap, &x.MAU}} {
+			if lastAll > d-w.n && lastEv <= d-w.n {
+				*w.out++
+			}
+		}
+	}
+}
+
+// Days returns one ActiveDay per day of the query.
+func (c *GapCounter) Days() []ActiveDay {
+	out := make([]ActiveDay, 0, c.q.To-c.q.From+1)
+	for d := c.q.From; d <= c.q.To; d++ {
+		x := c.extra[d-c.q.From]
+		x.Day = d.String()
+		for _, w := range [...]struct {
+			n   Day
+			out *int64
+		}{{1, &x.DAU}, {7, &x.WAU}, {MaxActiveGap, &x.MAU}} {
+			for k := Day(0); k < w.n; k++ {
+				*w.out += c.atLeast[d-k-c.first][w.n-k]
+			}
+		}
+		out = append(out, x)
 	}
 	return out
 }

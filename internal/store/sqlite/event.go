@@ -106,10 +106,15 @@ func (s *EventStore) writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Ro
 			return err
 		}
 	}
-	if err := s.writeCounts(ctx, tx, r.Hours, "event_hours", "event_hour_users", "hour", seen); err != nil {
+	if err := s.writeCounts(ctx, tx, r.Hours, "event_hours", "event_hour_users", "hour", seen, nil); err != nil {
 		return err
 	}
-	if err := s.writeCounts(ctx, tx, r.Days, "event_days", "event_day_users", "day", seen); err != nil {
+	gaps, err := newGapWriter(ctx, tx, &s.known, seen)
+	if err != nil {
+		return err
+	}
+	defer gaps.close()
+	if err := s.writeCounts(ctx, tx, r.Days, "event_days", "event_day_users", "day", seen, gaps); err != nil {
 		return err
 	}
 	first, err := tx.PrepareContext(ctx, `INSERT INTO event_first_days (appid, day, name, user_key) VALUES (?, ?, ?, ?)
@@ -131,7 +136,9 @@ func (s *EventStore) writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Ro
 	return nil
 }
 
-func (s *EventStore) writeCounts(ctx context.Context, tx *sql.Tx, m map[miniback.RollupKey]*miniback.RollupCount, table, usersTable, col string, seen map[miniback.KnownKey]int64) error {
+// writeCounts adds m to table and its usersTable; gaps, when not nil,
+// learns each actor new to a day of any event (name "").
+func (s *EventStore) writeCounts(ctx context.Context, tx *sql.Tx, m map[miniback.RollupKey]*miniback.RollupCount, table, usersTable, col string, seen map[miniback.KnownKey]int64, gaps *gapWriter) error {
 	insUser, err := tx.PrepareContext(ctx, `INSERT INTO `+usersTable+` (appid, `+col+`, name, user_key) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 	if err != nil {
 		return err
@@ -157,8 +164,85 @@ func (s *EventStore) writeCounts(ctx context.Context, tx *sql.Tx, m map[miniback
 			}
 			n, _ := res.RowsAffected()
 			fresh += n
+			if n == 1 && gaps != nil && k.Name == "" {
+				if err := gaps.add(ctx, k.AppID, k.Time, u); err != nil {
+					return err
+				}
+			}
 		}
 		if _, err := upsert.ExecContext(ctx, k.AppID, k.Time, k.Name, c.Events, fresh); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// gapWriter keeps event_active_gaps true as actors become active on new
+// days: a new day a of an actor, between its active days p before and n
+// after, counts with gap a-p, and n's gap shrinks from n-p to n-a (gaps
+// capped at miniback.MaxActiveGap). SQLite has one writer, so the
+// neighbours read here cannot change before the commit. The latest
+// active day of each actor is remembered (KnownKey kind 'l', in known once
+// committed, in seen within the transaction): a day after it, the usual
+// case, needs no read at all.
+type gapWriter struct {
+	known      *miniback.KnownRows
+	seen       map[miniback.KnownKey]int64
+	near, bump *sql.Stmt
+}
+
+func newGapWriter(ctx context.Context, tx *sql.Tx, known *miniback.KnownRows, seen map[miniback.KnownKey]int64) (*gapWriter, error) {
+	g := &gapWriter{known: known, seen: seen}
+	var err error
+	if g.near, err = tx.PrepareContext(ctx, `SELECT
+		(SELECT max(day) FROM event_day_users WHERE appid = ?1 AND name = '' AND user_key = ?2 AND day < ?3),
+		(SELECT min(day) FROM event_day_users WHERE appid = ?1 AND name = '' AND user_key = ?2 AND day > ?3)`); err != nil {
+		return nil, err
+	}
+	if g.bump, err = tx.PrepareContext(ctx, `INSERT INTO event_active_gaps (appid, day, gap, users) VALUES (?, ?, ?, ?)
+		ON CONFLICT (appid, day, gap) DO UPDATE SET users = users + excluded.users`); err != nil {
+		g.near.Close()
+		return nil, err
+	}
+	return g, nil
+}
+
+func (g *gapWriter) close() {
+	g.near.Close()
+	g.bump.Close()
+}
+
+// add records that user became active on day (its event_day_users row
+// is already written).
+func (g *gapWriter) add(ctx context.Context, appid string, day int64, user string) error {
+	key := miniback.KnownKey{Kind: 'l', AppID: appid, User: user}
+	latest, ok := g.seen[key]
+	if !ok {
+		latest, ok = g.known.Get(key)
+	}
+	var prev, next sql.NullInt64
+	if ok && day > latest {
+		prev = sql.NullInt64{Int64: latest, Valid: true}
+	} else if err := g.near.QueryRowContext(ctx, appid, user, day).Scan(&prev, &next); err != nil {
+		return err
+	}
+	if !next.Valid {
+		g.seen[key] = day // nothing after it: the latest day now
+	}
+	gap := func(from sql.NullInt64, to int64) int64 {
+		if !from.Valid {
+			return miniback.MaxActiveGap
+		}
+		return min(to-from.Int64, miniback.MaxActiveGap)
+	}
+	if _, err := g.bump.ExecContext(ctx, appid, day, gap(prev, day), 1); err != nil {
+		return err
+	}
+	if next.Valid {
+		if _, err := g.bump.ExecContext(ctx, appid, next.Int64, gap(prev, next.Int64), -1); err != nil {
+			return err
+		}
+		if _, err := g.bump.ExecContext(ctx, appid, next.Int64, gap(sql.NullInt64{Int64: day, Valid: true}, next.Int64), 1); err != nil {
 			return err
 		}
 	}
@@ -342,45 +426,81 @@ func (s *EventStore) Retention(ctx context.Context, q miniback.RetentionQuery) (
 	return out, nil
 }
 
-// Active implements miniback.EventStore from the day rollups and the
-// sessions table (one session per login).
+// Active implements miniback.EventStore from the active-users rollup
+// (event_active_gaps: at most 30 rows a day, whatever the number of
+// actors) and the sessions table (one session per login). Only the users
+// who logged in are read one by one: their event days, to count each of
+// them once. One read transaction keeps the two consistent.
 func (s *EventStore) Active(ctx context.Context, q miniback.ActiveQuery) ([]miniback.ActiveDay, error) {
-	ac := miniback.NewActiveCounter(q)
-	first := q.From - 29
-	rows, err := s.db.read.QueryContext(ctx, `SELECT day, user_key FROM event_day_users WHERE appid = ? AND name = '' AND day >= ? AND day <= ?`,
+	tx, err := s.db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: active: %w", err)
+	}
+	defer tx.Rollback()
+	gc := miniback.NewGapCounter(q)
+	first := q.From - miniback.MaxActiveGap + 1
+	rows, err := tx.QueryContext(ctx, `SELECT day, gap, users FROM event_active_gaps WHERE appid = ? AND day >= ? AND day <= ?`,
 		q.AppID, int64(first), int64(q.To))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: active: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var day int64
-		var user string
-		if err := rows.Scan(&day, &user); err != nil {
+		var day, gap, users int64
+		if err := rows.Scan(&day, &gap, &users); err != nil {
 			return nil, fmt.Errorf("sqlite: active: %w", err)
 		}
-		ac.Add(miniback.Day(day), user)
+		gc.AddGap(miniback.Day(day), gap, users)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: active: %w", err)
 	}
-	logins, err := s.db.read.QueryContext(ctx, `SELECT user_id, created_at FROM sessions WHERE appid = ? AND created_at >= ? AND created_at < ?`,
+	logins, err := tx.QueryContext(ctx, `SELECT user_id, created_at FROM sessions WHERE appid = ? AND created_at >= ? AND created_at < ?`,
 		q.AppID, toMillis(first.Start(q.Loc)), toMillis((q.To + 1).Start(q.Loc)))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: active: %w", err)
 	}
 	defer logins.Close()
+	byUser := map[int64][]miniback.Day{}
 	for logins.Next() {
 		var id, at int64
 		if err := logins.Scan(&id, &at); err != nil {
 			return nil, fmt.Errorf("sqlite: active: %w", err)
 		}
-		ac.Add(miniback.DayOf(fromMillis(at), q.Loc), "u:"+strconv.FormatInt(id, 10))
+		byUser[id] = append(byUser[id], miniback.DayOf(fromMillis(at), q.Loc))
 	}
 	if err := logins.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: active: %w", err)
 	}
-	return ac.Days(), nil
+	if len(byUser) == 0 {
+		return gc.Days(), nil
+	}
+	evDays, err := tx.PrepareContext(ctx, `SELECT day FROM event_day_users WHERE appid = ? AND name = '' AND user_key = ? AND day >= ? AND day <= ?`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: active: %w", err)
+	}
+	defer evDays.Close()
+	for id, days := range byUser {
+		var ev []miniback.Day
+		r, err := evDays.QueryContext(ctx, q.AppID, "u:"+strconv.FormatInt(id, 10), int64(first), int64(q.To))
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: active: %w", err)
+		}
+		for r.Next() {
+			var d int64
+			if err := r.Scan(&d); err != nil {
+				r.Close()
+				return nil, fmt.Errorf("sqlite: active: %w", err)
+			}
+			ev = append(ev, miniback.Day(d))
+		}
+		r.Close()
+		if err := r.Err(); err != nil {
+			return nil, fmt.Errorf("sqlite: active: %w", err)
+		}
+		gc.AddOther(ev, days)
+	}
+	return gc.Days(), nil
 }
 
 // DeleteEventsBefore implements miniback.EventStore, app by app so that

@@ -2,10 +2,12 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"testing"
@@ -27,7 +29,7 @@ const benchDays = 90
 // written through EventStore.AddEvents as the ingest writes them. Set
 // MINIBACK_BENCH_EVENTS_DB to a file path to keep the database between
 // runs (generating 10 million events takes minutes).
-func benchEventsDB(b *testing.B) (*sqlite.DB, *time.Location) {
+func benchEventsDB(b *testing.B) (*sqlite.DB, *time.Location, string) {
 	b.Helper()
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
@@ -61,7 +63,7 @@ func benchEventsDB(b *testing.B) (*sqlite.DB, *time.Location) {
 		generateEvents(b, es, n, loc)
 		b.Logf("generated %d events in %v (%.0f events/s)", n, time.Since(start), float64(n)/time.Since(start).Seconds())
 	}
-	return db, loc
+	return db, loc, path
 }
 
 func generateEvents(b *testing.B, es *sqlite.EventStore, n int, loc *time.Location) {
@@ -96,7 +98,7 @@ func generateEvents(b *testing.B, es *sqlite.EventStore, n int, loc *time.Locati
 //	MINIBACK_BENCH_EVENTS=10000000 MINIBACK_BENCH_EVENTS_DB=/tmp/events10m.db \
 //	  go test -run '^$' -bench EventQueries -benchtime 20x -timeout 2h ./internal/store/sqlite
 func BenchmarkEventQueries(b *testing.B) {
-	db, loc := benchEventsDB(b)
+	db, loc, path := benchEventsDB(b)
 	es := sqlite.NewEventStore(db)
 	ctx := context.Background()
 	end := time.Date(2026, 12, 1, 0, 0, 0, 0, loc)
@@ -131,6 +133,7 @@ func BenchmarkEventQueries(b *testing.B) {
 			return err
 		}},
 	}
+	checkActive(b, es, path, miniback.ActiveQuery{AppID: "wxbench", From: day(end) - 30, To: day(end) - 1, Loc: loc})
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			cpu0 := cpuTime()
@@ -143,6 +146,42 @@ func BenchmarkEventQueries(b *testing.B) {
 			// CPU time this process spent per query does less.
 			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/float64(b.N), "cpu_ms/op")
 		})
+	}
+}
+
+// checkActive compares Active, which reads the active-users rollup, with
+// the straightforward count over every (actor, day) of the database (no
+// sessions in it), before the timing.
+func checkActive(b *testing.B, es *sqlite.EventStore, path string, q miniback.ActiveQuery) {
+	raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer raw.Close()
+	rows, err := raw.Query(`SELECT day, user_key FROM event_day_users WHERE appid = ? AND name = '' AND day >= ? AND day <= ?`,
+		q.AppID, int64(q.From-29), int64(q.To))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	ac := miniback.NewActiveCounter(q)
+	for rows.Next() {
+		var d int64
+		var u string
+		if err := rows.Scan(&d, &u); err != nil {
+			b.Fatal(err)
+		}
+		ac.Add(miniback.Day(d), u)
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	got, err := es.Active(context.Background(), q)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if want := ac.Days(); !slices.Equal(got, want) {
+		b.Fatalf("Active =\n%v\nstraightforward count\n%v", got, want)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strconv"
 	"testing"
@@ -335,4 +336,78 @@ func testDatacube(t *testing.T, open OpenFunc) {
 	wantCode(t, err, miniback.ECodeNotFound)
 	err = st.Datacube.UpdateDatacubeJob(ctx, &miniback.DatacubeJob{ID: "nope", AppID: appid})
 	wantCode(t, err, miniback.ECodeNotFound)
+}
+
+// testEventActiveRandom checks active users against the straightforward
+// count (the distinct actors with an event or a login in each window) on
+// random activity written out of order: days before an actor's known days
+// arrive after them, as late events and redeliveries do.
+func testEventActiveRandom(t *testing.T, open OpenFunc) {
+	st := open(t)
+	ctx := context.Background()
+	appid := appID(t)
+	rnd := rand.New(rand.NewPCG(7, 13))
+	var actors []string
+	var ids []int64
+	for i := range 6 {
+		u := mustUser(t, st.Users, appid, "o-r"+strconv.Itoa(i))
+		actors, ids = append(actors, "u:"+strconv.FormatInt(u.ID, 10)), append(ids, u.ID)
+	}
+	for i := range 30 {
+		actors = append(actors, "d:dev"+strconv.Itoa(i))
+	}
+	active := map[string]map[miniback.Day]bool{}
+	mark := func(actor string, at time.Time) {
+		if active[actor] == nil {
+			active[actor] = map[miniback.Day]bool{}
+		}
+		active[actor][miniback.DayOf(at, shanghai)] = true
+	}
+	var events []miniback.Event
+	for range 400 {
+		actor := actors[rnd.IntN(len(actors))]
+		at := local(-45+rnd.IntN(70), rnd.IntN(24), rnd.IntN(60))
+		events = append(events, ev(actor, []string{"open", "view"}[rnd.IntN(2)], at, `{}`))
+		mark(actor, at)
+	}
+	rnd.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
+	for i := 0; i < len(events); i += 37 {
+		b := miniback.EventBatch{AppID: appid, ID: "r" + strconv.Itoa(i), Events: events[i:min(i+37, len(events))]}
+		if _, err := st.Events.AddEvents(ctx, []miniback.EventBatch{b}, shanghai); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, id := range ids {
+		for range i {
+			at := local(-45+rnd.IntN(70), rnd.IntN(24), rnd.IntN(60))
+			sess := &miniback.Session{ID: "s-" + randomHex(t, 12), AppID: appid, UserID: id, SealedSessionKey: randomBytes(t, 48),
+				CreatedAt: at, ExpiresAt: at.Add(30 * 24 * time.Hour)}
+			if err := st.Sessions.CreateSession(ctx, sess, &miniback.RefreshToken{Hash: randomBytes(t, 32), SessionID: sess.ID, ExpiresAt: sess.ExpiresAt}); err != nil {
+				t.Fatal(err)
+			}
+			mark(actors[i], at)
+		}
+	}
+	q := miniback.ActiveQuery{AppID: appid, Loc: shanghai, From: miniback.DayOf(local(-20, 0, 0), shanghai), To: miniback.DayOf(local(24, 0, 0), shanghai)}
+	got, err := st.Events.Active(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []miniback.ActiveDay
+	for d := q.From; d <= q.To; d++ {
+		count := func(n miniback.Day) int64 {
+			var c int64
+			for _, days := range active {
+				for x := d - n + 1; x <= d; x++ {
+					if days[x] {
+						c++
+						break
+					}
+				}
+			}
+			return c
+		}
+		want = append(want, miniback.ActiveDay{Day: d.String(), DAU: count(1), WAU: count(7), MAU: count(30)})
+	}
+	same(t, "active", got, want)
 }

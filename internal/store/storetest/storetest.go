@@ -100,6 +100,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"EventFunnel", testEventFunnel},
 		{"EventRetention", testEventRetention},
 		{"EventActive", testEventActive},
+		{"EventActiveRandom", testEventActiveRandom},
 		{"AddEventsOnce", testAddEventsOnce},
 		{"DeleteEventsBefore", testDeleteEventsBefore},
 		{"Datacube", testDatacube},
