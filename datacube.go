@@ -56,4 +56,7 @@ type DatacubeStore interface {
 	UpdateDatacubeJob(ctx context.Context, j *DatacubeJob) error
 	// DatacubeJob returns the job id of appid, or an Error with code not_found.
 	DatacubeJob(ctx context.Context, appid, id string) (*DatacubeJob, error)
+	// RunningDatacubeJobs returns the jobs of every app still running,
+	// oldest first (an instance resumes those whose own has died).
+	RunningDatacubeJobs(ctx context.Context) ([]*DatacubeJob, error)
 }

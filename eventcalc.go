@@ -44,13 +44,13 @@ type Rollup struct {
 	First map[FirstKey]Day
 	Names map[[2]string]bool // {appid, name}
 
-	seen map[string]bool
+	seen map[KnownKey]bool
 }
 
 // NewRollup returns an empty Rollup.
 func NewRollup() *Rollup {
 	return &Rollup{Hours: map[RollupKey]*RollupCount{}, Days: map[RollupKey]*RollupCount{},
-		First: map[FirstKey]Day{}, Names: map[[2]string]bool{}, seen: map[string]bool{}}
+		First: map[FirstKey]Day{}, Names: map[[2]string]bool{}, seen: map[KnownKey]bool{}}
 }
 
 // Add counts e of appid, with days in loc.
@@ -62,24 +62,27 @@ func (r *Rollup) Add(appid string, e *Event, loc *time.Location) {
 	}
 	day := DayOf(t, loc)
 	r.Names[[2]string{appid, e.Name}] = true
-	r.count(r.Hours, "h", RollupKey{appid, e.Name, hour}, e.User)
-	for _, name := range []string{e.Name, ""} {
-		r.count(r.Days, "d", RollupKey{appid, name, int64(day)}, e.User)
-		fk := FirstKey{appid, name, e.User}
-		if d, ok := r.First[fk]; !ok || day < d {
-			r.First[fk] = day
-		}
+	r.count(r.Hours, 'h', RollupKey{appid, e.Name, hour}, e.User)
+	r.count(r.Days, 'd', RollupKey{appid, e.Name, int64(day)}, e.User)
+	r.count(r.Days, 'd', RollupKey{appid, "", int64(day)}, e.User)
+	r.first(FirstKey{appid, e.Name, e.User}, day)
+	r.first(FirstKey{appid, "", e.User}, day)
+}
+
+func (r *Rollup) first(k FirstKey, day Day) {
+	if d, ok := r.First[k]; !ok || day < d {
+		r.First[k] = day
 	}
 }
 
-func (r *Rollup) count(m map[RollupKey]*RollupCount, kind string, k RollupKey, user string) {
+func (r *Rollup) count(m map[RollupKey]*RollupCount, kind byte, k RollupKey, user string) {
 	c := m[k]
 	if c == nil {
 		c = &RollupCount{}
 		m[k] = c
 	}
 	c.Events++
-	id := kind + "\x00" + k.AppID + "\x00" + k.Name + "\x00" + user + "\x00" + strconv.FormatInt(k.Time, 10)
+	id := KnownKey{Kind: kind, AppID: k.AppID, Name: k.Name, User: user, Time: k.Time}
 	if !r.seen[id] {
 		r.seen[id] = true
 		c.Users = append(c.Users, user)
@@ -392,6 +395,17 @@ func (r *Rollup) SortedNames() [][2]string {
 	return out
 }
 
+// KnownKey names one rollup row for KnownRows: Kind 'n' an event name of
+// an app, 'h' or 'd' an actor counted in an hour or day of an event
+// (Time), 'f' an actor's first day of an event.
+type KnownKey struct {
+	Kind  byte
+	AppID string
+	Name  string
+	User  string
+	Time  int64
+}
+
 // KnownRows remembers rollup rows that a store has seen committed (an
 // actor already counted in an hour or day, an actor's first day, an event
 // name), so that later commits skip writing them again: most events come
@@ -400,13 +414,13 @@ func (r *Rollup) SortedNames() [][2]string {
 // for concurrent use and forgets everything past 1<<20 rows.
 type KnownRows struct {
 	mu sync.Mutex
-	m  map[string]int64
+	m  map[KnownKey]int64
 }
 
 const maxKnownRows = 1 << 20
 
 // Get returns the value remembered for key.
-func (k *KnownRows) Get(key string) (int64, bool) {
+func (k *KnownRows) Get(key KnownKey) (int64, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	v, ok := k.m[key]
@@ -414,11 +428,11 @@ func (k *KnownRows) Get(key string) (int64, bool) {
 }
 
 // Commit remembers rows of a committed transaction.
-func (k *KnownRows) Commit(rows map[string]int64) {
+func (k *KnownRows) Commit(rows map[KnownKey]int64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.m == nil || len(k.m)+len(rows) > maxKnownRows {
-		k.m = make(map[string]int64, len(rows))
+		k.m = make(map[KnownKey]int64, len(rows))
 	}
 	for key, v := range rows {
 		k.m[key] = v

@@ -32,6 +32,10 @@ type Config struct {
 	// 61503, empty or with a passing error; it doubles up to RetryMax.
 	// Defaults 5 min and 1 h.
 	RetryBase, RetryMax time.Duration
+	// Lease is how long the daily pull's and a backfill's lease in the
+	// state store outlives an instance that stopped renewing it (it died);
+	// another instance then takes the work over. Default 2 min.
+	Lease time.Duration
 	// Writers is how many queued batches one commit may take, and how
 	// many the queue delivers at once. Default 64.
 	Writers int
@@ -64,6 +68,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetryMax <= 0 {
 		c.RetryMax = time.Hour
+	}
+	if c.Lease <= 0 {
+		c.Lease = 2 * time.Minute
 	}
 	if c.Writers <= 0 {
 		c.Writers = 64
@@ -111,7 +118,7 @@ type Service struct {
 
 	mu   sync.Mutex
 	jobs sync.WaitGroup
-	bg   context.Context // background work (backfills); set by Run
+	bg   context.Context // background work (backfills); set by Run, nil before
 }
 
 // New returns a Service. q may be nil for a Service that only pulls and
@@ -119,7 +126,7 @@ type Service struct {
 func New(cfg Config, events miniback.EventStore, cube miniback.DatacubeStore, state miniback.StateStore, q *queue.Queue, clients map[string]Datacuber) *Service {
 	cfg = cfg.withDefaults()
 	return &Service{cfg: cfg, events: events, cube: cube, state: state, queue: q, wechat: clients,
-		log: cfg.Logger, writes: make(chan *writeReq), bg: context.Background(),
+		log: cfg.Logger, writes: make(chan *writeReq),
 		logins: loginPublisher{open: map[string]*loginGroup{}}}
 }
 
@@ -170,6 +177,9 @@ func (s *Service) tick(ctx context.Context) {
 	if !s.cfg.DatacubeOff {
 		s.maybeDailyPull(ctx, now)
 	}
+	if len(s.wechat) > 0 {
+		s.resumeJobs(ctx)
+	}
 	s.maybeCleanup(ctx, now)
 }
 
@@ -190,6 +200,7 @@ func (s *Service) maybeCleanup(ctx context.Context, now time.Time) {
 	}
 }
 
+// background returns the context of Run, or nil before Run.
 func (s *Service) background() context.Context {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/miniback/miniback"
@@ -87,14 +88,20 @@ func rangePlan(from, to, today time.Time) []pull {
 }
 
 // maybeDailyPull starts the day's pull once per deployment: the first
-// instance past datacube_at to take the day's lock in the state store runs
-// it.
+// instance past datacube_at to take the day's key in the state store runs
+// it. While it runs the key is a lease that the instance renews; once the
+// pull is over the key says "done" for the rest of the day. An instance
+// that dies during the pull stops renewing: the lease lapses and the next
+// instance to tick (or this one, restarted) pulls the day again (a pull
+// replaces its row, so what was stored before is only fetched anew).
 func (s *Service) maybeDailyPull(ctx context.Context, now time.Time) {
 	today := midnight(now)
 	if now.Before(today.Add(s.cfg.DatacubeAt)) || len(s.wechat) == 0 {
 		return
 	}
-	ok, err := s.state.SetNX(ctx, "analytics:datacube:"+ymd(today), "1", 36*time.Hour)
+	key := "analytics:datacube:" + ymd(today)
+	owner := "running " + randomID()
+	ok, err := s.state.SetNX(ctx, key, owner, s.cfg.Lease)
 	if err != nil {
 		s.log.Warn("analytics: datacube lock", "err", err)
 		return
@@ -110,9 +117,50 @@ func (s *Service) maybeDailyPull(ctx context.Context, now time.Time) {
 		}
 	}
 	s.jobs.Go(func() {
+		stop := s.keepLease(ctx, key, owner)
 		stored, failed := s.pullAll(ctx, items, func(next time.Time, _ int) bool { return next.Before(noon) })
+		stop()
+		bg := context.WithoutCancel(ctx)
+		if ctx.Err() != nil {
+			// Shut down mid-pull: the next instance takes the day over.
+			_, _ = s.state.DeleteIfEqual(bg, key, owner)
+			s.log.Info("analytics: datacube daily pull interrupted", "day", ymd(today), "stored", stored, "failed", failed)
+			return
+		}
+		if _, err := s.state.SetIfEqual(bg, key, owner, "done", 36*time.Hour); err != nil {
+			s.log.Warn("analytics: datacube lock", "err", err)
+		}
 		s.log.Info("analytics: datacube daily pull", "day", ymd(today), "stored", stored, "failed", failed)
 	})
+}
+
+// keepLease renews key (holding owner) every third of Lease until the
+// returned function is called, which waits for the renewing to end. A
+// lease found taken over is no longer renewed.
+func (s *Service) keepLease(ctx context.Context, key, owner string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(s.cfg.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				ok, err := s.state.SetIfEqual(ctx, key, owner, owner, s.cfg.Lease)
+				if err != nil {
+					s.log.Warn("analytics: renew lease", "key", key, "err", err)
+				} else if !ok {
+					s.log.Warn("analytics: lease taken over by another instance", "key", key)
+					return
+				}
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 func (s *Service) appIDs() []string {
@@ -278,23 +326,85 @@ func (s *Service) StartSync(ctx context.Context, appid string, body []byte) (*mi
 	if err := s.cube.CreateDatacubeJob(ctx, job); err != nil {
 		return nil, err
 	}
+	if bg := s.background(); bg != nil {
+		s.startJob(bg, job)
+	} // else Run's first tick starts it (resumeJobs)
+	return job, nil
+}
+
+// syncLease is the state-store key of the lease of a running backfill.
+func syncLease(id string) string { return "analytics:sync:" + id }
+
+// startJob runs job off the request if it can take the job's lease (a
+// job whose lease another instance holds is that instance's to run). The
+// lease is renewed while the job runs; a job whose instance dies or shuts
+// down stays running without a lease, and resumeJobs starts it again.
+func (s *Service) startJob(bg context.Context, job *miniback.DatacubeJob) {
+	owner := randomID()
+	ok, err := s.state.SetNX(bg, syncLease(job.ID), owner, s.cfg.Lease)
+	if err != nil {
+		s.log.Warn("analytics: sync job lease", "job", job.ID, "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	from, err1 := time.ParseInLocation(time.DateOnly, job.From, beijing)
+	to, err2 := time.ParseInLocation(time.DateOnly, job.To, beijing)
+	done := *job
+	if err := errors.Join(err1, err2); err != nil {
+		done.Status, done.Error, done.FinishedAt = miniback.JobFailed, "bad dates: "+err.Error(), s.cfg.Now()
+		s.finishJob(bg, &done, owner)
+		return
+	}
+	plan := rangePlan(from, to, midnight(s.cfg.Now()))
 	items := make([]*attempt, len(plan))
 	for i, p := range plan {
-		items[i] = &attempt{appid: appid, p: p}
+		items[i] = &attempt{appid: job.AppID, p: p}
 	}
-	bg := s.background()
-	done := *job
+	done.Calls = len(plan)
 	s.jobs.Go(func() {
+		stop := s.keepLease(bg, syncLease(job.ID), owner)
 		done.Stored, done.Failed = s.pullAll(bg, items, func(_ time.Time, n int) bool { return n < 4 })
-		done.Status, done.FinishedAt = miniback.JobDone, s.cfg.Now()
+		stop()
 		if bg.Err() != nil {
-			done.Status, done.Error = miniback.JobFailed, "interrupted by shutdown"
+			// Shut down: leave the job running for the next instance.
+			_, _ = s.state.DeleteIfEqual(context.WithoutCancel(bg), syncLease(job.ID), owner)
+			s.log.Info("analytics: sync job interrupted; the next instance resumes it", "job", job.ID)
+			return
 		}
-		if err := s.cube.UpdateDatacubeJob(context.WithoutCancel(bg), &done); err != nil {
-			s.log.Error("analytics: finish sync job", "job", done.ID, "err", err)
-		}
+		done.Status, done.FinishedAt = miniback.JobDone, s.cfg.Now()
+		s.finishJob(bg, &done, owner)
 	})
-	return job, nil
+}
+
+func (s *Service) finishJob(bg context.Context, job *miniback.DatacubeJob, owner string) {
+	ctx := context.WithoutCancel(bg)
+	if err := s.cube.UpdateDatacubeJob(ctx, job); err != nil {
+		s.log.Error("analytics: finish sync job", "job", job.ID, "err", err)
+	}
+	_, _ = s.state.DeleteIfEqual(ctx, syncLease(job.ID), owner)
+}
+
+// resumeJobs starts again, from the beginning, the backfills left running
+// by an instance that died or shut down (their lease has lapsed or was
+// released): pulls replace their rows, so pulling a day twice is harmless.
+func (s *Service) resumeJobs(ctx context.Context) {
+	jobs, err := s.cube.RunningDatacubeJobs(ctx)
+	if err != nil {
+		s.log.Warn("analytics: running sync jobs", "err", err)
+		return
+	}
+	for _, j := range jobs {
+		if s.wechat[j.AppID] == nil {
+			continue // an app this instance has no client for
+		}
+		if _, held, err := s.state.Get(ctx, syncLease(j.ID)); err != nil || held {
+			continue
+		}
+		s.log.Info("analytics: resuming sync job", "job", j.ID, "appid", j.AppID)
+		s.startJob(ctx, j)
+	}
 }
 
 // SyncJob returns a backfill job, or an Error with code not_found.

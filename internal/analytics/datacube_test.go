@@ -2,10 +2,12 @@ package analytics
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -288,4 +290,132 @@ func TestRawEventsExpire(t *testing.T) {
 	if err != nil || series[1].Count != 1 {
 		t.Fatalf("rollup of the old event = %+v, %v", series, err)
 	}
+}
+
+// serviceWith is service with its own state store (nil: the shared one)
+// and configuration changes.
+func (e *cubeEnv) serviceWith(state miniback.StateStore, tune func(*Config)) *Service {
+	if state == nil {
+		state = e.state
+	}
+	s := e.service()
+	s.state = state
+	tune(&s.cfg)
+	s.log = s.cfg.Logger
+	return s
+}
+
+// A backfill interrupted by a shutdown stays running and the next
+// instance resumes it to the end; a job whose lease another live
+// instance holds is left to that instance.
+func TestSyncJobResumed(t *testing.T) {
+	e := newCubeEnv(t, movingClock(time.Date(2026, 6, 2, 5, 0, 0, 0, beijing)))
+	ctx := context.Background()
+	store := sqlite.NewDatacubeStore(e.db)
+	if err := e.sb.InjectFault(sandbox.Fault{Path: "/datacube/" + wechat.DatacubeDailyRetain, ErrCode: 61503, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// A retries the 61503 in an hour: it is still at work when it stops.
+	a := e.serviceWith(nil, func(c *Config) { c.RetryBase, c.RetryMax = time.Hour, time.Hour })
+	stopA := run(t, a)
+	job, err := a.StartSync(ctx, appA, []byte(`{"from":"2026-05-20","to":"2026-05-20"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool {
+		return len(e.sb.DatacubeCalls()) == 4 && e.sb.Calls("/datacube/"+wechat.DatacubeDailyRetain) == 1
+	})
+	stopA()
+	got, err := store.DatacubeJob(ctx, appA, job.ID)
+	if err != nil || got.Status != miniback.JobRunning {
+		t.Fatalf("job after shutdown = %+v, %v; want still running", got, err)
+	}
+
+	// Another live instance's job: its lease is held.
+	other := &miniback.DatacubeJob{ID: "sync_other", AppID: appA, From: "2026-05-10", To: "2026-05-10", Status: miniback.JobRunning, Calls: 5, CreatedAt: e.now()}
+	if err := store.CreateDatacubeJob(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.state.Set(ctx, syncLease(other.ID), "alive", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+
+	stopB := run(t, e.service())
+	waitUntil(t, func() bool {
+		got, err = store.DatacubeJob(ctx, appA, job.ID)
+		return err == nil && got.Status == miniback.JobDone
+	})
+	stopB()
+	if got.Calls != 5 || got.Stored != 5 || got.Failed != 0 || got.FinishedAt.IsZero() {
+		t.Fatalf("resumed job = %+v; want 5 calls, all stored", got)
+	}
+	if o, err := store.DatacubeJob(ctx, appA, other.ID); err != nil || o.Status != miniback.JobRunning {
+		t.Fatalf("the other instance's job = %+v, %v; want left running", o, err)
+	}
+	for _, c := range callsOf(e.sb) {
+		if c.begin == "20260510" {
+			t.Fatalf("pulled for the other instance's job: %+v", c)
+		}
+	}
+}
+
+// deadState is a state store that an instance can lose: once dead, every
+// call fails, as for an instance cut off or frozen.
+type deadState struct {
+	miniback.StateStore
+	dead atomic.Bool
+}
+
+var errDead = errors.New("instance unreachable")
+
+func (d *deadState) SetIfEqual(ctx context.Context, key, old, value string, ttl time.Duration) (bool, error) {
+	if d.dead.Load() {
+		return false, errDead
+	}
+	return d.StateStore.SetIfEqual(ctx, key, old, value, ttl)
+}
+
+func (d *deadState) SetNX(ctx context.Context, key, value string, ttl time.Duration) (bool, error) {
+	if d.dead.Load() {
+		return false, errDead
+	}
+	return d.StateStore.SetNX(ctx, key, value, ttl)
+}
+
+func (d *deadState) Get(ctx context.Context, key string) (string, bool, error) {
+	if d.dead.Load() {
+		return "", false, errDead
+	}
+	return d.StateStore.Get(ctx, key)
+}
+
+// An instance lost during the morning's pull stops renewing its lease:
+// another instance pulls the day once the lease has lapsed, instead of
+// leaving it to a backfill.
+func TestDailyPullTakenOverFromLostInstance(t *testing.T) {
+	e := newCubeEnv(t, movingClock(time.Date(2026, 6, 2, 6, 0, 0, 0, beijing)))
+	if err := e.sb.InjectFault(sandbox.Fault{Path: "/datacube/" + wechat.DatacubeDailyRetain, ErrCode: 61503, Count: 2}); err != nil {
+		t.Fatal(err)
+	}
+	lost := &deadState{StateStore: e.state}
+	a := e.serviceWith(lost, func(c *Config) { c.RetryBase, c.RetryMax, c.Lease = time.Hour, time.Hour, 60*time.Millisecond })
+	run(t, a)
+	// Tuesday: 5 daily reports and 3 portraits per app; A gets 61503 for
+	// retain and would retry in an hour.
+	waitUntil(t, func() bool {
+		return len(e.sb.DatacubeCalls()) == 2*7 && e.sb.Calls("/datacube/"+wechat.DatacubeDailyRetain) == 2
+	})
+	lost.dead.Store(true)
+	b := e.serviceWith(nil, func(c *Config) { c.Lease = 60 * time.Millisecond })
+	run(t, b)
+	store := sqlite.NewDatacubeStore(e.db)
+	waitUntil(t, func() bool {
+		for _, app := range []string{appA, appB} {
+			rows, err := store.DatacubeRows(context.Background(), app, []string{wechat.DatacubeDailyRetain}, "20260601", "20260601")
+			if err != nil || len(rows) != 1 {
+				return false
+			}
+		}
+		return true
+	})
 }

@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/miniback/miniback"
 )
@@ -119,16 +121,22 @@ func (s *Service) claimKey(ctx context.Context, stateKey, hash string) ([]byte, 
 
 // ingest validates, caps, publishes as batch id and returns the answer.
 func (s *Service) ingest(ctx context.Context, in IngestRequest, id string) ([]byte, error) {
-	raws, err := decodeBatch(in.Body)
+	wires, raws, err := decodeBatch(in.Body)
 	if err != nil {
 		return nil, err
 	}
 	now := s.cfg.Now()
 	ans := IngestAnswer{Rejected: []Rejected{}}
-	batch := miniback.EventBatch{AppID: in.AppID, ID: id}
+	batch := miniback.EventBatch{AppID: in.AppID, ID: id, Events: make([]miniback.Event, 0, max(len(wires), len(raws)))}
 	capped := 0
-	for i, raw := range raws {
-		e, err := s.parseEvent(raw, in.User, now)
+	for i := range max(len(wires), len(raws)) {
+		var e *miniback.Event
+		var err error
+		if wires != nil {
+			e, err = s.checkEvent(&wires[i], in.User, now)
+		} else {
+			e, err = s.parseEvent(raws[i], in.User, now)
+		}
 		if err == nil {
 			err = s.countEvent(ctx, in.AppID, e.User, now)
 			if miniback.ErrorCode(err) == miniback.ECodeRateLimited {
@@ -181,18 +189,30 @@ func (s *Service) countEvent(ctx context.Context, appid, actor string, now time.
 	return nil
 }
 
-// decodeBatch reads {"events":[…]} and checks the count.
-func decodeBatch(body []byte) ([]json.RawMessage, error) {
+// decodeBatch reads {"events":[…]} and checks the count. Most batches
+// decode in one pass into their wire events; a batch with an event that is
+// not a well-formed event object is returned as raw events instead, for
+// parseEvent to say which and why one by one.
+func decodeBatch(body []byte) ([]wireEvent, []json.RawMessage, error) {
+	var fast struct {
+		Events []wireEvent `json:"events"`
+	}
+	if strictDecode(body, &fast) == nil {
+		if len(fast.Events) == 0 || len(fast.Events) > miniback.MaxEventsPerBatch {
+			return nil, nil, miniback.Errorf(miniback.ECodeInvalidRequest, "events must hold 1 to %d events, not %d", miniback.MaxEventsPerBatch, len(fast.Events))
+		}
+		return fast.Events, nil, nil
+	}
 	var b struct {
 		Events []json.RawMessage `json:"events"`
 	}
 	if err := strictDecode(body, &b); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(b.Events) == 0 || len(b.Events) > miniback.MaxEventsPerBatch {
-		return nil, miniback.Errorf(miniback.ECodeInvalidRequest, "events must hold 1 to %d events, not %d", miniback.MaxEventsPerBatch, len(b.Events))
+		return nil, nil, miniback.Errorf(miniback.ECodeInvalidRequest, "events must hold 1 to %d events, not %d", miniback.MaxEventsPerBatch, len(b.Events))
 	}
-	return b.Events, nil
+	return nil, b.Events, nil
 }
 
 func strictDecode(body []byte, v any) error {
@@ -255,6 +275,14 @@ func (s *Service) parseEvent(raw json.RawMessage, user int64, now time.Time) (*m
 	if err := dec.Decode(&w); err != nil {
 		return nil, bad("the event is not a valid event object: %s", jsonProblem(err))
 	}
+	return s.checkEvent(&w, user, now)
+}
+
+// checkEvent checks one decoded event, as parseEvent.
+func (s *Service) checkEvent(w *wireEvent, user int64, now time.Time) (*miniback.Event, error) {
+	bad := func(format string, args ...any) error {
+		return miniback.Errorf(miniback.ECodeInvalidRequest, format, args...)
+	}
 	if w.Name == nil || !validName(*w.Name) {
 		return nil, bad("name must be 1-64 of a-z, 0-9, '_' and '.'")
 	}
@@ -289,41 +317,59 @@ func (s *Service) parseEvent(raw json.RawMessage, user int64, now time.Time) (*m
 
 // checkProps accepts a flat object of at most 32 strings (≤ 256 bytes),
 // numbers and booleans under keys shaped like event names, and returns it
-// as compact JSON.
+// as compact JSON with sorted keys (what json.Marshal makes of it), built
+// by hand: this runs for every event.
 func checkProps(props map[string]json.RawMessage) (json.RawMessage, error) {
 	if len(props) > miniback.MaxEventProps {
 		return nil, miniback.Errorf(miniback.ECodeInvalidRequest, "props may hold at most %d values", miniback.MaxEventProps)
 	}
-	out := make(map[string]any, len(props))
+	if len(props) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, 0, len(props))
+	size := 2
 	for k, raw := range props {
 		if !validName(k) {
 			return nil, miniback.Errorf(miniback.ECodeInvalidRequest, "prop keys must be 1-64 of a-z, 0-9, '_' and '.'")
 		}
-		v, err := propValue(raw)
-		if err != nil {
+		keys = append(keys, k)
+		size += len(k) + len(raw) + 4
+	}
+	slices.Sort(keys)
+	out := make([]byte, 0, size)
+	out = append(out, '{')
+	for i, k := range keys {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, '"')
+		out = append(out, k...) // a valid name needs no escaping
+		out = append(out, '"', ':')
+		var err error
+		if out, err = appendPropValue(out, props[k]); err != nil {
 			return nil, miniback.Errorf(miniback.ECodeInvalidRequest, "prop %q: %s", k, err.Error())
 		}
-		out[k] = v
 	}
-	if len(out) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		return nil, miniback.Errorf(miniback.ECodeInvalidRequest, "props could not be encoded")
-	}
-	return b, nil
+	return append(out, '}'), nil
 }
 
-// propValue checks one prop value by its first byte, decoding only
-// strings (to measure them): the hot path of the ingest.
-func propValue(raw json.RawMessage) (any, error) {
+// appendPropValue checks one prop value by its first byte and appends it
+// as compact JSON: numbers and booleans as sent (the decoder has checked
+// them), plain strings as sent, strings with escapes or other than UTF-8
+// decoded (to measure them) and encoded again.
+func appendPropValue(out []byte, raw json.RawMessage) ([]byte, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return nil, errors.New("not a JSON value")
 	}
 	switch c := raw[0]; {
 	case c == '"':
+		if bytes.IndexByte(raw[1:len(raw)-1], '\\') < 0 && utf8.Valid(raw) {
+			if len(raw)-2 > miniback.MaxPropString {
+				return nil, fmt.Errorf("strings may be at most %d bytes", miniback.MaxPropString)
+			}
+			return append(out, raw...), nil
+		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return nil, errors.New("not a JSON value")
@@ -331,11 +377,17 @@ func propValue(raw json.RawMessage) (any, error) {
 		if len(s) > miniback.MaxPropString {
 			return nil, fmt.Errorf("strings may be at most %d bytes", miniback.MaxPropString)
 		}
-		return s, nil
-	case c == 't' || c == 'f':
-		return c == 't', nil
+		b, err := json.Marshal(s)
+		if err != nil {
+			return nil, errors.New("not a JSON value")
+		}
+		return append(out, b...), nil
+	case c == 't':
+		return append(out, "true"...), nil
+	case c == 'f':
+		return append(out, "false"...), nil
 	case c == '-' || (c >= '0' && c <= '9'):
-		return json.Number(raw), nil // the decoder has checked it is a number
+		return append(out, raw...), nil // the decoder has checked it is a number
 	}
 	return nil, errors.New("must be a string, a number or a boolean (props are flat)")
 }

@@ -29,9 +29,9 @@ func NewEventStore(db *DB) *EventStore {
 // AddEvents implements miniback.EventStore.
 func (s *EventStore) AddEvents(ctx context.Context, batches []miniback.EventBatch, loc *time.Location) (int, error) {
 	n := 0
-	var seen map[string]int64
+	var seen map[miniback.KnownKey]int64
 	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
-		n, seen = 0, map[string]int64{} // afresh when a deadlock reruns the transaction
+		n, seen = 0, map[miniback.KnownKey]int64{} // afresh when a deadlock reruns the transaction
 		r := miniback.NewRollup()
 		now := toMillis(s.db.Now())
 		insBatch, err := tx.PrepareContext(ctx, `INSERT INTO event_batches (appid, id, stored_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`)
@@ -95,9 +95,9 @@ func propsText(p []byte) string {
 // writeRollup adds r to the rollup tables: a users column grows by the
 // actors that were new to its *_users table. Rows known to be committed
 // already are skipped; seen collects the rows this transaction makes sure of.
-func (s *EventStore) writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Rollup, now int64, seen map[string]int64) error {
+func (s *EventStore) writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Rollup, now int64, seen map[miniback.KnownKey]int64) error {
 	for _, k := range r.SortedNames() {
-		key := "n\x00" + k[0] + "\x00" + k[1]
+		key := miniback.KnownKey{Kind: 'n', AppID: k[0], Name: k[1]}
 		if _, ok := s.known.Get(key); ok {
 			continue
 		}
@@ -118,7 +118,7 @@ func (s *EventStore) writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Ro
 	var days []int64
 	for _, k := range r.SortedFirst() {
 		d := int64(r.First[k])
-		key := "f\x00" + k.AppID + "\x00" + k.Name + "\x00" + k.User
+		key := miniback.KnownKey{Kind: 'f', AppID: k.AppID, Name: k.Name, User: k.User}
 		if old, ok := s.known.Get(key); ok && old <= d {
 			continue // the stored first day is already this early
 		}
@@ -134,7 +134,7 @@ func (s *EventStore) writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Ro
 	return err
 }
 
-func (s *EventStore) writeCounts(ctx context.Context, tx *sql.Tx, m map[miniback.RollupKey]*miniback.RollupCount, table, usersTable, col string, seen map[string]int64) error {
+func (s *EventStore) writeCounts(ctx context.Context, tx *sql.Tx, m map[miniback.RollupKey]*miniback.RollupCount, table, usersTable, col string, seen map[miniback.KnownKey]int64) error {
 	// A key's new actors go in with one statement, in sorted order;
 	// the rows it inserted are the actors the key had not counted.
 	insUsers, err := tx.PrepareContext(ctx, `INSERT INTO `+usersTable+` (appid, `+col+`, name, user_key)
@@ -154,7 +154,7 @@ func (s *EventStore) writeCounts(ctx context.Context, tx *sql.Tx, m map[miniback
 		var fresh int64
 		var users []string
 		for _, u := range c.Users {
-			key := col + "\x00" + k.AppID + "\x00" + k.Name + "\x00" + strconv.FormatInt(k.Time, 10) + "\x00" + u
+			key := miniback.KnownKey{Kind: col[0], AppID: k.AppID, Name: k.Name, User: u, Time: k.Time}
 			if _, ok := s.known.Get(key); ok {
 				continue // counted by an earlier commit
 			}

@@ -109,3 +109,28 @@ func (s *DatacubeStore) DatacubeJob(ctx context.Context, appid, id string) (*min
 	j.CreatedAt, j.FinishedAt = fromMillis(created), fromNullMillis(finished)
 	return j, nil
 }
+
+// RunningDatacubeJobs implements miniback.DatacubeStore.
+func (s *DatacubeStore) RunningDatacubeJobs(ctx context.Context) ([]*miniback.DatacubeJob, error) {
+	rows, err := s.db.read.QueryContext(ctx, `SELECT id, appid, from_date, to_date, status, calls, stored, failed, error, created_at, finished_at
+		FROM datacube_jobs WHERE status = ? ORDER BY created_at, id`, miniback.JobRunning)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: running datacube jobs: %w", err)
+	}
+	defer rows.Close()
+	var out []*miniback.DatacubeJob
+	for rows.Next() {
+		j := &miniback.DatacubeJob{}
+		var created int64
+		var finished sql.NullInt64
+		if err := rows.Scan(&j.ID, &j.AppID, &j.From, &j.To, &j.Status, &j.Calls, &j.Stored, &j.Failed, &j.Error, &created, &finished); err != nil {
+			return nil, fmt.Errorf("sqlite: running datacube jobs: %w", err)
+		}
+		j.CreatedAt, j.FinishedAt = fromMillis(created), fromNullMillis(finished)
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: running datacube jobs: %w", err)
+	}
+	return out, nil
+}

@@ -29,9 +29,9 @@ func NewEventStore(db *DB) *EventStore {
 // AddEvents implements miniback.EventStore.
 func (s *EventStore) AddEvents(ctx context.Context, batches []miniback.EventBatch, loc *time.Location) (int, error) {
 	n := 0
-	var seen map[string]int64
+	var seen map[miniback.KnownKey]int64
 	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		n, seen = 0, map[string]int64{}
+		n, seen = 0, map[miniback.KnownKey]int64{}
 		r := miniback.NewRollup()
 		now := toMillis(s.db.Now())
 		insBatch, err := tx.PrepareContext(ctx, `INSERT INTO event_batches (appid, id, stored_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
@@ -95,9 +95,9 @@ func propsText(p []byte) string {
 // writeRollup adds r to the rollup tables: a users column grows by the
 // actors that were new to its *_users table. Rows known to be committed
 // already are skipped; seen collects the rows this transaction makes sure of.
-func (s *EventStore) writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Rollup, now int64, seen map[string]int64) error {
+func (s *EventStore) writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Rollup, now int64, seen map[miniback.KnownKey]int64) error {
 	for k := range r.Names {
-		key := "n\x00" + k[0] + "\x00" + k[1]
+		key := miniback.KnownKey{Kind: 'n', AppID: k[0], Name: k[1]}
 		if _, ok := s.known.Get(key); ok {
 			continue
 		}
@@ -119,7 +119,7 @@ func (s *EventStore) writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Ro
 	}
 	defer first.Close()
 	for k, d := range r.First {
-		key := "f\x00" + k.AppID + "\x00" + k.Name + "\x00" + k.User
+		key := miniback.KnownKey{Kind: 'f', AppID: k.AppID, Name: k.Name, User: k.User}
 		if old, ok := s.known.Get(key); ok && old <= int64(d) {
 			continue // the stored first day is already this early
 		}
@@ -131,7 +131,7 @@ func (s *EventStore) writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Ro
 	return nil
 }
 
-func (s *EventStore) writeCounts(ctx context.Context, tx *sql.Tx, m map[miniback.RollupKey]*miniback.RollupCount, table, usersTable, col string, seen map[string]int64) error {
+func (s *EventStore) writeCounts(ctx context.Context, tx *sql.Tx, m map[miniback.RollupKey]*miniback.RollupCount, table, usersTable, col string, seen map[miniback.KnownKey]int64) error {
 	insUser, err := tx.PrepareContext(ctx, `INSERT INTO `+usersTable+` (appid, `+col+`, name, user_key) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 	if err != nil {
 		return err
@@ -146,7 +146,7 @@ func (s *EventStore) writeCounts(ctx context.Context, tx *sql.Tx, m map[miniback
 	for k, c := range m {
 		var fresh int64
 		for _, u := range c.Users {
-			key := col + "\x00" + k.AppID + "\x00" + k.Name + "\x00" + strconv.FormatInt(k.Time, 10) + "\x00" + u
+			key := miniback.KnownKey{Kind: col[0], AppID: k.AppID, Name: k.Name, User: u, Time: k.Time}
 			if _, ok := s.known.Get(key); ok {
 				continue // counted by an earlier commit
 			}

@@ -315,6 +315,22 @@ func testDatacube(t *testing.T, open OpenFunc) {
 	}
 	j.CreatedAt, j.FinishedAt = ms(j.CreatedAt), ms(j.FinishedAt)
 	same(t, "job", *back, *j)
+	running := &miniback.DatacubeJob{ID: "j-" + randomHex(t, 6), AppID: appid, From: "2026-11-01", To: "2026-11-02", Status: miniback.JobRunning, Calls: 4, CreatedAt: at(2 * time.Minute)}
+	if err := st.Datacube.CreateDatacubeJob(ctx, running); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := st.Datacube.RunningDatacubeJobs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine []miniback.DatacubeJob // the suite's database may hold other apps' jobs
+	for _, r := range jobs {
+		if r.AppID == appid {
+			mine = append(mine, *r)
+		}
+	}
+	running.CreatedAt = ms(running.CreatedAt)
+	same(t, "running jobs", mine, []miniback.DatacubeJob{*running})
 	_, err = st.Datacube.DatacubeJob(ctx, appid+"x", j.ID)
 	wantCode(t, err, miniback.ECodeNotFound)
 	err = st.Datacube.UpdateDatacubeJob(ctx, &miniback.DatacubeJob{ID: "nope", AppID: appid})
