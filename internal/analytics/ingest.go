@@ -187,8 +187,8 @@ func (s *Service) publish(ctx context.Context, b *miniback.EventBatch) error {
 }
 
 // countEvents counts the valid events of a batch (those whose errs entry is
-// nil) against their actors' caps for today, with one state-store call per
-// actor, and returns how many of each actor's events fit under the cap:
+// nil) against their actors' caps for today, with one state-store call (one
+// round trip) for the batch, and returns how many of each actor's events fit under the cap:
 // the first ones in the batch, as if counted one by one.
 func (s *Service) countEvents(ctx context.Context, appid string, events []*miniback.Event, errs []error, now time.Time) (map[string]int64, error) {
 	count := map[string]int64{}
@@ -202,15 +202,23 @@ func (s *Service) countEvents(ctx context.Context, appid string, events []*minib
 		}
 		count[e.User]++
 	}
+	if len(actors) == 0 {
+		return count, nil
+	}
 	day := miniback.DayOf(now, s.cfg.Loc).String()
+	keys := make([]string, len(actors))
+	ns := make([]int64, len(actors))
+	for i, actor := range actors {
+		keys[i], ns[i] = "analytics:cap:"+appid+":"+day+":"+actor, count[actor]
+	}
+	totals, err := s.state.IncrMany(ctx, keys, ns, 48*time.Hour)
+	if err != nil {
+		return nil, miniback.WrapError(miniback.ECodeUnavailable, "the state store is not reachable", err)
+	}
 	limit := int64(s.cfg.MaxPerUserPerDay)
-	for _, actor := range actors {
-		c := count[actor]
-		total, err := s.state.IncrBy(ctx, "analytics:cap:"+appid+":"+day+":"+actor, c, 48*time.Hour)
-		if err != nil {
-			return nil, miniback.WrapError(miniback.ECodeUnavailable, "the state store is not reachable", err)
-		}
-		count[actor] = min(max(limit-(total-c), 0), c)
+	for i, actor := range actors {
+		c := ns[i]
+		count[actor] = min(max(limit-(totals[i]-c), 0), c)
 	}
 	return count, nil
 }
