@@ -29,19 +29,39 @@ type Dispatcher struct {
 	Inbox  DispatchStore
 	Router *Router
 	Now    func() time.Time
+	// BatchTime bounds the handling of one batch: once it has passed, the
+	// rows not yet started are left for redelivery, so that slow handlers
+	// (a webhook's retries) do not hold the rest of a batch back. 0 means
+	// DefaultBatchTime. At least one row of a batch always runs.
+	BatchTime time.Duration
 	// Observer is told the handling lag of every finished push; nil tells
 	// nobody.
 	Observer Observer
 }
 
+// DefaultBatchTime is Dispatcher.BatchTime's default: far below
+// DefaultRequeueAfter, so that no row waits in a batch until the requeue
+// queues it again.
+const DefaultBatchTime = 2 * time.Second
+
+// BatchResult is what HandleBatch could not handle.
+type BatchResult struct {
+	// Missing are the ids without a row, which no redelivery will cure.
+	Missing []int64
+	// Deferred are the ids whose rows were not started because the batch
+	// ran out of time (Dispatcher.BatchTime): their rows stay received and
+	// their queue messages should be redelivered at once.
+	Deferred []int64
+}
+
 // HandleDelivery is HandleBatch for one id; a missing row is a not_found
 // Error, which no redelivery will cure.
 func (d *Dispatcher) HandleDelivery(ctx context.Context, appid string, inboxID int64) error {
-	missing, err := d.HandleBatch(ctx, appid, []int64{inboxID})
+	res, err := d.HandleBatch(ctx, appid, []int64{inboxID})
 	if err != nil {
 		return err
 	}
-	if len(missing) > 0 {
+	if len(res.Missing) > 0 {
 		return fmt.Errorf("inbox: load %d: %w", inboxID, miniback.Errorf(miniback.ECodeNotFound, "inbox message not found"))
 	}
 	return nil
@@ -49,26 +69,32 @@ func (d *Dispatcher) HandleDelivery(ctx context.Context, appid string, inboxID i
 
 // HandleBatch handles the inbox messages ids of appid: it loads them in one
 // query, runs the Router for each still received (once per id, in id
-// order), and finishes them in one statement per verdict: handled, or
-// failed with the handler's error (handler failures are recorded in the
-// rows, not returned). Rows already finished are skipped. It returns the
-// ids that have no row, which no redelivery will cure.
+// order) until BatchTime has passed, and finishes them in one statement
+// per verdict: handled, or failed with the handler's error (handler
+// failures are recorded in the rows, not returned). Rows already finished
+// are skipped. The result names the ids without a row and those deferred.
 //
 // It returns an error, and the caller should acknowledge none of ids, when
 // the rows cannot be loaded or finished or ctx ended during a handler;
 // rows finished before that stay finished and the others stay received,
 // so a redelivery handles exactly those again.
-func (d *Dispatcher) HandleBatch(ctx context.Context, appid string, ids []int64) (missing []int64, err error) {
+func (d *Dispatcher) HandleBatch(ctx context.Context, appid string, ids []int64) (BatchResult, error) {
+	var res BatchResult
 	rows, err := d.Inbox.InboxMessages(ctx, appid, ids)
 	if err != nil {
-		return nil, fmt.Errorf("inbox: load %v: %w", ids, err)
+		return res, fmt.Errorf("inbox: load %v: %w", ids, err)
 	}
-	missing = missingIDs(ids, rows)
+	res.Missing = missingIDs(ids, rows)
+	deadline := d.now().Add(d.batchTime())
 	var v verdicts
 	var stopped error
-	for _, in := range rows {
+	for i, in := range rows {
 		if in.Status != miniback.InboxReceived {
 			continue
+		}
+		if len(v.received) > 0 && !d.now().Before(deadline) {
+			res.Deferred = receivedIDs(rows[i:])
+			break
 		}
 		herr := d.Router.Dispatch(ctx, in)
 		if herr != nil && ctx.Err() != nil {
@@ -80,12 +106,27 @@ func (d *Dispatcher) HandleBatch(ctx context.Context, appid string, ids []int64)
 		v.add(in, herr)
 	}
 	if err := d.finish(ctx, &v); err != nil {
-		return missing, err
+		return res, err
 	}
-	if stopped != nil {
-		return missing, stopped
+	return res, stopped
+}
+
+// receivedIDs returns the ids of the rows still received.
+func receivedIDs(rows []*miniback.InboxMessage) []int64 {
+	var ids []int64
+	for _, r := range rows {
+		if r.Status == miniback.InboxReceived {
+			ids = append(ids, r.ID)
+		}
 	}
-	return missing, nil
+	return ids
+}
+
+func (d *Dispatcher) batchTime() time.Duration {
+	if d.BatchTime > 0 {
+		return d.BatchTime
+	}
+	return DefaultBatchTime
 }
 
 // finish writes the verdicts, handled first, and reports the lags.

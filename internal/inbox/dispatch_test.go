@@ -212,12 +212,12 @@ func TestHandleBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := &inbox.Dispatcher{Inbox: store, Router: router, Now: func() time.Time { return testNow }}
-	missing, err := d.HandleBatch(context.Background(), "wxa", []int64{ids[2], 999, ids[0], ids[1], ids[1]})
+	res, err := d.HandleBatch(context.Background(), "wxa", []int64{ids[2], 999, ids[0], ids[1], ids[1]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(missing) != "[999]" {
-		t.Errorf("missing = %v, want [999]", missing)
+	if fmt.Sprint(res.Missing) != "[999]" || len(res.Deferred) != 0 {
+		t.Errorf("result %+v, want 999 missing, none deferred", res)
 	}
 	if runs[ids[0]] != 0 || runs[ids[1]] != 1 || runs[ids[2]] != 1 {
 		t.Errorf("handler runs %v: want none for the finished row, one for each other", runs)
@@ -285,6 +285,34 @@ func TestHandleBatchShutdown(t *testing.T) {
 	d := &inbox.Dispatcher{Inbox: store, Router: router}
 	if _, err := d.HandleBatch(ctx, "wxa", ids); err == nil {
 		t.Fatal("HandleBatch returned nil after a shutdown")
+	}
+	if got := statuses(t, store, ids); got != "[handled received received]" {
+		t.Errorf("statuses %s, want the first handled, the rest received", got)
+	}
+}
+
+// TestHandleBatchTime: once a slow handler has used up the batch's time,
+// the rows not started are deferred (left received, for redelivery) and
+// those handled are finished.
+func TestHandleBatchTime(t *testing.T) {
+	store := mustInbox(t)
+	ids := addRows(t, store, 3)
+	now := testNow
+	slow := inbox.HandlerFunc(func(context.Context, *push.Message, *miniback.InboxMessage) error {
+		now = now.Add(3 * time.Second) // the handler's time, on the Dispatcher's clock
+		return nil
+	})
+	router, err := inbox.NewRouter([]inbox.Rule{{Handler: "h"}}, inbox.WithHandler("h", slow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &inbox.Dispatcher{Inbox: store, Router: router, Now: func() time.Time { return now }}
+	res, err := d.HandleBatch(context.Background(), "wxa", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(res.Deferred) != fmt.Sprint(ids[1:]) {
+		t.Errorf("deferred %v, want %v", res.Deferred, ids[1:])
 	}
 	if got := statuses(t, store, ids); got != "[handled received received]" {
 		t.Errorf("statuses %s, want the first handled, the rest received", got)

@@ -48,6 +48,9 @@ type Config struct {
 	// publish a crash may have lost.
 	RequeueAfter    time.Duration
 	RequeueInterval time.Duration
+	// BatchTime bounds the handling of one batch of queued pushes (see
+	// Dispatcher.BatchTime). Default DefaultBatchTime.
+	BatchTime time.Duration
 	// Webhook tunes the webhook handler.
 	Webhook WebhookOptions
 	// Now returns the current time. Default time.Now.
@@ -127,7 +130,7 @@ func New(apps miniback.Apps, store miniback.InboxStore, media miniback.MediaStor
 	in := &Inbox{q: q, cfg: cfg}
 	in.Portal = &Portal{Apps: apps, Inbox: store, Queue: q, MaxAge: cfg.MaxAge, MaxBody: cfg.MaxBody,
 		Now: cfg.Now, Logger: cfg.Logger, Observer: cfg.Observer}
-	in.dispatcher = &Dispatcher{Inbox: store, Router: router, Now: cfg.Now, Observer: cfg.Observer}
+	in.dispatcher = &Dispatcher{Inbox: store, Router: router, Now: cfg.Now, Observer: cfg.Observer, BatchTime: cfg.BatchTime}
 	return in, nil
 }
 
@@ -209,13 +212,15 @@ func (in *Inbox) consumeApp(ctx context.Context, appid string, idx []int, ids []
 	for j, i := range idx {
 		appIDs[j] = ids[i]
 	}
-	missing, err := in.dispatcher.HandleBatch(ctx, appid, appIDs)
+	res, err := in.dispatcher.HandleBatch(ctx, appid, appIDs)
 	for _, i := range idx {
 		switch {
 		case err != nil:
 			errs[i] = err
-		case slices.Contains(missing, ids[i]):
+		case slices.Contains(res.Missing, ids[i]):
 			errs[i] = queue.Drop(fmt.Errorf("inbox: %s %d: %w", appid, ids[i], miniback.Errorf(miniback.ECodeNotFound, "inbox message not found")))
+		case slices.Contains(res.Deferred, ids[i]):
+			errs[i] = queue.RetryAfter(0, nil)
 		}
 	}
 }

@@ -28,7 +28,10 @@
 // message is acknowledged only after the handler returned nil; while it runs
 // the consumer sends "in progress" heartbeats so a slow handler is not
 // redelivered after AckWait. A message whose instance died before the ack is
-// redelivered after AckWait, so handlers must be idempotent.
+// redelivered after AckWait, so handlers must be idempotent. A batch
+// consumer (ConsumeBatch) takes the messages waiting in one pull request,
+// heartbeats them together and settles each by its own error; its acks are
+// not awaited, so an ack lost on the way is one more redelivery.
 //
 // "Stored" means written to the server's files: it survives the death of
 // the process at once, and a power loss of the machine once the server has
