@@ -28,10 +28,11 @@ type StateStore interface {
 	// Incr adds one to the counter at key and returns the new value; a new
 	// counter expires after ttl.
 	Incr(ctx context.Context, key string, ttl time.Duration) (int64, error)
-	// IncrBy adds n (at least 1) to the counter at key in one step and
-	// returns the new value; a new counter expires after ttl. It counts n
-	// events with one round trip where n calls of Incr would make n.
-	IncrBy(ctx context.Context, key string, n int64, ttl time.Duration) (int64, error)
+	// IncrMany adds ns[i] (at least 1) to the counter at keys[i] for every
+	// i and returns the new values, in one round trip where calls of Incr
+	// would make one each; a new counter expires after ttl. Each counter's
+	// step is atomic; the steps are not one transaction together.
+	IncrMany(ctx context.Context, keys []string, ns []int64, ttl time.Duration) ([]int64, error)
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

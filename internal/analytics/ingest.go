@@ -128,19 +128,29 @@ func (s *Service) ingest(ctx context.Context, in IngestRequest, id string) ([]by
 	now := s.cfg.Now()
 	ans := IngestAnswer{Rejected: []Rejected{}}
 	batch := miniback.EventBatch{AppID: in.AppID, ID: id, Events: make([]miniback.Event, 0, max(len(wires), len(raws)))}
-	capped := 0
-	for i := range max(len(wires), len(raws)) {
-		var e *miniback.Event
-		var err error
+	n := max(len(wires), len(raws))
+	events := make([]*miniback.Event, n)
+	errs := make([]error, n)
+	for i := range n {
 		if wires != nil {
-			e, err = s.checkEvent(&wires[i], in.User, now)
+			events[i], errs[i] = s.checkEvent(&wires[i], in.User, now)
 		} else {
-			e, err = s.parseEvent(raws[i], in.User, now)
+			events[i], errs[i] = s.parseEvent(raws[i], in.User, now)
 		}
+	}
+	allowed, err := s.countEvents(ctx, in.AppID, events, errs, now)
+	if err != nil {
+		return nil, err
+	}
+	capped := 0
+	for i, e := range events {
+		err := errs[i]
 		if err == nil {
-			err = s.countEvent(ctx, in.AppID, e.User, now)
-			if miniback.ErrorCode(err) == miniback.ECodeRateLimited {
+			if allowed[e.User] == 0 {
+				err = miniback.Errorf(miniback.ECodeRateLimited, "over %d events today", s.cfg.MaxPerUserPerDay)
 				capped++
+			} else {
+				allowed[e.User]--
 			}
 		}
 		var me *miniback.Error
@@ -176,17 +186,41 @@ func (s *Service) publish(ctx context.Context, b *miniback.EventBatch) error {
 	return nil
 }
 
-// countEvent counts one event of actor against today's cap.
-func (s *Service) countEvent(ctx context.Context, appid, actor string, now time.Time) error {
-	key := "analytics:cap:" + appid + ":" + miniback.DayOf(now, s.cfg.Loc).String() + ":" + actor
-	n, err := s.state.Incr(ctx, key, 48*time.Hour)
+// countEvents counts the valid events of a batch (those whose errs entry is
+// nil) against their actors' caps for today, with one state-store call (one
+// round trip) for the batch, and returns how many of each actor's events fit under the cap:
+// the first ones in the batch, as if counted one by one.
+func (s *Service) countEvents(ctx context.Context, appid string, events []*miniback.Event, errs []error, now time.Time) (map[string]int64, error) {
+	count := map[string]int64{}
+	var actors []string // in order of first appearance
+	for i, e := range events {
+		if errs[i] != nil {
+			continue
+		}
+		if count[e.User] == 0 {
+			actors = append(actors, e.User)
+		}
+		count[e.User]++
+	}
+	if len(actors) == 0 {
+		return count, nil
+	}
+	day := miniback.DayOf(now, s.cfg.Loc).String()
+	keys := make([]string, len(actors))
+	ns := make([]int64, len(actors))
+	for i, actor := range actors {
+		keys[i], ns[i] = "analytics:cap:"+appid+":"+day+":"+actor, count[actor]
+	}
+	totals, err := s.state.IncrMany(ctx, keys, ns, 48*time.Hour)
 	if err != nil {
-		return miniback.WrapError(miniback.ECodeUnavailable, "the state store is not reachable", err)
+		return nil, miniback.WrapError(miniback.ECodeUnavailable, "the state store is not reachable", err)
 	}
-	if n > int64(s.cfg.MaxPerUserPerDay) {
-		return miniback.Errorf(miniback.ECodeRateLimited, "over %d events today", s.cfg.MaxPerUserPerDay)
+	limit := int64(s.cfg.MaxPerUserPerDay)
+	for i, actor := range actors {
+		c := ns[i]
+		count[actor] = min(max(limit-(totals[i]-c), 0), c)
 	}
-	return nil
+	return count, nil
 }
 
 // decodeBatch reads {"events":[…]} and checks the count. Most batches

@@ -1,7 +1,9 @@
 package analytics
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strconv"
 	"strings"
@@ -114,5 +116,87 @@ func TestIngestDecodeOnePassSameAsPerEvent(t *testing.T) {
 	wires, raws, err := decodeBatch([]byte(`{"events":[` + events[0] + `,5,{"name":"x","extra":1}]}`))
 	if err != nil || wires != nil || len(raws) != 3 {
 		t.Fatalf("fallback: %d wire events, %d raws, err %v", len(wires), len(raws), err)
+	}
+}
+
+// countingState counts the state store's increments.
+type countingState struct {
+	miniback.StateStore
+	calls int
+}
+
+func (c *countingState) Incr(ctx context.Context, key string, ttl time.Duration) (int64, error) {
+	c.calls++
+	return c.StateStore.Incr(ctx, key, ttl)
+}
+
+func (c *countingState) IncrMany(ctx context.Context, keys []string, ns []int64, ttl time.Duration) ([]int64, error) {
+	c.calls++
+	return c.StateStore.IncrMany(ctx, keys, ns, ttl)
+}
+
+// The daily cap counts a batch with one state-store call (one Redis round
+// trip, not one per event), skips refused events, and lets through exactly
+// the first events of each actor that fit, as counting one by one would.
+func TestCountEventsOneCallPerActor(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	ev := func(user string) *miniback.Event { return &miniback.Event{Name: "tap", User: user} }
+	bad := errors.New("refused")
+	tests := []struct {
+		name      string
+		before    map[string]int64 // counted earlier today
+		users     []string         // "" is an event refused before counting
+		wantCalls int
+		want      map[string]int64 // events of each actor let through
+		wantCount map[string]string
+	}{
+		{"one user under the cap", nil, []string{"u:1", "u:1", "u:1"}, 1,
+			map[string]int64{"u:1": 3}, map[string]string{"u:1": "3"}},
+		{"one user reaching the cap", map[string]int64{"u:1": 3}, []string{"u:1", "u:1", "u:1", "u:1"}, 1,
+			map[string]int64{"u:1": 2}, map[string]string{"u:1": "7"}},
+		{"already over", map[string]int64{"u:1": 9}, []string{"u:1", "u:1"}, 1,
+			map[string]int64{"u:1": 0}, map[string]string{"u:1": "11"}},
+		{"devices interleaved, refused events skipped", map[string]int64{"d:b": 4}, []string{"d:a", "", "d:b", "d:a", "d:b", ""}, 1,
+			map[string]int64{"d:a": 2, "d:b": 1}, map[string]string{"d:a": "2", "d:b": "6"}},
+		{"nothing valid", nil, []string{"", ""}, 0, map[string]int64{}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := &countingState{StateStore: memory.New()}
+			s := New(Config{MaxPerUserPerDay: 5, Now: func() time.Time { return now }}, nil, nil, st, nil, nil)
+			key := func(actor string) string {
+				return "analytics:cap:wx1:" + miniback.DayOf(now, s.cfg.Loc).String() + ":" + actor
+			}
+			for actor, n := range tt.before {
+				if _, err := st.StateStore.IncrMany(ctx, []string{key(actor)}, []int64{n}, time.Hour); err != nil {
+					t.Fatal(err)
+				}
+			}
+			events := make([]*miniback.Event, len(tt.users))
+			errs := make([]error, len(tt.users))
+			for i, u := range tt.users {
+				if u == "" {
+					errs[i] = bad
+				} else {
+					events[i] = ev(u)
+				}
+			}
+			got, err := s.countEvents(ctx, "wx1", events, errs, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.calls != tt.wantCalls {
+				t.Errorf("%d state-store calls, want %d", st.calls, tt.wantCalls)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("let through %v, want %v", got, tt.want)
+			}
+			for actor, want := range tt.wantCount {
+				if v, _, _ := st.Get(ctx, key(actor)); v != want {
+					t.Errorf("%s counted %s, want %s", actor, v, want)
+				}
+			}
+		})
 	}
 }

@@ -207,39 +207,55 @@ func (s *Store) SetIfEqual(ctx context.Context, key, old, value string, ttl time
 	return true, nil
 }
 
-// Incr implements miniback.StateStore: IncrBy of one.
+// Incr implements miniback.StateStore.
 func (s *Store) Incr(ctx context.Context, key string, ttl time.Duration) (int64, error) {
-	return s.IncrBy(ctx, key, 1, ttl)
-}
-
-// IncrBy implements miniback.StateStore. Incrementing keeps the expiry the
-// counter was created with. A value that is not a decimal int64, or one
-// that n would carry past its maximum, is an error and stays as it is. A
-// negative ttl or an n below 1 is an error.
-func (s *Store) IncrBy(ctx context.Context, key string, n int64, ttl time.Duration) (int64, error) {
-	if err := checkTTL("incr", ttl); err != nil {
-		return 0, err
-	}
-	if n < 1 {
-		return 0, fmt.Errorf("memory: incr %q: increment %d is below 1", key, n)
-	}
-	now, err := s.lock()
+	v, err := s.IncrMany(ctx, []string{key}, []int64{1}, ttl)
 	if err != nil {
 		return 0, err
 	}
+	return v[0], nil
+}
+
+// IncrMany implements miniback.StateStore, under one lock. Incrementing
+// keeps the expiry a counter was created with. A value that is not a
+// decimal int64, or one that its step would carry past the maximum, is an
+// error and it and the counters after it stay as they are. A negative ttl,
+// a step below 1 or keys and ns of different lengths are errors.
+func (s *Store) IncrMany(ctx context.Context, keys []string, ns []int64, ttl time.Duration) ([]int64, error) {
+	if err := checkTTL("incr", ttl); err != nil {
+		return nil, err
+	}
+	if len(keys) != len(ns) {
+		return nil, fmt.Errorf("memory: incr: %d keys, %d steps", len(keys), len(ns))
+	}
+	for i, n := range ns {
+		if n < 1 {
+			return nil, fmt.Errorf("memory: incr %q: step %d is below 1", keys[i], n)
+		}
+	}
+	now, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
 	defer s.mu.Unlock()
-	e, ok := s.get(key, now)
-	if !ok {
-		s.put(key, strconv.FormatInt(n, 10), ttl, now)
-		return n, nil
+	out := make([]int64, len(keys))
+	for i, key := range keys {
+		n := ns[i]
+		e, ok := s.get(key, now)
+		if !ok {
+			s.put(key, strconv.FormatInt(n, 10), ttl, now)
+			out[i] = n
+			continue
+		}
+		v, err := strconv.ParseInt(e.value, 10, 64)
+		if err != nil || v > maxInt64-n {
+			return nil, fmt.Errorf("memory: incr %q: value is not an integer or out of range", key)
+		}
+		e.value = strconv.FormatInt(v+n, 10)
+		s.m[key] = e
+		out[i] = v + n
 	}
-	v, err := strconv.ParseInt(e.value, 10, 64)
-	if err != nil || v > maxInt64-n {
-		return 0, fmt.Errorf("memory: incr %q: value is not an integer or out of range", key)
-	}
-	e.value = strconv.FormatInt(v+n, 10)
-	s.m[key] = e
-	return v + n, nil
+	return out, nil
 }
 
 // maxInt64 is the largest counter value.

@@ -209,25 +209,69 @@ if n == by and tonumber(ARGV[1]) > 0 then
 end
 return n`)
 
-// Incr implements miniback.StateStore: IncrBy of one.
+// Incr implements miniback.StateStore with one Lua script.
 func (s *Store) Incr(ctx context.Context, key string, ttl time.Duration) (int64, error) {
-	return s.IncrBy(ctx, key, 1, ttl)
-}
-
-// IncrBy implements miniback.StateStore with one Lua script. An n below 1
-// is an error.
-func (s *Store) IncrBy(ctx context.Context, key string, n int64, ttl time.Duration) (int64, error) {
-	if err := checkTTL("incr", ttl); err != nil {
+	v, err := s.IncrMany(ctx, []string{key}, []int64{1}, ttl)
+	if err != nil {
 		return 0, err
 	}
-	if n < 1 {
-		return 0, fmt.Errorf("redis: incr %q: increment %d is below 1", key, n)
+	return v[0], nil
+}
+
+// IncrMany implements miniback.StateStore: the Lua script once per
+// counter, pipelined (on a Cluster, one pipeline per master). A counter
+// whose script the server no longer holds (it restarted) is counted again
+// with the script's text; the others are not repeated. A step below 1 or
+// keys and ns of different lengths are errors.
+func (s *Store) IncrMany(ctx context.Context, keys []string, ns []int64, ttl time.Duration) ([]int64, error) {
+	if err := checkTTL("incr", ttl); err != nil {
+		return nil, err
 	}
-	v, err := incr.Run(ctx, s.client, []string{s.key(key)}, ttl.Milliseconds(), n).Int64()
-	if err != nil {
-		return 0, unavailable("incr", err)
+	if len(keys) != len(ns) {
+		return nil, fmt.Errorf("redis: incr: %d keys, %d steps", len(keys), len(ns))
 	}
-	return v, nil
+	for i, n := range ns {
+		if n < 1 {
+			return nil, fmt.Errorf("redis: incr %q: step %d is below 1", keys[i], n)
+		}
+	}
+	if len(keys) == 1 {
+		v, err := incr.Run(ctx, s.client, []string{s.key(keys[0])}, ttl.Milliseconds(), ns[0]).Int64()
+		if err != nil {
+			return nil, unavailable("incr", err)
+		}
+		return []int64{v}, nil
+	}
+	cmds := make([]*goredis.Cmd, len(keys))
+	_, _ = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = incr.EvalSha(ctx, p, []string{s.key(k)}, ttl.Milliseconds(), ns[i])
+		}
+		return nil
+	})
+	var again []int
+	for i, c := range cmds {
+		if err := c.Err(); err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		_, _ = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for _, i := range again {
+				cmds[i] = incr.Eval(ctx, p, []string{s.key(keys[i])}, ttl.Milliseconds(), ns[i])
+			}
+			return nil
+		})
+	}
+	out := make([]int64, len(keys))
+	for i, c := range cmds {
+		v, err := c.Int64()
+		if err != nil {
+			return nil, unavailable("incr", err)
+		}
+		out[i] = v
+	}
+	return out, nil
 }
 
 // Ping implements miniback.StateStore: it writes and reads back a probe key

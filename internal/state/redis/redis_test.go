@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -230,6 +231,28 @@ func TestOpenErrors(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "s3cretpw") {
 			t.Errorf("error shows the password: %v", err)
+		}
+	}
+}
+
+// TestIncrManyAfterScriptFlush checks that IncrMany counts each counter
+// exactly once when the server has forgotten the script (a restart, a
+// SCRIPT FLUSH): the pipelined calls that met NOSCRIPT are sent again with
+// the script's text, the others are not repeated.
+func TestIncrManyAfterScriptFlush(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, redistest.URL(t), "statetest:"+rand.Text()[:10]+":")
+	keys := []string{"a", "b", "c"}
+	for round := int64(1); round <= 2; round++ {
+		if err := s.Client().ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.IncrMany(ctx, keys, []int64{1, 2, 3}, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []int64{round, 2 * round, 3 * round}; !slices.Equal(got, want) {
+			t.Fatalf("round %d: %v, want %v", round, got, want)
 		}
 	}
 }

@@ -12,6 +12,7 @@ package statetest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -44,7 +45,7 @@ func Run(t *testing.T, open OpenFunc) {
 		{"Incr", testIncr},
 		{"IncrTTL", testIncrTTL},
 		{"IncrRace", testIncrRace},
-		{"IncrBy", testIncrBy},
+		{"IncrMany", testIncrMany},
 		{"Ping", testPing},
 	}
 	for _, tt := range tests {
@@ -480,56 +481,69 @@ func testPing(t *testing.T, open OpenFunc) {
 	}
 }
 
-// testIncrBy checks counting several at once: from nothing, after Incr, the
-// expiry set when the counter is created and kept by later increments,
-// the sum of concurrent increments, and the errors of an n below 1 and of
-// a value that is not a number, which leave the value as it was.
-func testIncrBy(t *testing.T, open OpenFunc) {
+// testIncrMany checks counting several counters by several at once: from
+// nothing, after Incr, one key twice in a call, the expiry set when a
+// counter is created and kept by later steps, the sum of concurrent calls,
+// and the errors of a step below 1, of mismatched lengths and of a value
+// that is not a number.
+func testIncrMany(t *testing.T, open OpenFunc) {
 	ctx := context.Background()
 	s, advance := open(t)
-	k := key(t, "n")
+	a, b := key(t, "a"), key(t, "b")
 	steps := []struct {
-		by, want int64
-	}{{5, 5}, {1, 6}, {20, 26}}
+		keys []string
+		ns   []int64
+		want []int64
+	}{
+		{[]string{a, b}, []int64{5, 1}, []int64{5, 1}},
+		{[]string{b, a, b}, []int64{2, 1, 20}, []int64{3, 6, 23}},
+		{[]string{a}, []int64{4}, []int64{10}},
+	}
 	for _, st := range steps {
-		got, err := s.IncrBy(ctx, k, st.by, ttl)
+		got, err := s.IncrMany(ctx, st.keys, st.ns, ttl)
 		must(t, err)
-		if got != st.want {
-			t.Fatalf("IncrBy %d = %d, want %d", st.by, got, st.want)
+		if !slices.Equal(got, st.want) {
+			t.Fatalf("IncrMany %v by %v = %v, want %v", st.keys, st.ns, got, st.want)
 		}
 	}
-	if got, err := s.Incr(ctx, k, ttl); err != nil || got != 27 {
-		t.Errorf("Incr after IncrBy = %d, %v; want 27", got, err)
+	if got, err := s.Incr(ctx, a, ttl); err != nil || got != 11 {
+		t.Errorf("Incr after IncrMany = %d, %v; want 11", got, err)
 	}
-	for _, by := range []int64{0, -3} {
-		if _, err := s.IncrBy(ctx, k, by, ttl); err == nil {
-			t.Errorf("IncrBy %d succeeded", by)
+	for _, bad := range []struct {
+		keys []string
+		ns   []int64
+	}{{[]string{a}, []int64{0}}, {[]string{a, b}, []int64{1, -3}}, {[]string{a, b}, []int64{1}}} {
+		if _, err := s.IncrMany(ctx, bad.keys, bad.ns, ttl); err == nil {
+			t.Errorf("IncrMany %v by %v succeeded", bad.keys, bad.ns)
 		}
 	}
-	wantGet(t, s, k, "27", true)
+	wantGet(t, s, a, "11", true)
+	wantGet(t, s, b, "23", true)
 	advance(ttl * 3 / 4)
-	_, err := s.IncrBy(ctx, k, 3, ttl)
+	_, err := s.IncrMany(ctx, []string{a, b}, []int64{3, 3}, ttl)
 	must(t, err)
-	advance(ttl / 2) // 5/4 ttl after creation: expired despite the later increments
-	wantGet(t, s, k, "", false)
+	advance(ttl / 2) // 5/4 ttl after creation: expired despite the later steps
+	wantGet(t, s, a, "", false)
+	wantGet(t, s, b, "", false)
 
 	text := key(t, "text")
 	must(t, s.Set(ctx, text, "abc", 0))
-	if _, err := s.IncrBy(ctx, text, 2, 0); err == nil {
-		t.Error("IncrBy of a non-number succeeded")
+	if _, err := s.IncrMany(ctx, []string{text}, []int64{2}, 0); err == nil {
+		t.Error("IncrMany of a non-number succeeded")
 	}
 	wantGet(t, s, text, "abc", true)
 
-	sum := key(t, "sum")
+	sum, other := key(t, "sum"), key(t, "other")
 	const workers = 20
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
 	for i := range workers {
-		wg.Go(func() { _, errs[i] = s.IncrBy(ctx, sum, int64(i+1), ttl) })
+		wg.Go(func() { _, errs[i] = s.IncrMany(ctx, []string{sum, other}, []int64{int64(i + 1), 1}, ttl) })
 	}
 	wg.Wait()
 	for _, err := range errs {
 		must(t, err)
 	}
 	wantGet(t, s, sum, strconv.Itoa(workers*(workers+1)/2), true)
+	wantGet(t, s, other, strconv.Itoa(workers), true)
 }
