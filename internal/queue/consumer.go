@@ -191,23 +191,7 @@ func (c *Consumer) call(d *Delivery) (err error) {
 // AckWait until the returned function is called; that function returns once
 // no heartbeat can be sent any more.
 func (c *Consumer) heartbeat(m jetstream.Msg) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(max(c.q.cfg.AckWait/3, time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if err := m.InProgress(); err != nil {
-					c.log.Warn("queue: in progress", "subject", m.Subject(), "err", err)
-				}
-			}
-		}
-	})
-	return func() { close(done); wg.Wait() }
+	return c.heartbeatAll([]jetstream.Msg{m})
 }
 
 // settle acks, naks or terminates m according to the handler's err.
