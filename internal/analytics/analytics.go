@@ -36,11 +36,12 @@ type Config struct {
 	// state store outlives an instance that stopped renewing it (it died);
 	// another instance then takes the work over. Default 2 min.
 	Lease time.Duration
-	// Writers is how many queued batches one commit may take, and how
-	// many the queue delivers at once. Default 64.
+	// Writers is how many consumer workers pull queued batches at once
+	// (each up to 64 messages in one pull), and so how many pulls one
+	// commit may take. Default 4.
 	Writers int
-	// WriteWait is how long the writer keeps gathering batches after the
-	// first one of a commit, unless it holds Writers batches or
+	// WriteWait is how long the writer keeps gathering pulls after the
+	// first one of a commit, unless it holds Writers pulls or
 	// MaxWriteEvents events before. Default 5ms.
 	WriteWait time.Duration
 	// MaxWriteEvents ends the gathering of a commit. Default 5,000.
@@ -73,7 +74,7 @@ func (c Config) withDefaults() Config {
 		c.Lease = 2 * time.Minute
 	}
 	if c.Writers <= 0 {
-		c.Writers = 64
+		c.Writers = 4
 	}
 	if c.WriteWait <= 0 {
 		c.WriteWait = 5 * time.Millisecond
@@ -141,7 +142,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.queue != nil {
 		writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
 		wg.Go(func() { s.writeLoop(writerCtx) })
-		c, err := s.queue.ConsumeWorkers(ctx, Consumer, s.queue.Subject("events", "*"), s.cfg.Writers, s.handleBatch)
+		c, err := s.queue.ConsumeBatch(ctx, Consumer, s.queue.Subject("events", "*"), s.cfg.Writers, pullBatch, s.handleBatches)
 		if err != nil {
 			stopWriter()
 			wg.Wait()

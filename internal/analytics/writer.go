@@ -10,21 +10,48 @@ import (
 	"github.com/miniback/miniback/internal/queue"
 )
 
-// writeReq is one queued batch waiting for a commit.
+// pullBatch is how many queued messages one consumer worker takes at
+// once (one pull request, one heartbeat, for all of them).
+const pullBatch = 64
+
+// writeReq is the batches of one pull of queued messages, waiting for the
+// commit that holds them.
 type writeReq struct {
-	batch miniback.EventBatch
-	done  chan error
+	batches []miniback.EventBatch
+	events  int
+	done    chan error
 }
 
-// handleBatch is the queue handler of event batches: it hands the batch
-// to the writer and returns (so the message is acknowledged) only after
-// the commit that holds it.
-func (s *Service) handleBatch(ctx context.Context, d *queue.Delivery) error {
-	var b miniback.EventBatch
-	if err := json.Unmarshal(d.Data, &b); err != nil || b.AppID == "" || b.ID == "" {
-		return queue.Drop(fmt.Errorf("analytics: malformed batch: %w", err))
+// handleBatches is the queue's batch handler of event batches: it hands
+// the well-formed ones to the writer and returns (so the messages are
+// acknowledged) only after the commit that holds them. A malformed message
+// is dropped alone.
+func (s *Service) handleBatches(ctx context.Context, ds []*queue.Delivery) []error {
+	errs := make([]error, len(ds))
+	req := &writeReq{done: make(chan error, 1)}
+	var held []int // the indexes of ds that req holds
+	for i, d := range ds {
+		var b miniback.EventBatch
+		if err := json.Unmarshal(d.Data, &b); err != nil || b.AppID == "" || b.ID == "" {
+			errs[i] = queue.Drop(fmt.Errorf("analytics: malformed batch: %w", err))
+			continue
+		}
+		req.batches = append(req.batches, b)
+		req.events += len(b.Events)
+		held = append(held, i)
 	}
-	req := &writeReq{batch: b, done: make(chan error, 1)}
+	if len(held) == 0 {
+		return errs
+	}
+	err := s.write(ctx, req)
+	for _, i := range held {
+		errs[i] = err
+	}
+	return errs
+}
+
+// write hands req to the writer and waits for its commit.
+func (s *Service) write(ctx context.Context, req *writeReq) error {
 	select {
 	case s.writes <- req:
 	case <-ctx.Done():
@@ -38,10 +65,10 @@ func (s *Service) handleBatch(ctx context.Context, d *queue.Delivery) error {
 	}
 }
 
-// writeLoop commits batches: it takes one, then keeps gathering the
-// batches that arrive for up to WriteWait, until it holds Writers batches
-// (every consumer worker is then waiting for this commit) or
-// MaxWriteEvents events, and writes them in one transaction. A commit
+// writeLoop commits batches: it takes one pull's batches, then keeps
+// gathering the pulls that arrive for up to WriteWait, until it holds
+// Writers pulls (every consumer worker is then waiting for this commit)
+// or MaxWriteEvents events, and writes them in one transaction. A commit
 // costs about the same for one event as for hundreds, so under a trickle
 // of logins the wait turns one transaction per event into one per group;
 // the messages stay unacknowledged in JetStream until their commit.
@@ -56,14 +83,14 @@ func (s *Service) writeLoop(ctx context.Context) {
 		case r := <-s.writes:
 			reqs = append(reqs, r)
 		}
-		events := len(reqs[0].batch.Events)
+		events := reqs[0].events
 		timer.Reset(s.cfg.WriteWait)
 	gather:
 		for len(reqs) < s.cfg.Writers && events < s.cfg.MaxWriteEvents {
 			select {
 			case r := <-s.writes:
 				reqs = append(reqs, r)
-				events += len(r.batch.Events)
+				events += r.events
 			case <-timer.C:
 				break gather
 			case <-ctx.Done():
@@ -71,9 +98,9 @@ func (s *Service) writeLoop(ctx context.Context) {
 			}
 		}
 		timer.Stop()
-		batches := make([]miniback.EventBatch, len(reqs))
-		for i, r := range reqs {
-			batches[i] = r.batch
+		var batches []miniback.EventBatch
+		for _, r := range reqs {
+			batches = append(batches, r.batches...)
 		}
 		_, err := s.events.AddEvents(ctx, batches, s.cfg.Loc)
 		if err != nil {

@@ -69,7 +69,7 @@ func TestWriterGathersBatches(t *testing.T) {
 	startWriter(t, s)
 	var reqs []*writeReq
 	for _, id := range []string{"b1", "b2", "b3"} {
-		r := &writeReq{batch: miniback.EventBatch{AppID: appA, ID: id}, done: make(chan error, 1)}
+		r := &writeReq{batches: []miniback.EventBatch{{AppID: appA, ID: id}}, done: make(chan error, 1)}
 		s.writes <- r // returns once the writer holds it
 		reqs = append(reqs, r)
 	}
@@ -83,12 +83,12 @@ func TestWriterGathersBatches(t *testing.T) {
 	}
 }
 
-// Fewer batches than Writers are committed once WriteWait has passed.
+// Fewer pulls than Writers are committed once WriteWait has passed.
 func TestWriterCommitsAfterWait(t *testing.T) {
 	store := newRecordingStore()
 	s := New(Config{Writers: 64, WriteWait: time.Millisecond}, store, nil, memory.New(), nil, nil)
 	startWriter(t, s)
-	r := &writeReq{batch: miniback.EventBatch{AppID: appA, ID: "b1"}, done: make(chan error, 1)}
+	r := &writeReq{batches: []miniback.EventBatch{{AppID: appA, ID: "b1"}}, done: make(chan error, 1)}
 	s.writes <- r
 	if err := <-r.done; err != nil {
 		t.Fatal(err)
@@ -98,14 +98,14 @@ func TestWriterCommitsAfterWait(t *testing.T) {
 	}
 }
 
-// MaxWriteEvents ends the gathering before Writers batches.
+// MaxWriteEvents ends the gathering before Writers pulls.
 func TestWriterMaxEvents(t *testing.T) {
 	store := newRecordingStore()
 	s := New(Config{Writers: 64, WriteWait: time.Hour, MaxWriteEvents: 3}, store, nil, memory.New(), nil, nil)
 	startWriter(t, s)
 	var reqs []*writeReq
 	for _, id := range []string{"b1", "b2"} {
-		r := &writeReq{batch: miniback.EventBatch{AppID: appA, ID: id, Events: make([]miniback.Event, 2)}, done: make(chan error, 1)}
+		r := &writeReq{batches: []miniback.EventBatch{{AppID: appA, ID: id, Events: make([]miniback.Event, 2)}}, events: 2, done: make(chan error, 1)}
 		s.writes <- r
 		reqs = append(reqs, r)
 	}
@@ -192,5 +192,25 @@ func TestRecordLoginCoalesces(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%s: %d login events, want 1", u, n)
 		}
+	}
+}
+
+// The messages of one pull go into one commit; a malformed one is dropped
+// alone.
+func TestHandleBatchesOnePull(t *testing.T) {
+	store := newRecordingStore()
+	s := New(Config{Writers: 1, WriteWait: time.Hour}, store, nil, memory.New(), nil, nil)
+	startWriter(t, s)
+	ds := []*queue.Delivery{
+		{Data: []byte(`{"appid":"` + appA + `","id":"b1","events":[{"name":"open","ts":1,"user_key":"u:1"}]}`)},
+		{Data: []byte(`{"appid":`)},
+		{Data: []byte(`{"appid":"` + appA + `","id":"b2","events":[]}`)},
+	}
+	errs := s.handleBatches(context.Background(), ds)
+	if len(errs) != 3 || errs[0] != nil || errs[1] == nil || errs[2] != nil {
+		t.Fatalf("errs = %v; want only the malformed message refused", errs)
+	}
+	if got, want := store.ids(), [][]string{{"b1", "b2"}}; !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("commits %v, want %v", got, want)
 	}
 }
