@@ -109,7 +109,7 @@ func (s *EventStore) writeRollup(ctx context.Context, tx *sql.Tx, r *miniback.Ro
 	if err := s.writeCounts(ctx, tx, r.Hours, "event_hours", "event_hour_users", "hour", seen, nil); err != nil {
 		return err
 	}
-	gaps, err := newGapWriter(ctx, tx, &s.known, seen)
+	gaps, err := newGapWriter(ctx, tx)
 	if err != nil {
 		return err
 	}
@@ -180,19 +180,17 @@ func (s *EventStore) writeCounts(ctx context.Context, tx *sql.Tx, m map[miniback
 // gapWriter keeps event_active_gaps true as actors become active on new
 // days: a new day a of an actor, between its active days p before and n
 // after, counts with gap a-p, and n's gap shrinks from n-p to n-a (gaps
-// capped at miniback.MaxActiveGap). SQLite has one writer, so the
-// neighbours read here cannot change before the commit. The latest
-// active day of each actor is remembered (KnownKey kind 'l', in known once
-// committed, in seen within the transaction): a day after it, the usual
-// case, needs no read at all.
+// capped at miniback.MaxActiveGap). SQLite has one writer at a time, even
+// across processes, so the neighbours read here cannot change before the
+// commit. (The neighbours are read every time rather than remembered:
+// another process writing the same file would make a remembered latest
+// day wrong.)
 type gapWriter struct {
-	known      *miniback.KnownRows
-	seen       map[miniback.KnownKey]int64
 	near, bump *sql.Stmt
 }
 
-func newGapWriter(ctx context.Context, tx *sql.Tx, known *miniback.KnownRows, seen map[miniback.KnownKey]int64) (*gapWriter, error) {
-	g := &gapWriter{known: known, seen: seen}
+func newGapWriter(ctx context.Context, tx *sql.Tx) (*gapWriter, error) {
+	g := &gapWriter{}
 	var err error
 	if g.near, err = tx.PrepareContext(ctx, `SELECT
 		(SELECT max(day) FROM event_day_users WHERE appid = ?1 AND name = '' AND user_key = ?2 AND day < ?3),
@@ -215,19 +213,9 @@ func (g *gapWriter) close() {
 // add records that user became active on day (its event_day_users row
 // is already written).
 func (g *gapWriter) add(ctx context.Context, appid string, day int64, user string) error {
-	key := miniback.KnownKey{Kind: 'l', AppID: appid, User: user}
-	latest, ok := g.seen[key]
-	if !ok {
-		latest, ok = g.known.Get(key)
-	}
 	var prev, next sql.NullInt64
-	if ok && day > latest {
-		prev = sql.NullInt64{Int64: latest, Valid: true}
-	} else if err := g.near.QueryRowContext(ctx, appid, user, day).Scan(&prev, &next); err != nil {
+	if err := g.near.QueryRowContext(ctx, appid, user, day).Scan(&prev, &next); err != nil {
 		return err
-	}
-	if !next.Valid {
-		g.seen[key] = day // nothing after it: the latest day now
 	}
 	gap := func(from sql.NullInt64, to int64) int64 {
 		if !from.Valid {
