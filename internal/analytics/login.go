@@ -15,6 +15,10 @@ import (
 // login, so that funnels and retention can start from logins.
 const LoginEvent = "login"
 
+// publishTimeout bounds a publish of login events, which no request
+// context bounds (it carries several logins): JetStream's own default.
+const publishTimeout = 5 * time.Second
+
 // loginGroup is the login events of one app that one publish carries.
 type loginGroup struct {
 	batch miniback.EventBatch
@@ -73,7 +77,7 @@ func (s *Service) RecordLogin(ctx context.Context, appid string, user int64, ses
 	g.batch.ID = hex.EncodeToString(sum[:16])
 	// The followers' logins ride on this publish: the leader's request
 	// ending must not cancel it.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
 	g.err = s.publish(pctx, &g.batch)
 	cancel()
 	lp.pub.Unlock()
