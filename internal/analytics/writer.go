@@ -3,6 +3,7 @@ package analytics
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -32,8 +33,12 @@ func (s *Service) handleBatches(ctx context.Context, ds []*queue.Delivery) []err
 	var held []int // the indexes of ds that req holds
 	for i, d := range ds {
 		var b miniback.EventBatch
-		if err := json.Unmarshal(d.Data, &b); err != nil || b.AppID == "" || b.ID == "" {
+		if err := json.Unmarshal(d.Data, &b); err != nil {
 			errs[i] = queue.Drop(fmt.Errorf("analytics: malformed batch: %w", err))
+			continue
+		}
+		if b.AppID == "" || b.ID == "" {
+			errs[i] = queue.Drop(errors.New("analytics: malformed batch: no appid or id"))
 			continue
 		}
 		req.batches = append(req.batches, b)

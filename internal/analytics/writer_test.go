@@ -205,10 +205,11 @@ func TestHandleBatchesOnePull(t *testing.T) {
 		{Data: []byte(`{"appid":"` + appA + `","id":"b1","events":[{"name":"open","ts":1,"user_key":"u:1"}]}`)},
 		{Data: []byte(`{"appid":`)},
 		{Data: []byte(`{"appid":"` + appA + `","id":"b2","events":[]}`)},
+		{Data: []byte(`{"appid":"` + appA + `","events":[]}`)},
 	}
 	errs := s.handleBatches(context.Background(), ds)
-	if len(errs) != 3 || errs[0] != nil || errs[1] == nil || errs[2] != nil {
-		t.Fatalf("errs = %v; want only the malformed message refused", errs)
+	if len(errs) != 4 || errs[0] != nil || errs[1] == nil || errs[2] != nil || errs[3] == nil {
+		t.Fatalf("errs = %v; want only the malformed messages refused", errs)
 	}
 	if got, want := store.ids(), [][]string{{"b1", "b2"}}; !slices.EqualFunc(got, want, slices.Equal) {
 		t.Fatalf("commits %v, want %v", got, want)
