@@ -94,17 +94,27 @@ func (s *DatacubeStore) UpdateDatacubeJob(ctx context.Context, j *miniback.Datac
 
 // DatacubeJob implements miniback.DatacubeStore.
 func (s *DatacubeStore) DatacubeJob(ctx context.Context, appid, id string) (*miniback.DatacubeJob, error) {
-	j := &miniback.DatacubeJob{}
-	var created int64
-	var finished sql.NullInt64
-	err := s.db.db.QueryRowContext(ctx, `SELECT id, appid, from_date, to_date, status, calls, stored, failed, error, created_at, finished_at
-		FROM datacube_jobs WHERE appid = ? AND id = ?`, appid, id).
-		Scan(&j.ID, &j.AppID, &j.From, &j.To, &j.Status, &j.Calls, &j.Stored, &j.Failed, &j.Error, &created, &finished)
+	j, err := scanDatacubeJob(s.db.db.QueryRowContext(ctx, `SELECT `+datacubeJobColumns+`
+		FROM datacube_jobs WHERE appid = ? AND id = ?`, appid, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, miniback.Errorf(miniback.ECodeNotFound, "no such sync job")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("mysql: datacube job: %w", err)
+	}
+	return j, nil
+}
+
+// datacubeJobColumns are the columns scanDatacubeJob reads, in order.
+const datacubeJobColumns = `id, appid, from_date, to_date, status, calls, stored, failed, error, created_at, finished_at`
+
+// scanDatacubeJob reads one datacube_jobs row of datacubeJobColumns.
+func scanDatacubeJob(r rowScanner) (*miniback.DatacubeJob, error) {
+	j := &miniback.DatacubeJob{}
+	var created int64
+	var finished sql.NullInt64
+	if err := r.Scan(&j.ID, &j.AppID, &j.From, &j.To, &j.Status, &j.Calls, &j.Stored, &j.Failed, &j.Error, &created, &finished); err != nil {
+		return nil, err
 	}
 	j.CreatedAt, j.FinishedAt = fromMillis(created), fromNullMillis(finished)
 	return j, nil
@@ -112,7 +122,7 @@ func (s *DatacubeStore) DatacubeJob(ctx context.Context, appid, id string) (*min
 
 // RunningDatacubeJobs implements miniback.DatacubeStore.
 func (s *DatacubeStore) RunningDatacubeJobs(ctx context.Context) ([]*miniback.DatacubeJob, error) {
-	rows, err := s.db.db.QueryContext(ctx, `SELECT id, appid, from_date, to_date, status, calls, stored, failed, error, created_at, finished_at
+	rows, err := s.db.db.QueryContext(ctx, `SELECT `+datacubeJobColumns+`
 		FROM datacube_jobs WHERE status = ? ORDER BY created_at, id`, miniback.JobRunning)
 	if err != nil {
 		return nil, fmt.Errorf("mysql: running datacube jobs: %w", err)
@@ -120,13 +130,10 @@ func (s *DatacubeStore) RunningDatacubeJobs(ctx context.Context) ([]*miniback.Da
 	defer rows.Close()
 	var out []*miniback.DatacubeJob
 	for rows.Next() {
-		j := &miniback.DatacubeJob{}
-		var created int64
-		var finished sql.NullInt64
-		if err := rows.Scan(&j.ID, &j.AppID, &j.From, &j.To, &j.Status, &j.Calls, &j.Stored, &j.Failed, &j.Error, &created, &finished); err != nil {
+		j, err := scanDatacubeJob(rows)
+		if err != nil {
 			return nil, fmt.Errorf("mysql: running datacube jobs: %w", err)
 		}
-		j.CreatedAt, j.FinishedAt = fromMillis(created), fromNullMillis(finished)
 		out = append(out, j)
 	}
 	if err := rows.Err(); err != nil {
