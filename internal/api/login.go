@@ -62,7 +62,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) (err error)
 		return fromWeChat(ctx, err)
 	}
 	now := s.Now()
-	sess := &miniback.Session{ID: session.NewSessionID(), AppID: app.AppID, CreatedAt: now, ExpiresAt: now.Add(s.RefreshTTL)}
+	sess := &miniback.Session{ID: session.NewSessionID(now), AppID: app.AppID, CreatedAt: now, ExpiresAt: now.Add(s.RefreshTTL)}
 	refresh, hash := session.NewRefreshToken(app.AppID)
 	// One transaction: the user, the session key of its older sessions
 	// (WeChat keeps one valid session_key per user) and the new session.

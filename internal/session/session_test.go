@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -223,4 +224,31 @@ func BenchmarkIssue(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestNewSessionID checks the id's form (32 hex digits), that ids made at
+// later times sort after earlier ones, so that new sessions append to the
+// primary-key index, and that ids of the same millisecond still differ.
+func TestNewSessionID(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 4, 0, 0, 0, time.UTC)
+	seen := map[string]bool{}
+	prev := ""
+	for i := range 2000 {
+		at := t0.Add(time.Duration(i/4) * time.Millisecond) // four ids per millisecond
+		id := NewSessionID(at)
+		if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+			t.Fatalf("id %q is not 32 hex digits", id)
+		}
+		if seen[id] {
+			t.Fatalf("id %q made twice", id)
+		}
+		seen[id] = true
+		if ms, _ := strconv.ParseUint(id[:12], 16, 64); int64(ms) != at.UnixMilli() {
+			t.Fatalf("id %q: time prefix %d, want %d", id, ms, at.UnixMilli())
+		}
+		if i%4 == 0 && id < prev {
+			t.Fatalf("id %q of a later millisecond sorts before %q", id, prev)
+		}
+		prev = id
+	}
 }

@@ -149,8 +149,22 @@ func HashRefreshToken(appid, token string) []byte {
 	return h.Sum(nil)
 }
 
-// NewSessionID returns a random session id.
-func NewSessionID() string { return randomID() }
+// NewSessionID returns a new session id at now: 32 hex digits, the first 12
+// the unix milliseconds, the other 20 random (80 bits). Ids made one after
+// the other sort in time, so a login adds its session at the end of the
+// sessions' primary-key index instead of at a random leaf (one page fewer
+// written per login, and fewer read back). The id is not a secret: it
+// names a session in tokens, which are signed, and in the admin API.
+func NewSessionID(now time.Time) string {
+	var b [16]byte
+	ms := uint64(now.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	_, _ = rand.Read(b[6:])
+	return hex.EncodeToString(b[:])
+}
 
 func randomID() string {
 	b := make([]byte, 16)
