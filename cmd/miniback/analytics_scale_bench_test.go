@@ -5,9 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -81,21 +79,7 @@ func BenchmarkIngestEventsThreeInstancesPostgres(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			n := seq.Add(1)
-			events := make([]map[string]any, 20)
-			for i := range events {
-				events[i] = map[string]any{"name": "bench", "ts": now, "device_id": fmt.Sprintf("d%d", (n*20+int64(i))%5000),
-					"props": map[string]any{"src": "ad", "n": i}}
-			}
-			body, _ := json.Marshal(map[string]any{"events": events})
-			resp, err := client.Post(urls[n%int64(len(urls))], "application/json", bytes.NewReader(body))
-			if err != nil {
-				b.Fatal(err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusAccepted {
-				b.Fatalf("status %d", resp.StatusCode)
-			}
+			postBenchBatch(b, client, urls[n%int64(len(urls))], n, now)
 		}
 	})
 	accepted := time.Since(start)
