@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 var _ miniback.InboxStore = (*InboxStore)(nil)
@@ -22,25 +23,6 @@ type InboxStore struct {
 // NewInboxStore returns an InboxStore on db, which must be open and migrated.
 func NewInboxStore(db *DB) *InboxStore {
 	return &InboxStore{db: db}
-}
-
-// inboxColumns lists the columns scanInbox reads, in its order.
-const inboxColumns = `id, appid, dedup_key, msg_type, event, from_user, create_time,
-	message, status, error, received_at, handled_at`
-
-// scanInbox reads one row of inboxColumns into m.
-func scanInbox(r rowScanner, m *miniback.InboxMessage) error {
-	var msg string
-	var received int64
-	var handled sql.NullInt64
-	err := r.Scan(&m.ID, &m.AppID, &m.DedupKey, &m.MsgType, &m.Event, &m.FromUser,
-		&m.CreateTime, &msg, &m.Status, &m.Error, &received, &handled)
-	if err != nil {
-		return err
-	}
-	m.Message = json.RawMessage(msg)
-	m.ReceivedAt, m.HandledAt = fromMillis(received), fromNullMillis(handled)
-	return nil
 }
 
 // jsonText returns raw as stored text; an empty document is stored as {}.
@@ -70,7 +52,7 @@ func (s *InboxStore) AddInbox(ctx context.Context, m *miniback.InboxMessage) (bo
 			message, status, error, received_at, handled_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.AppID, m.DedupKey, m.MsgType, m.Event, m.FromUser, m.CreateTime,
-		jsonText(m.Message), m.Status, m.Error, toMillis(m.ReceivedAt), nullMillis(m.HandledAt))
+		jsonText(m.Message), m.Status, m.Error, sqlrow.Millis(m.ReceivedAt), sqlrow.NullMillis(m.HandledAt))
 	if err == nil {
 		if m.ID, err = res.LastInsertId(); err != nil {
 			return false, fmt.Errorf("mysql: add inbox: %w", err)
@@ -83,8 +65,8 @@ func (s *InboxStore) AddInbox(ctx context.Context, m *miniback.InboxMessage) (bo
 	if !isDuplicate(err) {
 		return false, fmt.Errorf("mysql: add inbox: %w", err)
 	}
-	err = scanInbox(s.db.db.QueryRowContext(ctx,
-		`SELECT `+inboxColumns+` FROM inbox WHERE appid = ? AND dedup_key = ?`,
+	err = sqlrow.Inbox(s.db.db.QueryRowContext(ctx,
+		`SELECT `+sqlrow.InboxColumns+` FROM inbox WHERE appid = ? AND dedup_key = ?`,
 		m.AppID, m.DedupKey), m)
 	if err != nil {
 		return false, fmt.Errorf("mysql: add inbox: %w", err)
@@ -95,8 +77,8 @@ func (s *InboxStore) AddInbox(ctx context.Context, m *miniback.InboxMessage) (bo
 // InboxMessage implements miniback.InboxStore.
 func (s *InboxStore) InboxMessage(ctx context.Context, appid string, id int64) (*miniback.InboxMessage, error) {
 	var m miniback.InboxMessage
-	err := scanInbox(s.db.db.QueryRowContext(ctx,
-		`SELECT `+inboxColumns+` FROM inbox WHERE appid = ? AND id = ?`, appid, id), &m)
+	err := sqlrow.Inbox(s.db.db.QueryRowContext(ctx,
+		`SELECT `+sqlrow.InboxColumns+` FROM inbox WHERE appid = ? AND id = ?`, appid, id), &m)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, errInboxNotFound()
@@ -111,7 +93,7 @@ func (s *InboxStore) Inbox(ctx context.Context, appid string, q miniback.InboxQu
 	if q.Limit <= 0 {
 		return []*miniback.InboxMessage{}, nil
 	}
-	msgs, err := s.query(ctx, `SELECT `+inboxColumns+` FROM inbox
+	msgs, err := s.query(ctx, `SELECT `+sqlrow.InboxColumns+` FROM inbox
 		WHERE appid = ? AND (? = 0 OR id < ?) AND (? = '' OR msg_type = ?) AND (? = '' OR status = ?)
 		ORDER BY id DESC LIMIT ?`,
 		appid, q.BeforeID, q.BeforeID, q.MsgType, q.MsgType, q.Status, q.Status, q.Limit)
@@ -125,7 +107,7 @@ func (s *InboxStore) Inbox(ctx context.Context, appid string, q miniback.InboxQu
 func (s *InboxStore) FinishInbox(ctx context.Context, id int64, status, errText string, now time.Time) error {
 	res, err := s.db.db.ExecContext(ctx,
 		`UPDATE inbox SET status = ?, error = ?, handled_at = ? WHERE id = ?`,
-		status, errText, toMillis(now), id)
+		status, errText, sqlrow.Millis(now), id)
 	if err != nil {
 		return fmt.Errorf("mysql: finish inbox: %w", err)
 	}
@@ -145,16 +127,16 @@ func (s *InboxStore) StaleInbox(ctx context.Context, before time.Time, limit int
 	if limit <= 0 {
 		return []*miniback.InboxMessage{}, nil
 	}
-	msgs, err := s.query(ctx, `SELECT `+inboxColumns+` FROM inbox
+	msgs, err := s.query(ctx, `SELECT `+sqlrow.InboxColumns+` FROM inbox
 		WHERE status = ? AND received_at < ? ORDER BY received_at, id LIMIT ?`,
-		miniback.InboxReceived, toMillis(before), limit)
+		miniback.InboxReceived, sqlrow.Millis(before), limit)
 	if err != nil {
 		return nil, fmt.Errorf("mysql: stale inbox: %w", err)
 	}
 	return msgs, nil
 }
 
-// query runs a select of inboxColumns.
+// query runs a select of sqlrow.InboxColumns.
 func (s *InboxStore) query(ctx context.Context, query string, args ...any) ([]*miniback.InboxMessage, error) {
 	rows, err := s.db.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -164,7 +146,7 @@ func (s *InboxStore) query(ctx context.Context, query string, args ...any) ([]*m
 	msgs := []*miniback.InboxMessage{}
 	for rows.Next() {
 		var m miniback.InboxMessage
-		if err := scanInbox(rows, &m); err != nil {
+		if err := sqlrow.Inbox(rows, &m); err != nil {
 			return nil, err
 		}
 		msgs = append(msgs, &m)
@@ -192,7 +174,7 @@ func (s *InboxStore) InboxMessages(ctx context.Context, appid string, ids []int6
 		return []*miniback.InboxMessage{}, nil
 	}
 	in, args := idList(ids, appid)
-	msgs, err := s.query(ctx, `SELECT `+inboxColumns+` FROM inbox WHERE appid = ? AND id IN (`+in+`) ORDER BY id`, args...)
+	msgs, err := s.query(ctx, `SELECT `+sqlrow.InboxColumns+` FROM inbox WHERE appid = ? AND id IN (`+in+`) ORDER BY id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("mysql: inbox messages: %w", err)
 	}
@@ -204,7 +186,7 @@ func (s *InboxStore) FinishInboxes(ctx context.Context, ids []int64, status, err
 	if len(ids) == 0 {
 		return nil
 	}
-	in, args := idList(ids, status, errText, toMillis(now))
+	in, args := idList(ids, status, errText, sqlrow.Millis(now))
 	if _, err := s.db.db.ExecContext(ctx,
 		`UPDATE inbox SET status = ?, error = ?, handled_at = ? WHERE id IN (`+in+`)`, args...); err != nil {
 		return fmt.Errorf("mysql: finish inboxes: %w", err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 var _ miniback.MediaStore = (*MediaStore)(nil)
@@ -48,7 +49,7 @@ func (s *MediaStore) AddMedia(ctx context.Context, m *miniback.Media) error {
 			content_type = VALUES(content_type), size = VALUES(size),
 			created_at = VALUES(created_at), expires_at = VALUES(expires_at)`,
 		m.AppID, m.MediaID, m.UserID, m.Type, m.ContentType, m.Size,
-		toMillis(m.CreatedAt), toMillis(m.ExpiresAt))
+		sqlrow.Millis(m.CreatedAt), sqlrow.Millis(m.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("mysql: add media: %w", err)
 	}
@@ -66,7 +67,7 @@ func (s *MediaStore) Media(ctx context.Context, appid, mediaID string) (*minibac
 	if err := notFound(err, "media", "media"); err != nil {
 		return nil, err
 	}
-	m.CreatedAt, m.ExpiresAt = fromMillis(created), fromMillis(expires)
+	m.CreatedAt, m.ExpiresAt = sqlrow.FromMillis(created), sqlrow.FromMillis(expires)
 	return &m, nil
 }
 
@@ -79,7 +80,7 @@ func (s *MediaStore) AddMediaCheck(ctx context.Context, c *miniback.MediaCheck) 
 		INSERT INTO media_checks (appid, trace_id, media_url, media_type, openid, status,
 			label, created_at, checked_at)
 		VALUES (?, ?, ?, ?, ?, ?, 0, ?, NULL)`,
-		c.AppID, c.TraceID, c.MediaURL, c.MediaType, c.OpenID, c.Status, toMillis(c.CreatedAt))
+		c.AppID, c.TraceID, c.MediaURL, c.MediaType, c.OpenID, c.Status, sqlrow.Millis(c.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("mysql: add media check: %w", constraintError(err, "media check"))
 	}
@@ -99,7 +100,7 @@ func (s *MediaStore) MediaCheck(ctx context.Context, appid, traceID string) (*mi
 	if err := notFound(err, "media check", "media check"); err != nil {
 		return nil, err
 	}
-	c.CreatedAt, c.CheckedAt = fromMillis(created), fromNullMillis(checked)
+	c.CreatedAt, c.CheckedAt = sqlrow.FromMillis(created), sqlrow.FromNullMillis(checked)
 	return &c, nil
 }
 
@@ -109,7 +110,7 @@ func (s *MediaStore) FinishMediaCheck(ctx context.Context, appid, traceID, statu
 	res, err := s.db.db.ExecContext(ctx, `
 		UPDATE media_checks SET status = ?, label = ?, checked_at = ?
 		WHERE appid = ? AND trace_id = ?`,
-		status, label, toMillis(now), appid, traceID)
+		status, label, sqlrow.Millis(now), appid, traceID)
 	if err != nil {
 		return fmt.Errorf("mysql: finish media check: %w", err)
 	}
@@ -134,7 +135,7 @@ func (s *MediaStore) Code(ctx context.Context, appid, key string) (*miniback.Cod
 	if err := notFound(err, "code", "code"); err != nil {
 		return nil, err
 	}
-	c.CreatedAt = fromMillis(created)
+	c.CreatedAt = sqlrow.FromMillis(created)
 	s.markUsed(ctx, appid, key, used)
 	return &c, nil
 }
@@ -147,7 +148,7 @@ const codeUseGranularity = time.Hour
 // codeUseGranularity. A failure is ignored: the read succeeded, and the
 // worst outcome is that the code is trimmed a little early.
 func (s *MediaStore) markUsed(ctx context.Context, appid, key string, used int64) {
-	now := toMillis(s.db.Now())
+	now := sqlrow.Millis(s.db.Now())
 	if now-used < codeUseGranularity.Milliseconds() {
 		return
 	}
@@ -161,7 +162,7 @@ func (s *MediaStore) PutCode(ctx context.Context, c *miniback.Code) error {
 	_, err := s.db.db.ExecContext(ctx, `
 		INSERT INTO codes (appid, `+"`key`"+`, content_type, image, created_at, used_at) VALUES (?, ?, ?, ?, ?, ?)
 		ON DUPLICATE KEY UPDATE appid = appid`,
-		c.AppID, c.Key, c.ContentType, nonNilBytes(c.Image), toMillis(c.CreatedAt), toMillis(c.CreatedAt))
+		c.AppID, c.Key, c.ContentType, nonNilBytes(c.Image), sqlrow.Millis(c.CreatedAt), sqlrow.Millis(c.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("mysql: put code: %w", err)
 	}

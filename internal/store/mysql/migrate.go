@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 // migrationFS holds the schema, one file per version: NNNN_name.sql. A new
@@ -100,7 +102,7 @@ func (db *DB) applyMigration(ctx context.Context, conn *sql.Conn, m migration) (
 		}
 	}
 	_, err = conn.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
-		m.version, toMillis(db.Now()))
+		m.version, sqlrow.Millis(db.Now()))
 	return err == nil, err
 }
 

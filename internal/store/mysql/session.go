@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 var (
@@ -25,22 +26,6 @@ type SessionStore struct {
 // migrated.
 func NewSessionStore(db *DB) *SessionStore {
 	return &SessionStore{db: db}
-}
-
-// sessionColumns lists the columns scanSession reads, in its order.
-const sessionColumns = `id, appid, user_id, sealed_session_key, created_at, expires_at, revoked_at`
-
-// scanSession reads one row of sessionColumns.
-func scanSession(r rowScanner) (*miniback.Session, error) {
-	var s miniback.Session
-	var created, expires int64
-	var revoked sql.NullInt64
-	err := r.Scan(&s.ID, &s.AppID, &s.UserID, &s.SealedSessionKey, &created, &expires, &revoked)
-	if err != nil {
-		return nil, err
-	}
-	s.CreatedAt, s.ExpiresAt, s.RevokedAt = fromMillis(created), fromMillis(expires), fromNullMillis(revoked)
-	return &s, nil
 }
 
 // errInvalidRefresh is the one answer for every refresh token that may not
@@ -97,9 +82,9 @@ func (s *SessionStore) CreateSession(ctx context.Context, sess *miniback.Session
 // insertSession stores sess and its refresh token rt.
 func insertSession(ctx context.Context, tx *sql.Tx, sess *miniback.Session, rt *miniback.RefreshToken) error {
 	_, err := tx.ExecContext(ctx, `
-		INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		INSERT INTO sessions (`+sqlrow.SessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		sess.ID, sess.AppID, sess.UserID, nonNilBytes(sess.SealedSessionKey),
-		toMillis(sess.CreatedAt), toMillis(sess.ExpiresAt), nullMillis(sess.RevokedAt))
+		sqlrow.Millis(sess.CreatedAt), sqlrow.Millis(sess.ExpiresAt), sqlrow.NullMillis(sess.RevokedAt))
 	if err != nil {
 		return constraintError(err, "session")
 	}
@@ -110,14 +95,14 @@ func insertSession(ctx context.Context, tx *sql.Tx, sess *miniback.Session, rt *
 func insertRefreshToken(ctx context.Context, tx *sql.Tx, sessionID string, rt *miniback.RefreshToken) error {
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO refresh_tokens (hash, session_id, expires_at, used_at) VALUES (?, ?, ?, ?)`,
-		rt.Hash, sessionID, toMillis(rt.ExpiresAt), nullMillis(rt.UsedAt))
+		rt.Hash, sessionID, sqlrow.Millis(rt.ExpiresAt), sqlrow.NullMillis(rt.UsedAt))
 	return constraintError(err, "refresh token")
 }
 
 // Session implements miniback.SessionStore with one primary-key lookup, cheap enough for a revocation check on every request.
 func (s *SessionStore) Session(ctx context.Context, id string) (*miniback.Session, error) {
-	sess, err := scanSession(s.db.db.QueryRowContext(ctx,
-		`SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+	sess, err := sqlrow.Session(s.db.db.QueryRowContext(ctx,
+		`SELECT `+sqlrow.SessionColumns+` FROM sessions WHERE id = ?`, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, miniback.Errorf(miniback.ECodeNotFound, "session not found")
@@ -145,14 +130,14 @@ func (s *SessionStore) SessionUser(ctx context.Context, id string) (*miniback.Se
 	case err != nil:
 		return nil, nil, fmt.Errorf("mysql: session user: %w", err)
 	}
-	sess.CreatedAt, sess.ExpiresAt, sess.RevokedAt = fromMillis(sCreated), fromMillis(sExpires), fromNullMillis(revoked)
-	u.CreatedAt, u.LastLoginAt = fromMillis(uCreated), fromMillis(uLastLogin)
+	sess.CreatedAt, sess.ExpiresAt, sess.RevokedAt = sqlrow.FromMillis(sCreated), sqlrow.FromMillis(sExpires), sqlrow.FromNullMillis(revoked)
+	u.CreatedAt, u.LastLoginAt = sqlrow.FromMillis(uCreated), sqlrow.FromMillis(uLastLogin)
 	return &sess, &u, nil
 }
 
 // RefreshTokenSession implements miniback.SessionReader.
 func (s *SessionStore) RefreshTokenSession(ctx context.Context, hash []byte) (*miniback.Session, error) {
-	sess, err := scanSession(s.db.db.QueryRowContext(ctx, `SELECT s.id, s.appid, s.user_id, s.sealed_session_key, s.created_at, s.expires_at, s.revoked_at
+	sess, err := sqlrow.Session(s.db.db.QueryRowContext(ctx, `SELECT s.id, s.appid, s.user_id, s.sealed_session_key, s.created_at, s.expires_at, s.revoked_at
 		FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.hash = ?`, hash))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -199,7 +184,7 @@ func rotate(ctx context.Context, tx *sql.Tx, oldHash []byte, next *miniback.Refr
 		return nil, errInvalidRefresh(), nil
 	case err != nil:
 		return nil, nil, err
-	case toMillis(now) >= expires:
+	case sqlrow.Millis(now) >= expires:
 		return nil, errInvalidRefresh(), nil
 	case used.Valid:
 		if _, err := revoke(ctx, tx, sessionID, now); err != nil {
@@ -207,15 +192,15 @@ func rotate(ctx context.Context, tx *sql.Tx, oldHash []byte, next *miniback.Refr
 		}
 		return nil, errInvalidRefresh(), nil
 	}
-	sess, err = scanSession(tx.QueryRowContext(ctx,
-		`SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, sessionID))
+	sess, err = sqlrow.Session(tx.QueryRowContext(ctx,
+		`SELECT `+sqlrow.SessionColumns+` FROM sessions WHERE id = ?`, sessionID))
 	if err != nil {
 		return nil, nil, err
 	}
-	if sess.Revoked() || toMillis(now) >= toMillis(sess.ExpiresAt) {
+	if sess.Revoked() || sqlrow.Millis(now) >= sqlrow.Millis(sess.ExpiresAt) {
 		return nil, errInvalidRefresh(), nil
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ?`, toMillis(now), oldHash)
+	_, err = tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ?`, sqlrow.Millis(now), oldHash)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -229,7 +214,7 @@ func rotate(ctx context.Context, tx *sql.Tx, oldHash []byte, next *miniback.Refr
 // reports whether the session exists.
 func revoke(ctx context.Context, tx *sql.Tx, id string, now time.Time) (bool, error) {
 	res, err := tx.ExecContext(ctx,
-		`UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, toMillis(now), id)
+		`UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?`, sqlrow.Millis(now), id)
 	if err != nil {
 		return false, err
 	}
@@ -262,14 +247,14 @@ func (s *SessionStore) UserSessions(ctx context.Context, appid string, userID in
 	if limit <= 0 {
 		return sessions, nil
 	}
-	rows, err := s.db.db.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
+	rows, err := s.db.db.QueryContext(ctx, `SELECT `+sqlrow.SessionColumns+` FROM sessions
 		WHERE appid = ? AND user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, appid, userID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("mysql: user sessions: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		sess, err := scanSession(rows)
+		sess, err := sqlrow.Session(rows)
 		if err != nil {
 			return nil, fmt.Errorf("mysql: user sessions: %w", err)
 		}

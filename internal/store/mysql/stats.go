@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 var _ miniback.StatsStore = (*StatsStore)(nil)
@@ -30,7 +31,7 @@ func (s *StatsStore) Stats(ctx context.Context, appid string, since time.Time) (
 		(SELECT COUNT(*) FROM users WHERE appid = ?),
 		(SELECT COUNT(*) FROM sessions WHERE appid = ? AND created_at >= ?),
 		(SELECT COUNT(*) FROM inbox WHERE appid = ? AND received_at >= ?)`,
-		appid, appid, toMillis(since), appid, toMillis(since)).Scan(&st.Users, &st.Logins, &st.Pushes)
+		appid, appid, sqlrow.Millis(since), appid, sqlrow.Millis(since)).Scan(&st.Users, &st.Logins, &st.Pushes)
 	if err != nil {
 		return nil, fmt.Errorf("mysql: stats: %w", err)
 	}

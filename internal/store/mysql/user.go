@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 var _ miniback.UserStore = (*UserStore)(nil)
@@ -26,7 +27,7 @@ func NewUserStore(db *DB) *UserStore {
 const userColumns = `id, appid, openid, unionid, nickname, avatar_url, phone_number, created_at, last_login_at`
 
 // scanUser reads one row of userColumns.
-func scanUser(r rowScanner) (*miniback.User, error) {
+func scanUser(r sqlrow.Scanner) (*miniback.User, error) {
 	var u miniback.User
 	var created, lastLogin int64
 	err := r.Scan(&u.ID, &u.AppID, &u.OpenID, &u.UnionID, &u.Nickname,
@@ -34,7 +35,7 @@ func scanUser(r rowScanner) (*miniback.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	u.CreatedAt, u.LastLoginAt = fromMillis(created), fromMillis(lastLogin)
+	u.CreatedAt, u.LastLoginAt = sqlrow.FromMillis(created), sqlrow.FromMillis(lastLogin)
 	return &u, nil
 }
 
@@ -67,7 +68,7 @@ func upsertLogin(ctx context.Context, tx *sql.Tx, appid, openid, unionid string,
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO users (appid, openid, unionid, avatar_url, created_at, last_login_at)
 		VALUES (?, ?, ?, '', ?, ?)`,
-		appid, openid, unionid, toMillis(now), toMillis(now))
+		appid, openid, unionid, sqlrow.Millis(now), sqlrow.Millis(now))
 	created := err == nil
 	if err != nil && !isDuplicate(err) {
 		return nil, false, err
@@ -78,7 +79,7 @@ func upsertLogin(ctx context.Context, tx *sql.Tx, appid, openid, unionid string,
 				unionid = CASE WHEN ? <> '' THEN ? ELSE unionid END,
 				last_login_at = ?
 			WHERE appid = ? AND openid = ?`,
-			unionid, unionid, toMillis(now), appid, openid)
+			unionid, unionid, sqlrow.Millis(now), appid, openid)
 		if err != nil {
 			return nil, false, err
 		}

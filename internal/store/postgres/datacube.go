@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 var _ miniback.DatacubeStore = (*DatacubeStore)(nil)
@@ -28,7 +29,7 @@ func (s *DatacubeStore) PutDatacubeRow(ctx context.Context, r *miniback.Datacube
 	_, err := s.db.db.ExecContext(ctx, `INSERT INTO datacube_rows (appid, begin_date, api, end_date, data, fetched_at)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (appid, api, begin_date, end_date) DO UPDATE SET data = excluded.data, fetched_at = excluded.fetched_at`,
-		r.AppID, r.Begin, r.API, r.End, string(r.Data), toMillis(r.FetchedAt))
+		r.AppID, r.Begin, r.API, r.End, string(r.Data), sqlrow.Millis(r.FetchedAt))
 	if err != nil {
 		return fmt.Errorf("postgres: put datacube row: %w", err)
 	}
@@ -59,7 +60,7 @@ func (s *DatacubeStore) DatacubeRows(ctx context.Context, appid string, apis []s
 		if err := rows.Scan(&r.API, &r.Begin, &r.End, &data, &fetched); err != nil {
 			return nil, fmt.Errorf("postgres: datacube rows: %w", err)
 		}
-		r.Data, r.FetchedAt = []byte(data), fromMillis(fetched)
+		r.Data, r.FetchedAt = []byte(data), sqlrow.FromMillis(fetched)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
@@ -72,7 +73,7 @@ func (s *DatacubeStore) DatacubeRows(ctx context.Context, appid string, apis []s
 func (s *DatacubeStore) CreateDatacubeJob(ctx context.Context, j *miniback.DatacubeJob) error {
 	_, err := s.db.db.ExecContext(ctx, `INSERT INTO datacube_jobs (id, appid, from_date, to_date, status, calls, stored, failed, error, created_at, finished_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		j.ID, j.AppID, j.From, j.To, j.Status, j.Calls, j.Stored, j.Failed, j.Error, toMillis(j.CreatedAt), nullMillis(j.FinishedAt))
+		j.ID, j.AppID, j.From, j.To, j.Status, j.Calls, j.Stored, j.Failed, j.Error, sqlrow.Millis(j.CreatedAt), sqlrow.NullMillis(j.FinishedAt))
 	if err != nil {
 		return fmt.Errorf("postgres: create datacube job: %w", err)
 	}
@@ -82,7 +83,7 @@ func (s *DatacubeStore) CreateDatacubeJob(ctx context.Context, j *miniback.Datac
 // UpdateDatacubeJob implements miniback.DatacubeStore.
 func (s *DatacubeStore) UpdateDatacubeJob(ctx context.Context, j *miniback.DatacubeJob) error {
 	res, err := s.db.db.ExecContext(ctx, `UPDATE datacube_jobs SET status = $1, calls = $2, stored = $3, failed = $4, error = $5, finished_at = $6
-		WHERE appid = $7 AND id = $8`, j.Status, j.Calls, j.Stored, j.Failed, j.Error, nullMillis(j.FinishedAt), j.AppID, j.ID)
+		WHERE appid = $7 AND id = $8`, j.Status, j.Calls, j.Stored, j.Failed, j.Error, sqlrow.NullMillis(j.FinishedAt), j.AppID, j.ID)
 	if err != nil {
 		return fmt.Errorf("postgres: update datacube job: %w", err)
 	}
@@ -94,7 +95,7 @@ func (s *DatacubeStore) UpdateDatacubeJob(ctx context.Context, j *miniback.Datac
 
 // DatacubeJob implements miniback.DatacubeStore.
 func (s *DatacubeStore) DatacubeJob(ctx context.Context, appid, id string) (*miniback.DatacubeJob, error) {
-	j, err := scanDatacubeJob(s.db.db.QueryRowContext(ctx, `SELECT `+datacubeJobColumns+`
+	j, err := sqlrow.DatacubeJob(s.db.db.QueryRowContext(ctx, `SELECT `+sqlrow.DatacubeJobColumns+`
 		FROM datacube_jobs WHERE appid = $1 AND id = $2`, appid, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, miniback.Errorf(miniback.ECodeNotFound, "no such sync job")
@@ -105,24 +106,9 @@ func (s *DatacubeStore) DatacubeJob(ctx context.Context, appid, id string) (*min
 	return j, nil
 }
 
-// datacubeJobColumns are the columns scanDatacubeJob reads, in order.
-const datacubeJobColumns = `id, appid, from_date, to_date, status, calls, stored, failed, error, created_at, finished_at`
-
-// scanDatacubeJob reads one datacube_jobs row of datacubeJobColumns.
-func scanDatacubeJob(r rowScanner) (*miniback.DatacubeJob, error) {
-	j := &miniback.DatacubeJob{}
-	var created int64
-	var finished sql.NullInt64
-	if err := r.Scan(&j.ID, &j.AppID, &j.From, &j.To, &j.Status, &j.Calls, &j.Stored, &j.Failed, &j.Error, &created, &finished); err != nil {
-		return nil, err
-	}
-	j.CreatedAt, j.FinishedAt = fromMillis(created), fromNullMillis(finished)
-	return j, nil
-}
-
 // RunningDatacubeJobs implements miniback.DatacubeStore.
 func (s *DatacubeStore) RunningDatacubeJobs(ctx context.Context) ([]*miniback.DatacubeJob, error) {
-	rows, err := s.db.db.QueryContext(ctx, `SELECT `+datacubeJobColumns+`
+	rows, err := s.db.db.QueryContext(ctx, `SELECT `+sqlrow.DatacubeJobColumns+`
 		FROM datacube_jobs WHERE status = $1 ORDER BY created_at, id`, miniback.JobRunning)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: running datacube jobs: %w", err)
@@ -130,7 +116,7 @@ func (s *DatacubeStore) RunningDatacubeJobs(ctx context.Context) ([]*miniback.Da
 	defer rows.Close()
 	var out []*miniback.DatacubeJob
 	for rows.Next() {
-		j, err := scanDatacubeJob(rows)
+		j, err := sqlrow.DatacubeJob(rows)
 		if err != nil {
 			return nil, fmt.Errorf("postgres: running datacube jobs: %w", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 var _ miniback.EventStore = (*EventStore)(nil)
@@ -33,7 +34,7 @@ func (s *EventStore) AddEvents(ctx context.Context, batches []miniback.EventBatc
 	err := s.db.withTx(ctx, func(tx *sql.Tx) error {
 		n, seen = 0, map[miniback.KnownKey]int64{} // afresh when a deadlock reruns the transaction
 		r := miniback.NewRollup()
-		now := toMillis(s.db.Now())
+		now := sqlrow.Millis(s.db.Now())
 		insBatch, err := tx.PrepareContext(ctx, `INSERT INTO event_batches (appid, id, stored_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return err
@@ -249,7 +250,7 @@ func (s *EventStore) Series(ctx context.Context, q miniback.SeriesQuery) ([]mini
 
 func (s *EventStore) propSeries(ctx context.Context, q miniback.SeriesQuery) ([]miniback.SeriesPoint, error) {
 	rows, err := s.db.db.QueryContext(ctx, `SELECT ts, user_key, props FROM events WHERE appid = $1 AND name = $2 AND ts >= $3 AND ts < $4`,
-		q.AppID, q.Name, toMillis(q.From), toMillis(q.To))
+		q.AppID, q.Name, sqlrow.Millis(q.From), sqlrow.Millis(q.To))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: series: %w", err)
 	}
@@ -272,7 +273,7 @@ func (s *EventStore) propSeries(ctx context.Context, q miniback.SeriesQuery) ([]
 
 // Funnel implements miniback.EventStore from raw events.
 func (s *EventStore) Funnel(ctx context.Context, q miniback.FunnelQuery) ([]miniback.FunnelStep, error) {
-	args := []any{q.AppID, toMillis(q.From), toMillis(q.To)}
+	args := []any{q.AppID, sqlrow.Millis(q.From), sqlrow.Millis(q.To)}
 	for _, st := range q.Steps {
 		args = append(args, st)
 	}
@@ -356,7 +357,7 @@ func (s *EventStore) Active(ctx context.Context, q miniback.ActiveQuery) ([]mini
 		return nil, fmt.Errorf("postgres: active: %w", err)
 	}
 	logins, err := s.db.db.QueryContext(ctx, `SELECT user_id, created_at FROM sessions WHERE appid = $1 AND created_at >= $2 AND created_at < $3`,
-		q.AppID, toMillis(first.Start(q.Loc)), toMillis((q.To + 1).Start(q.Loc)))
+		q.AppID, sqlrow.Millis(first.Start(q.Loc)), sqlrow.Millis((q.To + 1).Start(q.Loc)))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: active: %w", err)
 	}
@@ -366,7 +367,7 @@ func (s *EventStore) Active(ctx context.Context, q miniback.ActiveQuery) ([]mini
 		if err := logins.Scan(&id, &at); err != nil {
 			return nil, fmt.Errorf("postgres: active: %w", err)
 		}
-		ac.Add(miniback.DayOf(fromMillis(at), q.Loc), "u:"+strconv.FormatInt(id, 10))
+		ac.Add(miniback.DayOf(sqlrow.FromMillis(at), q.Loc), "u:"+strconv.FormatInt(id, 10))
 	}
 	if err := logins.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: active: %w", err)
@@ -396,13 +397,13 @@ func (s *EventStore) DeleteEventsBefore(ctx context.Context, t time.Time) (int64
 	}
 	var n int64
 	for _, appid := range apps {
-		res, err := s.db.db.ExecContext(ctx, `DELETE FROM events WHERE appid = $1 AND ts < $2`, appid, toMillis(t))
+		res, err := s.db.db.ExecContext(ctx, `DELETE FROM events WHERE appid = $1 AND ts < $2`, appid, sqlrow.Millis(t))
 		if err != nil {
 			return n, fmt.Errorf("postgres: delete events: %w", err)
 		}
 		k, _ := res.RowsAffected()
 		n += k
-		if _, err := s.db.db.ExecContext(ctx, `DELETE FROM event_batches WHERE appid = $1 AND stored_at < $2`, appid, toMillis(t)); err != nil {
+		if _, err := s.db.db.ExecContext(ctx, `DELETE FROM event_batches WHERE appid = $1 AND stored_at < $2`, appid, sqlrow.Millis(t)); err != nil {
 			return n, fmt.Errorf("postgres: delete events: %w", err)
 		}
 	}

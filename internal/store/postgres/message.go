@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 var _ miniback.MessageStore = (*MessageStore)(nil)
@@ -26,27 +27,6 @@ func NewMessageStore(db *DB) *MessageStore {
 	return &MessageStore{db: db}
 }
 
-// messageColumns lists the columns scanMessage reads, in its order.
-const messageColumns = `id, appid, kind, openid, payload, status, attempts, wechat_errcode,
-	error, wechat_msgid, created_at, sent_at, next_attempt_at, claimed_at`
-
-// scanMessage reads one row of messageColumns.
-func scanMessage(r rowScanner) (*miniback.Message, error) {
-	var m miniback.Message
-	var payload string
-	var created, next int64
-	var sent, claimed sql.NullInt64
-	err := r.Scan(&m.ID, &m.AppID, &m.Kind, &m.OpenID, &payload, &m.Status, &m.Attempts,
-		&m.WeChatErrCode, &m.Error, &m.WeChatMsgID, &created, &sent, &next, &claimed)
-	if err != nil {
-		return nil, err
-	}
-	m.Payload = json.RawMessage(payload)
-	m.CreatedAt, m.SentAt = fromMillis(created), fromNullMillis(sent)
-	m.NextAttemptAt, m.ClaimedAt = fromMillis(next), fromNullMillis(claimed)
-	return &m, nil
-}
-
 // errMessageNotFound is the answer for a missing message.
 func errMessageNotFound() error {
 	return miniback.Errorf(miniback.ECodeNotFound, "message not found")
@@ -62,11 +42,11 @@ func (s *MessageStore) CreateMessage(ctx context.Context, m *miniback.Message) e
 	}
 	m.Payload = json.RawMessage(jsonText(m.Payload))
 	_, err := s.db.db.ExecContext(ctx, `
-		INSERT INTO messages (`+messageColumns+`)
+		INSERT INTO messages (`+sqlrow.MessageColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		m.ID, m.AppID, m.Kind, m.OpenID, string(m.Payload), m.Status, m.Attempts,
-		m.WeChatErrCode, m.Error, m.WeChatMsgID, toMillis(m.CreatedAt), nullMillis(m.SentAt),
-		toMillis(m.NextAttemptAt), nullMillis(m.ClaimedAt))
+		m.WeChatErrCode, m.Error, m.WeChatMsgID, sqlrow.Millis(m.CreatedAt), sqlrow.NullMillis(m.SentAt),
+		sqlrow.Millis(m.NextAttemptAt), sqlrow.NullMillis(m.ClaimedAt))
 	if err != nil {
 		return fmt.Errorf("postgres: create message: %w", constraintError(err, "message"))
 	}
@@ -75,8 +55,8 @@ func (s *MessageStore) CreateMessage(ctx context.Context, m *miniback.Message) e
 
 // Message implements miniback.MessageStore.
 func (s *MessageStore) Message(ctx context.Context, appid, id string) (*miniback.Message, error) {
-	m, err := scanMessage(s.db.db.QueryRowContext(ctx,
-		`SELECT `+messageColumns+` FROM messages WHERE appid = $1 AND id = $2`, appid, id))
+	m, err := sqlrow.Message(s.db.db.QueryRowContext(ctx,
+		`SELECT `+sqlrow.MessageColumns+` FROM messages WHERE appid = $1 AND id = $2`, appid, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, errMessageNotFound()
@@ -93,7 +73,7 @@ func (s *MessageStore) Messages(ctx context.Context, appid string, q miniback.Me
 		return msgs, nil
 	}
 	rows, err := s.db.db.QueryContext(ctx, `
-		SELECT `+messageColumns+` FROM messages
+		SELECT `+sqlrow.MessageColumns+` FROM messages
 		WHERE appid = $1 AND ($2::TEXT = '' OR status = $2)
 			AND ($3::TEXT = '' OR (created_at, id) < (SELECT created_at, id FROM messages WHERE appid = $1 AND id = $3))
 		ORDER BY created_at DESC, id DESC LIMIT $4`,
@@ -103,7 +83,7 @@ func (s *MessageStore) Messages(ctx context.Context, appid string, q miniback.Me
 	}
 	defer rows.Close()
 	for rows.Next() {
-		m, err := scanMessage(rows)
+		m, err := sqlrow.Message(rows)
 		if err != nil {
 			return nil, fmt.Errorf("postgres: messages: %w", err)
 		}
@@ -120,17 +100,17 @@ func (s *MessageStore) Messages(ctx context.Context, appid string, q miniback.Me
 // then finds the row no longer queued. When it matches nothing, the
 // current row is read. An unknown id is an Error with code not_found.
 func (s *MessageStore) ClaimMessage(ctx context.Context, id string, now time.Time) (*miniback.Message, bool, error) {
-	m, err := scanMessage(s.db.db.QueryRowContext(ctx, `
+	m, err := sqlrow.Message(s.db.db.QueryRowContext(ctx, `
 		UPDATE messages SET status = $1, attempts = attempts + 1, claimed_at = $2
 		WHERE id = $3 AND status = $4
-		RETURNING `+messageColumns,
-		miniback.MessageSending, toMillis(now), id, miniback.MessageQueued))
+		RETURNING `+sqlrow.MessageColumns,
+		miniback.MessageSending, sqlrow.Millis(now), id, miniback.MessageQueued))
 	if err == nil {
 		return m, true, nil
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		m, err = scanMessage(s.db.db.QueryRowContext(ctx,
-			`SELECT `+messageColumns+` FROM messages WHERE id = $1`, id))
+		m, err = sqlrow.Message(s.db.db.QueryRowContext(ctx,
+			`SELECT `+sqlrow.MessageColumns+` FROM messages WHERE id = $1`, id))
 	}
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -149,9 +129,9 @@ func (s *MessageStore) FinishMessage(ctx context.Context, id string, out minibac
 	var sentAt, nextAt sql.NullInt64
 	switch out.Status {
 	case miniback.MessageSent:
-		sentAt = sql.NullInt64{Int64: toMillis(out.Now), Valid: true}
+		sentAt = sql.NullInt64{Int64: sqlrow.Millis(out.Now), Valid: true}
 	case miniback.MessageQueued:
-		nextAt = sql.NullInt64{Int64: toMillis(out.NextAttemptAt), Valid: true}
+		nextAt = sql.NullInt64{Int64: sqlrow.Millis(out.NextAttemptAt), Valid: true}
 	case miniback.MessageFailed:
 	default:
 		return miniback.Errorf(miniback.ECodeInvalidRequest, "message outcome status %q", out.Status)
@@ -200,17 +180,17 @@ func (s *MessageStore) PendingMessages(ctx context.Context, now, staleBefore tim
 		return msgs, nil
 	}
 	rows, err := s.db.db.QueryContext(ctx, `
-		SELECT `+messageColumns+` FROM messages
+		SELECT `+sqlrow.MessageColumns+` FROM messages
 		WHERE (status = $1 AND next_attempt_at <= $2) OR (status = $3 AND claimed_at < $4)
 		ORDER BY CASE WHEN status = $3 THEN claimed_at ELSE next_attempt_at END, id
 		LIMIT $5`,
-		miniback.MessageQueued, toMillis(now), miniback.MessageSending, toMillis(staleBefore), limit)
+		miniback.MessageQueued, sqlrow.Millis(now), miniback.MessageSending, sqlrow.Millis(staleBefore), limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: pending messages: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		m, err := scanMessage(rows)
+		m, err := sqlrow.Message(rows)
 		if err != nil {
 			return nil, fmt.Errorf("postgres: pending messages: %w", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 var _ miniback.PurgeStore = (*PurgeStore)(nil)
@@ -40,21 +41,21 @@ func (s *PurgeStore) PurgeSessions(ctx context.Context, expiredBefore, revokedBe
 	return s.deleted(ctx, "purge sessions", `DELETE FROM sessions WHERE id IN (
 		SELECT id FROM sessions WHERE expires_at < $1
 		UNION SELECT id FROM sessions WHERE revoked_at < $2 LIMIT $3)`,
-		toMillis(expiredBefore), toMillis(revokedBefore), limit)
+		sqlrow.Millis(expiredBefore), sqlrow.Millis(revokedBefore), limit)
 }
 
 // PurgeInbox implements miniback.PurgeStore.
 func (s *PurgeStore) PurgeInbox(ctx context.Context, before time.Time, limit int) (int, error) {
 	return s.deleted(ctx, "purge inbox", `DELETE FROM inbox WHERE id IN (
 		SELECT id FROM inbox WHERE status IN ($1, $2) AND received_at < $3 LIMIT $4)`,
-		miniback.InboxHandled, miniback.InboxFailed, toMillis(before), limit)
+		miniback.InboxHandled, miniback.InboxFailed, sqlrow.Millis(before), limit)
 }
 
 // PurgeMessages implements miniback.PurgeStore.
 func (s *PurgeStore) PurgeMessages(ctx context.Context, before time.Time, limit int) (int, error) {
 	return s.deleted(ctx, "purge messages", `DELETE FROM messages WHERE id IN (
 		SELECT id FROM messages WHERE status IN ($1, $2) AND created_at < $3 LIMIT $4)`,
-		miniback.MessageSent, miniback.MessageFailed, toMillis(before), limit)
+		miniback.MessageSent, miniback.MessageFailed, sqlrow.Millis(before), limit)
 }
 
 // TrimCodes implements miniback.PurgeStore.

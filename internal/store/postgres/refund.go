@@ -8,23 +8,8 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
-
-const refundColumns = `appid, out_refund_no, out_trade_no, refund_id, amount, reason, status,
-	next_check_at, checks, created_at, succeeded_at`
-
-func scanRefund(r rowScanner) (*miniback.Refund, error) {
-	var rf miniback.Refund
-	var next, succeeded sql.NullInt64
-	var created int64
-	err := r.Scan(&rf.AppID, &rf.OutRefundNo, &rf.OutTradeNo, &rf.RefundID, &rf.Amount, &rf.Reason, &rf.Status,
-		&next, &rf.Checks, &created, &succeeded)
-	if err != nil {
-		return nil, err
-	}
-	rf.NextCheckAt, rf.CreatedAt, rf.SucceededAt = fromNullMillis(next), fromMillis(created), fromNullMillis(succeeded)
-	return &rf, nil
-}
 
 // CreateRefund implements miniback.PayStore. The sum is checked and the
 // row inserted in one write transaction, so concurrent refunds of one
@@ -54,7 +39,7 @@ func (s *PayStore) CreateRefund(ctx context.Context, r *miniback.Refund) error {
 		_, err = tx.ExecContext(ctx, `
 			INSERT INTO pay_refunds (appid, out_refund_no, out_trade_no, refund_id, amount, reason, status, next_check_at, checks, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9)`,
-			r.AppID, r.OutRefundNo, r.OutTradeNo, r.RefundID, r.Amount, r.Reason, r.Status, nullMillis(r.NextCheckAt), toMillis(r.CreatedAt))
+			r.AppID, r.OutRefundNo, r.OutTradeNo, r.RefundID, r.Amount, r.Reason, r.Status, sqlrow.NullMillis(r.NextCheckAt), sqlrow.Millis(r.CreatedAt))
 		return constraintError(err, "refund")
 	})
 	return wrap("create refund", err)
@@ -66,7 +51,7 @@ func (s *PayStore) Refund(ctx context.Context, appid, no string) (*miniback.Refu
 }
 
 func (s *PayStore) refund(ctx context.Context, q querier, appid, no string) (*miniback.Refund, error) {
-	r, err := scanRefund(q.QueryRowContext(ctx, `SELECT `+refundColumns+` FROM pay_refunds WHERE appid = $1 AND out_refund_no = $2`, appid, no))
+	r, err := sqlrow.Refund(q.QueryRowContext(ctx, `SELECT `+sqlrow.RefundColumns+` FROM pay_refunds WHERE appid = $1 AND out_refund_no = $2`, appid, no))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, miniback.Errorf(miniback.ECodeNotFound, "refund not found")
 	}
@@ -113,14 +98,14 @@ func (s *PayStore) applyRefundStatus(ctx context.Context, tx *sql.Tx, r *minibac
 	r.Status = status
 	next := sql.NullInt64{}
 	if status == miniback.RefundAbnormal {
-		next = nullMillis(now.Add(time.Hour)) // ABNORMAL is not final: keep asking
+		next = sqlrow.NullMillis(now.Add(time.Hour)) // ABNORMAL is not final: keep asking
 	}
 	if status == miniback.RefundSucceeded {
 		r.SucceededAt = now.Truncate(time.Millisecond)
 	}
-	r.NextCheckAt = fromNullMillis(next)
+	r.NextCheckAt = sqlrow.FromNullMillis(next)
 	_, err := tx.ExecContext(ctx, `UPDATE pay_refunds SET status = $1, succeeded_at = $2, next_check_at = $3 WHERE appid = $4 AND out_refund_no = $5`,
-		status, nullMillis(r.SucceededAt), next, r.AppID, r.OutRefundNo)
+		status, sqlrow.NullMillis(r.SucceededAt), next, r.AppID, r.OutRefundNo)
 	if err != nil {
 		return err
 	}
@@ -133,7 +118,7 @@ func (s *PayStore) applyRefundStatus(ctx context.Context, tx *sql.Tx, r *minibac
 	res, err := tx.ExecContext(ctx, `UPDATE pay_orders SET refunded = refunded + $1, updated_at = $2,
 		status = CASE WHEN refunded + $3 >= total THEN $4 ELSE status END
 		WHERE appid = $5 AND out_trade_no = $6`,
-		r.Amount, toMillis(now), r.Amount, miniback.OrderRefunded, r.AppID, r.OutTradeNo)
+		r.Amount, sqlrow.Millis(now), r.Amount, miniback.OrderRefunded, r.AppID, r.OutTradeNo)
 	if err != nil {
 		return err
 	}
@@ -151,22 +136,22 @@ func (s *PayStore) applyRefundStatus(ctx context.Context, tx *sql.Tx, r *minibac
 func (s *PayStore) ScheduleRefundCheck(ctx context.Context, appid, no string, next time.Time, checks int) error {
 	_, err := s.db.db.ExecContext(ctx, `UPDATE pay_refunds SET next_check_at = $1, checks = $2
 		WHERE appid = $3 AND out_refund_no = $4 AND status IN ($5, $6)`,
-		nullMillis(next), checks, appid, no, miniback.RefundProcessing, miniback.RefundAbnormal)
+		sqlrow.NullMillis(next), checks, appid, no, miniback.RefundProcessing, miniback.RefundAbnormal)
 	return wrap("schedule refund check", err)
 }
 
 // DueRefunds implements miniback.PayStore.
 func (s *PayStore) DueRefunds(ctx context.Context, now time.Time, limit int) ([]*miniback.Refund, error) {
-	rows, err := s.db.db.QueryContext(ctx, `SELECT `+refundColumns+` FROM pay_refunds
+	rows, err := s.db.db.QueryContext(ctx, `SELECT `+sqlrow.RefundColumns+` FROM pay_refunds
 		WHERE next_check_at IS NOT NULL AND next_check_at <= $1 AND status IN ($2, $3)
-		ORDER BY next_check_at LIMIT $4`, toMillis(now), miniback.RefundProcessing, miniback.RefundAbnormal, limit)
+		ORDER BY next_check_at LIMIT $4`, sqlrow.Millis(now), miniback.RefundProcessing, miniback.RefundAbnormal, limit)
 	if err != nil {
 		return nil, wrap("due refunds", err)
 	}
 	defer rows.Close()
 	out := []*miniback.Refund{}
 	for rows.Next() {
-		r, err := scanRefund(rows)
+		r, err := sqlrow.Refund(rows)
 		if err != nil {
 			return nil, wrap("due refunds", err)
 		}
@@ -177,8 +162,8 @@ func (s *PayStore) DueRefunds(ctx context.Context, now time.Time, limit int) ([]
 
 // lockOrder reads an order and locks its row until tx ends.
 func (s *PayStore) lockOrder(ctx context.Context, tx *sql.Tx, appid, no string) (*miniback.Order, error) {
-	o, err := scanOrder(tx.QueryRowContext(ctx,
-		`SELECT `+orderColumns+` FROM pay_orders WHERE appid = $1 AND out_trade_no = $2 FOR UPDATE`, appid, no))
+	o, err := sqlrow.Order(tx.QueryRowContext(ctx,
+		`SELECT `+sqlrow.OrderColumns+` FROM pay_orders WHERE appid = $1 AND out_trade_no = $2 FOR UPDATE`, appid, no))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errOrderNotFound()
 	}
@@ -187,8 +172,8 @@ func (s *PayStore) lockOrder(ctx context.Context, tx *sql.Tx, appid, no string) 
 
 // lockRefund reads a refund and locks its row until tx ends.
 func (s *PayStore) lockRefund(ctx context.Context, tx *sql.Tx, appid, no string) (*miniback.Refund, error) {
-	r, err := scanRefund(tx.QueryRowContext(ctx,
-		`SELECT `+refundColumns+` FROM pay_refunds WHERE appid = $1 AND out_refund_no = $2 FOR UPDATE`, appid, no))
+	r, err := sqlrow.Refund(tx.QueryRowContext(ctx,
+		`SELECT `+sqlrow.RefundColumns+` FROM pay_refunds WHERE appid = $1 AND out_refund_no = $2 FOR UPDATE`, appid, no))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, miniback.Errorf(miniback.ECodeNotFound, "refund not found")
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 var _ miniback.StatsStore = (*StatsStore)(nil)
@@ -30,7 +31,7 @@ func (s *StatsStore) Stats(ctx context.Context, appid string, since time.Time) (
 		(SELECT COUNT(*) FROM users WHERE appid = $1),
 		(SELECT COUNT(*) FROM sessions WHERE appid = $1 AND created_at >= $2),
 		(SELECT COUNT(*) FROM inbox WHERE appid = $1 AND received_at >= $2)`,
-		appid, toMillis(since)).Scan(&st.Users, &st.Logins, &st.Pushes)
+		appid, sqlrow.Millis(since)).Scan(&st.Users, &st.Logins, &st.Pushes)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: stats: %w", err)
 	}

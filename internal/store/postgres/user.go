@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 var _ miniback.UserStore = (*UserStore)(nil)
@@ -26,7 +27,7 @@ func NewUserStore(db *DB) *UserStore {
 const userColumns = `id, appid, openid, unionid, nickname, avatar_url, phone_number, created_at, last_login_at`
 
 // scanUser reads one row of userColumns, plus the extra destinations.
-func scanUser(r rowScanner, extra ...any) (*miniback.User, error) {
+func scanUser(r sqlrow.Scanner, extra ...any) (*miniback.User, error) {
 	var u miniback.User
 	var created, lastLogin int64
 	dest := append([]any{&u.ID, &u.AppID, &u.OpenID, &u.UnionID, &u.Nickname,
@@ -34,7 +35,7 @@ func scanUser(r rowScanner, extra ...any) (*miniback.User, error) {
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}
-	u.CreatedAt, u.LastLoginAt = fromMillis(created), fromMillis(lastLogin)
+	u.CreatedAt, u.LastLoginAt = sqlrow.FromMillis(created), sqlrow.FromMillis(lastLogin)
 	return &u, nil
 }
 
@@ -70,7 +71,7 @@ func upsertLogin(ctx context.Context, q queryRower, appid, openid, unionid strin
 			unionid = CASE WHEN EXCLUDED.unionid <> '' THEN EXCLUDED.unionid ELSE u.unionid END,
 			last_login_at = EXCLUDED.last_login_at
 		RETURNING `+userColumns+`, (xmax = 0)`,
-		appid, openid, unionid, toMillis(now)), &created)
+		appid, openid, unionid, sqlrow.Millis(now)), &created)
 	return u, created, err
 }
 

@@ -216,33 +216,6 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// rowScanner is a *sql.Row or *sql.Rows.
-type rowScanner interface {
-	Scan(dest ...any) error
-}
-
-// toMillis converts t to UTC unix milliseconds.
-func toMillis(t time.Time) int64 { return t.UnixMilli() }
-
-// fromMillis converts UTC unix milliseconds to a UTC time.
-func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-// nullMillis converts t to milliseconds, or NULL when t is zero.
-func nullMillis(t time.Time) sql.NullInt64 {
-	if t.IsZero() {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
-}
-
-// fromNullMillis converts nullable milliseconds to a time, zero for NULL.
-func fromNullMillis(n sql.NullInt64) time.Time {
-	if !n.Valid {
-		return time.Time{}
-	}
-	return fromMillis(n.Int64)
-}
-
 // constraintError turns a uniqueness violation into a conflict Error and a
 // foreign-key violation into a not_found Error naming what, and returns any
 // other error unchanged.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 var _ miniback.EventStore = (*EventStore)(nil)
@@ -33,7 +34,7 @@ func (s *EventStore) AddEvents(ctx context.Context, batches []miniback.EventBatc
 	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		n, seen = 0, map[miniback.KnownKey]int64{}
 		r := miniback.NewRollup()
-		now := toMillis(s.db.Now())
+		now := sqlrow.Millis(s.db.Now())
 		insBatch, err := tx.PrepareContext(ctx, `INSERT INTO event_batches (appid, id, stored_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return err
@@ -306,7 +307,7 @@ func (s *EventStore) Series(ctx context.Context, q miniback.SeriesQuery) ([]mini
 
 func (s *EventStore) propSeries(ctx context.Context, q miniback.SeriesQuery) ([]miniback.SeriesPoint, error) {
 	rows, err := s.db.read.QueryContext(ctx, `SELECT ts, user_key, props FROM events WHERE appid = ? AND name = ? AND ts >= ? AND ts < ?`,
-		q.AppID, q.Name, toMillis(q.From), toMillis(q.To))
+		q.AppID, q.Name, sqlrow.Millis(q.From), sqlrow.Millis(q.To))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: series: %w", err)
 	}
@@ -341,7 +342,7 @@ func (s *EventStore) Funnel(ctx context.Context, q miniback.FunnelQuery) ([]mini
 			continue
 		}
 		rows, err := s.db.read.QueryContext(ctx, `SELECT ts, user_key FROM events
-			WHERE appid = ? AND name = ? AND ts >= ? AND ts < ? ORDER BY ts`, q.AppID, name, toMillis(q.From), toMillis(q.To))
+			WHERE appid = ? AND name = ? AND ts >= ? AND ts < ? ORDER BY ts`, q.AppID, name, sqlrow.Millis(q.From), sqlrow.Millis(q.To))
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: funnel: %w", err)
 		}
@@ -444,7 +445,7 @@ func (s *EventStore) Active(ctx context.Context, q miniback.ActiveQuery) ([]mini
 		return nil, fmt.Errorf("sqlite: active: %w", err)
 	}
 	logins, err := tx.QueryContext(ctx, `SELECT user_id, created_at FROM sessions WHERE appid = ? AND created_at >= ? AND created_at < ?`,
-		q.AppID, toMillis(first.Start(q.Loc)), toMillis((q.To + 1).Start(q.Loc)))
+		q.AppID, sqlrow.Millis(first.Start(q.Loc)), sqlrow.Millis((q.To + 1).Start(q.Loc)))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: active: %w", err)
 	}
@@ -455,7 +456,7 @@ func (s *EventStore) Active(ctx context.Context, q miniback.ActiveQuery) ([]mini
 		if err := logins.Scan(&id, &at); err != nil {
 			return nil, fmt.Errorf("sqlite: active: %w", err)
 		}
-		byUser[id] = append(byUser[id], miniback.DayOf(fromMillis(at), q.Loc))
+		byUser[id] = append(byUser[id], miniback.DayOf(sqlrow.FromMillis(at), q.Loc))
 	}
 	if err := logins.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: active: %w", err)
@@ -513,13 +514,13 @@ func (s *EventStore) DeleteEventsBefore(ctx context.Context, t time.Time) (int64
 	}
 	var n int64
 	for _, appid := range apps {
-		res, err := s.db.write.ExecContext(ctx, `DELETE FROM events WHERE appid = ? AND ts < ?`, appid, toMillis(t))
+		res, err := s.db.write.ExecContext(ctx, `DELETE FROM events WHERE appid = ? AND ts < ?`, appid, sqlrow.Millis(t))
 		if err != nil {
 			return n, fmt.Errorf("sqlite: delete events: %w", err)
 		}
 		k, _ := res.RowsAffected()
 		n += k
-		if _, err := s.db.write.ExecContext(ctx, `DELETE FROM event_batches WHERE appid = ? AND stored_at < ?`, appid, toMillis(t)); err != nil {
+		if _, err := s.db.write.ExecContext(ctx, `DELETE FROM event_batches WHERE appid = ? AND stored_at < ?`, appid, sqlrow.Millis(t)); err != nil {
 			return n, fmt.Errorf("sqlite: delete events: %w", err)
 		}
 	}

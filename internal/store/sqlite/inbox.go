@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 var _ miniback.InboxStore = (*InboxStore)(nil)
@@ -22,25 +23,6 @@ type InboxStore struct {
 // NewInboxStore returns an InboxStore on db, which must be open and migrated.
 func NewInboxStore(db *DB) *InboxStore {
 	return &InboxStore{db: db}
-}
-
-// inboxColumns lists the columns scanInbox reads, in its order.
-const inboxColumns = `id, appid, dedup_key, msg_type, event, from_user, create_time,
-	message, status, error, received_at, handled_at`
-
-// scanInbox reads one row of inboxColumns into m.
-func scanInbox(r rowScanner, m *miniback.InboxMessage) error {
-	var msg string
-	var received int64
-	var handled sql.NullInt64
-	err := r.Scan(&m.ID, &m.AppID, &m.DedupKey, &m.MsgType, &m.Event, &m.FromUser,
-		&m.CreateTime, &msg, &m.Status, &m.Error, &received, &handled)
-	if err != nil {
-		return err
-	}
-	m.Message = json.RawMessage(msg)
-	m.ReceivedAt, m.HandledAt = fromMillis(received), fromNullMillis(handled)
-	return nil
 }
 
 // jsonText returns raw as stored text; an empty document is stored as {}.
@@ -73,7 +55,7 @@ func (s *InboxStore) AddInbox(ctx context.Context, m *miniback.InboxMessage) (bo
 			ON CONFLICT (appid, dedup_key) DO NOTHING
 			RETURNING id`,
 			m.AppID, m.DedupKey, m.MsgType, m.Event, m.FromUser, m.CreateTime,
-			jsonText(m.Message), m.Status, m.Error, toMillis(m.ReceivedAt), nullMillis(m.HandledAt)).
+			jsonText(m.Message), m.Status, m.Error, sqlrow.Millis(m.ReceivedAt), sqlrow.NullMillis(m.HandledAt)).
 			Scan(&m.ID)
 		if err == nil {
 			created = true
@@ -82,8 +64,8 @@ func (s *InboxStore) AddInbox(ctx context.Context, m *miniback.InboxMessage) (bo
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		return scanInbox(s.db.txRow(ctx, tx,
-			`SELECT `+inboxColumns+` FROM inbox WHERE appid = ? AND dedup_key = ?`,
+		return sqlrow.Inbox(s.db.txRow(ctx, tx,
+			`SELECT `+sqlrow.InboxColumns+` FROM inbox WHERE appid = ? AND dedup_key = ?`,
 			m.AppID, m.DedupKey), m)
 	})
 	if err != nil {
@@ -98,8 +80,8 @@ func (s *InboxStore) AddInbox(ctx context.Context, m *miniback.InboxMessage) (bo
 // InboxMessage implements miniback.InboxStore.
 func (s *InboxStore) InboxMessage(ctx context.Context, appid string, id int64) (*miniback.InboxMessage, error) {
 	var m miniback.InboxMessage
-	err := scanInbox(s.db.readRow(ctx,
-		`SELECT `+inboxColumns+` FROM inbox WHERE appid = ? AND id = ?`, appid, id), &m)
+	err := sqlrow.Inbox(s.db.readRow(ctx,
+		`SELECT `+sqlrow.InboxColumns+` FROM inbox WHERE appid = ? AND id = ?`, appid, id), &m)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, errInboxNotFound()
@@ -114,7 +96,7 @@ func (s *InboxStore) Inbox(ctx context.Context, appid string, q miniback.InboxQu
 	if q.Limit <= 0 {
 		return []*miniback.InboxMessage{}, nil
 	}
-	msgs, err := s.query(ctx, `SELECT `+inboxColumns+` FROM inbox
+	msgs, err := s.query(ctx, `SELECT `+sqlrow.InboxColumns+` FROM inbox
 		WHERE appid = ? AND (? = 0 OR id < ?) AND (? = '' OR msg_type = ?) AND (? = '' OR status = ?)
 		ORDER BY id DESC LIMIT ?`,
 		appid, q.BeforeID, q.BeforeID, q.MsgType, q.MsgType, q.Status, q.Status, q.Limit)
@@ -128,7 +110,7 @@ func (s *InboxStore) Inbox(ctx context.Context, appid string, q miniback.InboxQu
 func (s *InboxStore) FinishInbox(ctx context.Context, id int64, status, errText string, now time.Time) error {
 	res, err := s.db.writeExec(ctx,
 		`UPDATE inbox SET status = ?, error = ?, handled_at = ? WHERE id = ?`,
-		status, errText, toMillis(now), id)
+		status, errText, sqlrow.Millis(now), id)
 	if err != nil {
 		return fmt.Errorf("sqlite: finish inbox: %w", err)
 	}
@@ -148,16 +130,16 @@ func (s *InboxStore) StaleInbox(ctx context.Context, before time.Time, limit int
 	if limit <= 0 {
 		return []*miniback.InboxMessage{}, nil
 	}
-	msgs, err := s.query(ctx, `SELECT `+inboxColumns+` FROM inbox
+	msgs, err := s.query(ctx, `SELECT `+sqlrow.InboxColumns+` FROM inbox
 		WHERE status = ? AND received_at < ? ORDER BY received_at, id LIMIT ?`,
-		miniback.InboxReceived, toMillis(before), limit)
+		miniback.InboxReceived, sqlrow.Millis(before), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: stale inbox: %w", err)
 	}
 	return msgs, nil
 }
 
-// query runs a select of inboxColumns on the read pool.
+// query runs a select of sqlrow.InboxColumns on the read pool.
 func (s *InboxStore) query(ctx context.Context, query string, args ...any) ([]*miniback.InboxMessage, error) {
 	rows, err := s.db.read.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -167,7 +149,7 @@ func (s *InboxStore) query(ctx context.Context, query string, args ...any) ([]*m
 	msgs := []*miniback.InboxMessage{}
 	for rows.Next() {
 		var m miniback.InboxMessage
-		if err := scanInbox(rows, &m); err != nil {
+		if err := sqlrow.Inbox(rows, &m); err != nil {
 			return nil, err
 		}
 		msgs = append(msgs, &m)
@@ -194,7 +176,7 @@ func (s *InboxStore) InboxMessages(ctx context.Context, appid string, ids []int6
 	if len(ids) == 0 {
 		return []*miniback.InboxMessage{}, nil
 	}
-	st, err := s.db.readStmts.prepare(ctx, `SELECT `+inboxColumns+` FROM inbox
+	st, err := s.db.readStmts.prepare(ctx, `SELECT `+sqlrow.InboxColumns+` FROM inbox
 		WHERE appid = ? AND id IN (SELECT value FROM json_each(?)) ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: inbox messages: %w", err)
@@ -207,7 +189,7 @@ func (s *InboxStore) InboxMessages(ctx context.Context, appid string, ids []int6
 	msgs := make([]*miniback.InboxMessage, 0, len(ids))
 	for rows.Next() {
 		var m miniback.InboxMessage
-		if err := scanInbox(rows, &m); err != nil {
+		if err := sqlrow.Inbox(rows, &m); err != nil {
 			return nil, fmt.Errorf("sqlite: inbox messages: %w", err)
 		}
 		msgs = append(msgs, &m)
@@ -228,7 +210,7 @@ func (s *InboxStore) FinishInboxes(ctx context.Context, ids []int64, status, err
 	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := s.db.txExec(ctx, tx,
 			`UPDATE inbox SET status = ?, error = ?, handled_at = ? WHERE id IN (SELECT value FROM json_each(?))`,
-			status, errText, toMillis(now), idArray(ids))
+			status, errText, sqlrow.Millis(now), idArray(ids))
 		return err
 	})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 var _ miniback.MessageStore = (*MessageStore)(nil)
@@ -26,27 +27,6 @@ func NewMessageStore(db *DB) *MessageStore {
 	return &MessageStore{db: db}
 }
 
-// messageColumns lists the columns scanMessage reads, in its order.
-const messageColumns = `id, appid, kind, openid, payload, status, attempts, wechat_errcode,
-	error, wechat_msgid, created_at, sent_at, next_attempt_at, claimed_at`
-
-// scanMessage reads one row of messageColumns.
-func scanMessage(r rowScanner) (*miniback.Message, error) {
-	var m miniback.Message
-	var payload string
-	var created, next int64
-	var sent, claimed sql.NullInt64
-	err := r.Scan(&m.ID, &m.AppID, &m.Kind, &m.OpenID, &payload, &m.Status, &m.Attempts,
-		&m.WeChatErrCode, &m.Error, &m.WeChatMsgID, &created, &sent, &next, &claimed)
-	if err != nil {
-		return nil, err
-	}
-	m.Payload = json.RawMessage(payload)
-	m.CreatedAt, m.SentAt = fromMillis(created), fromNullMillis(sent)
-	m.NextAttemptAt, m.ClaimedAt = fromMillis(next), fromNullMillis(claimed)
-	return &m, nil
-}
-
 // errMessageNotFound is the answer for a missing message.
 func errMessageNotFound() error {
 	return miniback.Errorf(miniback.ECodeNotFound, "message not found")
@@ -62,11 +42,11 @@ func (s *MessageStore) CreateMessage(ctx context.Context, m *miniback.Message) e
 	}
 	m.Payload = json.RawMessage(jsonText(m.Payload))
 	_, err := s.db.write.ExecContext(ctx, `
-		INSERT INTO messages (`+messageColumns+`)
+		INSERT INTO messages (`+sqlrow.MessageColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.AppID, m.Kind, m.OpenID, string(m.Payload), m.Status, m.Attempts,
-		m.WeChatErrCode, m.Error, m.WeChatMsgID, toMillis(m.CreatedAt), nullMillis(m.SentAt),
-		toMillis(m.NextAttemptAt), nullMillis(m.ClaimedAt))
+		m.WeChatErrCode, m.Error, m.WeChatMsgID, sqlrow.Millis(m.CreatedAt), sqlrow.NullMillis(m.SentAt),
+		sqlrow.Millis(m.NextAttemptAt), sqlrow.NullMillis(m.ClaimedAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: create message: %w", constraintError(err, "message"))
 	}
@@ -75,8 +55,8 @@ func (s *MessageStore) CreateMessage(ctx context.Context, m *miniback.Message) e
 
 // Message implements miniback.MessageStore.
 func (s *MessageStore) Message(ctx context.Context, appid, id string) (*miniback.Message, error) {
-	m, err := scanMessage(s.db.read.QueryRowContext(ctx,
-		`SELECT `+messageColumns+` FROM messages WHERE appid = ? AND id = ?`, appid, id))
+	m, err := sqlrow.Message(s.db.read.QueryRowContext(ctx,
+		`SELECT `+sqlrow.MessageColumns+` FROM messages WHERE appid = ? AND id = ?`, appid, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, errMessageNotFound()
@@ -93,7 +73,7 @@ func (s *MessageStore) Messages(ctx context.Context, appid string, q miniback.Me
 		return msgs, nil
 	}
 	rows, err := s.db.read.QueryContext(ctx, `
-		SELECT `+messageColumns+` FROM messages
+		SELECT `+sqlrow.MessageColumns+` FROM messages
 		WHERE appid = ? AND (? = '' OR status = ?)
 			AND (? = '' OR (created_at, id) < (SELECT created_at, id FROM messages WHERE appid = ? AND id = ?))
 		ORDER BY created_at DESC, id DESC LIMIT ?`,
@@ -103,7 +83,7 @@ func (s *MessageStore) Messages(ctx context.Context, appid string, q miniback.Me
 	}
 	defer rows.Close()
 	for rows.Next() {
-		m, err := scanMessage(rows)
+		m, err := sqlrow.Message(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: messages: %w", err)
 		}
@@ -123,11 +103,11 @@ func (s *MessageStore) ClaimMessage(ctx context.Context, id string, now time.Tim
 	ok := false
 	err := s.db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		m, err = scanMessage(tx.QueryRowContext(ctx, `
+		m, err = sqlrow.Message(tx.QueryRowContext(ctx, `
 			UPDATE messages SET status = ?, attempts = attempts + 1, claimed_at = ?
 			WHERE id = ? AND status = ?
-			RETURNING `+messageColumns,
-			miniback.MessageSending, toMillis(now), id, miniback.MessageQueued))
+			RETURNING `+sqlrow.MessageColumns,
+			miniback.MessageSending, sqlrow.Millis(now), id, miniback.MessageQueued))
 		if err == nil {
 			ok = true
 			return nil
@@ -135,8 +115,8 @@ func (s *MessageStore) ClaimMessage(ctx context.Context, id string, now time.Tim
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		m, err = scanMessage(tx.QueryRowContext(ctx,
-			`SELECT `+messageColumns+` FROM messages WHERE id = ?`, id))
+		m, err = sqlrow.Message(tx.QueryRowContext(ctx,
+			`SELECT `+sqlrow.MessageColumns+` FROM messages WHERE id = ?`, id))
 		return err
 	})
 	switch {
@@ -164,8 +144,8 @@ func (s *MessageStore) FinishMessage(ctx context.Context, id string, out minibac
 			next_attempt_at = CASE WHEN ? = ? THEN ? ELSE next_attempt_at END
 		WHERE id = ? AND status = ?`,
 		out.Status, out.WeChatErrCode, out.Error, out.WeChatMsgID,
-		out.Status, miniback.MessageSent, toMillis(out.Now),
-		out.Status, miniback.MessageQueued, toMillis(out.NextAttemptAt),
+		out.Status, miniback.MessageSent, sqlrow.Millis(out.Now),
+		out.Status, miniback.MessageQueued, sqlrow.Millis(out.NextAttemptAt),
 		id, miniback.MessageSending)
 	if err != nil {
 		return fmt.Errorf("sqlite: finish message: %w", err)
@@ -204,18 +184,18 @@ func (s *MessageStore) PendingMessages(ctx context.Context, now, staleBefore tim
 		return msgs, nil
 	}
 	rows, err := s.db.read.QueryContext(ctx, `
-		SELECT `+messageColumns+` FROM messages
+		SELECT `+sqlrow.MessageColumns+` FROM messages
 		WHERE (status = ? AND next_attempt_at <= ?) OR (status = ? AND claimed_at < ?)
 		ORDER BY CASE WHEN status = ? THEN claimed_at ELSE next_attempt_at END, id
 		LIMIT ?`,
-		miniback.MessageQueued, toMillis(now), miniback.MessageSending, toMillis(staleBefore),
+		miniback.MessageQueued, sqlrow.Millis(now), miniback.MessageSending, sqlrow.Millis(staleBefore),
 		miniback.MessageSending, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: pending messages: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		m, err := scanMessage(rows)
+		m, err := sqlrow.Message(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: pending messages: %w", err)
 		}

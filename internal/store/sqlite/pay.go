@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 var _ miniback.PayStore = (*PayStore)(nil)
@@ -22,27 +23,6 @@ type PayStore struct {
 // NewPayStore returns a PayStore on db, which must be open and migrated.
 func NewPayStore(db *DB) *PayStore { return &PayStore{db: db} }
 
-const orderColumns = `seq, appid, out_trade_no, user_id, openid, description, total, currency, status,
-	transaction_id, attach, time_expire, paid_at, refunded, fingerprint, prepay_id, prepay_at,
-	next_check_at, checks, created_at, updated_at`
-
-func scanOrder(r rowScanner) (*miniback.Order, error) {
-	var o miniback.Order
-	var txid sql.NullString
-	var expire, paid, prepay, next sql.NullInt64
-	var created, updated int64
-	err := r.Scan(&o.Seq, &o.AppID, &o.OutTradeNo, &o.UserID, &o.OpenID, &o.Description, &o.Amount.Total,
-		&o.Amount.Currency, &o.Status, &txid, &o.Attach, &expire, &paid, &o.Refunded, &o.Fingerprint,
-		&o.PrepayID, &prepay, &next, &o.Checks, &created, &updated)
-	if err != nil {
-		return nil, err
-	}
-	o.TransactionID = txid.String
-	o.TimeExpire, o.PaidAt, o.PrepayAt = fromNullMillis(expire), fromNullMillis(paid), fromNullMillis(prepay)
-	o.NextCheckAt, o.CreatedAt, o.UpdatedAt = fromNullMillis(next), fromMillis(created), fromMillis(updated)
-	return &o, nil
-}
-
 func errOrderNotFound() error { return miniback.Errorf(miniback.ECodeNotFound, "order not found") }
 
 // CreateOrder implements miniback.PayStore.
@@ -54,7 +34,7 @@ func (s *PayStore) CreateOrder(ctx context.Context, o *miniback.Order) error {
 			attach, time_expire, fingerprint, next_check_at, checks, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
 		o.AppID, o.OutTradeNo, o.UserID, o.OpenID, o.Description, o.Amount.Total, o.Amount.Currency, o.Status,
-		o.Attach, nullMillis(o.TimeExpire), o.Fingerprint, nullMillis(o.NextCheckAt), toMillis(o.CreatedAt), toMillis(o.UpdatedAt))
+		o.Attach, sqlrow.NullMillis(o.TimeExpire), o.Fingerprint, sqlrow.NullMillis(o.NextCheckAt), sqlrow.Millis(o.CreatedAt), sqlrow.Millis(o.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: create order: %w", constraintError(err, "order"))
 	}
@@ -72,8 +52,8 @@ type querier interface {
 }
 
 func (s *PayStore) order(ctx context.Context, q querier, appid, outTradeNo string) (*miniback.Order, error) {
-	o, err := scanOrder(q.QueryRowContext(ctx,
-		`SELECT `+orderColumns+` FROM pay_orders WHERE appid = ? AND out_trade_no = ?`, appid, outTradeNo))
+	o, err := sqlrow.Order(q.QueryRowContext(ctx,
+		`SELECT `+sqlrow.OrderColumns+` FROM pay_orders WHERE appid = ? AND out_trade_no = ?`, appid, outTradeNo))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errOrderNotFound()
 	}
@@ -85,7 +65,7 @@ func (s *PayStore) order(ctx context.Context, q querier, appid, outTradeNo strin
 
 // Orders implements miniback.PayStore.
 func (s *PayStore) Orders(ctx context.Context, appid string, f miniback.OrderFilter) ([]*miniback.Order, error) {
-	q := `SELECT ` + orderColumns + ` FROM pay_orders WHERE appid = ?`
+	q := `SELECT ` + sqlrow.OrderColumns + ` FROM pay_orders WHERE appid = ?`
 	args := []any{appid}
 	if f.UserID != 0 {
 		q, args = q+` AND user_id = ?`, append(args, f.UserID)
@@ -108,7 +88,7 @@ func (s *PayStore) queryOrders(ctx context.Context, q string, args ...any) ([]*m
 	defer rows.Close()
 	out := []*miniback.Order{}
 	for rows.Next() {
-		o, err := scanOrder(rows)
+		o, err := sqlrow.Order(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: orders: %w", err)
 		}
@@ -124,7 +104,7 @@ func (s *PayStore) SetPrepay(ctx context.Context, appid, no, prepayID string, no
 		res, err := tx.ExecContext(ctx, `
 			UPDATE pay_orders SET status = ?, prepay_id = ?, prepay_at = ?, next_check_at = ?, checks = 0, updated_at = ?
 			WHERE appid = ? AND out_trade_no = ? AND status IN (?, ?)`,
-			miniback.OrderPaying, prepayID, toMillis(now), toMillis(nextCheck), toMillis(now),
+			miniback.OrderPaying, prepayID, sqlrow.Millis(now), sqlrow.Millis(nextCheck), sqlrow.Millis(now),
 			appid, no, miniback.OrderCreated, miniback.OrderPaying)
 		if err != nil {
 			return err
@@ -148,7 +128,7 @@ func (s *PayStore) MarkPaid(ctx context.Context, appid, no string, p miniback.Pa
 		res, err := tx.ExecContext(ctx, `
 			UPDATE pay_orders SET status = ?, transaction_id = ?, paid_at = ?, next_check_at = NULL, updated_at = ?
 			WHERE appid = ? AND out_trade_no = ? AND status IN (?, ?, ?)`,
-			miniback.OrderPaid, p.TransactionID, toMillis(p.PaidAt), toMillis(now),
+			miniback.OrderPaid, p.TransactionID, sqlrow.Millis(p.PaidAt), sqlrow.Millis(now),
 			appid, no, miniback.OrderCreated, miniback.OrderPaying, miniback.OrderClosed)
 		if err != nil {
 			return constraintError(err, "transaction")
@@ -176,7 +156,7 @@ func (s *PayStore) MarkClosed(ctx context.Context, appid, no string, now time.Ti
 		res, err := tx.ExecContext(ctx, `
 			UPDATE pay_orders SET status = ?, next_check_at = NULL, updated_at = ?
 			WHERE appid = ? AND out_trade_no = ? AND status IN (?, ?)`,
-			miniback.OrderClosed, toMillis(now), appid, no, miniback.OrderCreated, miniback.OrderPaying)
+			miniback.OrderClosed, sqlrow.Millis(now), appid, no, miniback.OrderCreated, miniback.OrderPaying)
 		if err != nil {
 			return err
 		}
@@ -200,15 +180,15 @@ func (s *PayStore) ScheduleOrderCheck(ctx context.Context, appid, no string, nex
 	_, err := s.db.write.ExecContext(ctx, `
 		UPDATE pay_orders SET next_check_at = ?, checks = ?
 		WHERE appid = ? AND out_trade_no = ? AND status IN (?, ?)`,
-		nullMillis(next), checks, appid, no, miniback.OrderCreated, miniback.OrderPaying)
+		sqlrow.NullMillis(next), checks, appid, no, miniback.OrderCreated, miniback.OrderPaying)
 	return wrap("schedule order check", err)
 }
 
 // DueOrders implements miniback.PayStore.
 func (s *PayStore) DueOrders(ctx context.Context, now time.Time, limit int) ([]*miniback.Order, error) {
-	return s.queryOrders(ctx, `SELECT `+orderColumns+` FROM pay_orders
+	return s.queryOrders(ctx, `SELECT `+sqlrow.OrderColumns+` FROM pay_orders
 		WHERE next_check_at IS NOT NULL AND next_check_at <= ? AND status IN (?, ?)
-		ORDER BY next_check_at LIMIT ?`, toMillis(now), miniback.OrderCreated, miniback.OrderPaying, limit)
+		ORDER BY next_check_at LIMIT ?`, sqlrow.Millis(now), miniback.OrderCreated, miniback.OrderPaying, limit)
 }
 
 // insertEvent records a business event; its id is derived from what
@@ -221,7 +201,7 @@ func insertEvent(ctx context.Context, tx *sql.Tx, appid, event, outTradeNo, outR
 	_, err := tx.ExecContext(ctx, `
 		INSERT INTO pay_events (id, appid, event, out_trade_no, out_refund_no, created_at)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		id, appid, event, outTradeNo, outRefundNo, toMillis(now))
+		id, appid, event, outTradeNo, outRefundNo, sqlrow.Millis(now))
 	return err
 }
 
@@ -241,7 +221,7 @@ func (s *PayStore) PendingPayEvents(ctx context.Context, limit int) ([]*miniback
 		if err := rows.Scan(&e.ID, &e.AppID, &e.Event, &e.OutTradeNo, &e.OutRefundNo, &created); err != nil {
 			return nil, wrap("pending pay events", err)
 		}
-		e.CreatedAt = fromMillis(created)
+		e.CreatedAt = sqlrow.FromMillis(created)
 		out = append(out, &e)
 	}
 	return out, wrap("pending pay events", rows.Err())
@@ -249,7 +229,7 @@ func (s *PayStore) PendingPayEvents(ctx context.Context, limit int) ([]*miniback
 
 // FinishPayEvent implements miniback.PayStore.
 func (s *PayStore) FinishPayEvent(ctx context.Context, id string, now time.Time) error {
-	_, err := s.db.write.ExecContext(ctx, `UPDATE pay_events SET finished_at = ? WHERE id = ? AND finished_at IS NULL`, toMillis(now), id)
+	_, err := s.db.write.ExecContext(ctx, `UPDATE pay_events SET finished_at = ? WHERE id = ? AND finished_at IS NULL`, sqlrow.Millis(now), id)
 	return wrap("finish pay event", err)
 }
 

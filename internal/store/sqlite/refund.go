@@ -8,23 +8,8 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
-
-const refundColumns = `appid, out_refund_no, out_trade_no, refund_id, amount, reason, status,
-	next_check_at, checks, created_at, succeeded_at`
-
-func scanRefund(r rowScanner) (*miniback.Refund, error) {
-	var rf miniback.Refund
-	var next, succeeded sql.NullInt64
-	var created int64
-	err := r.Scan(&rf.AppID, &rf.OutRefundNo, &rf.OutTradeNo, &rf.RefundID, &rf.Amount, &rf.Reason, &rf.Status,
-		&next, &rf.Checks, &created, &succeeded)
-	if err != nil {
-		return nil, err
-	}
-	rf.NextCheckAt, rf.CreatedAt, rf.SucceededAt = fromNullMillis(next), fromMillis(created), fromNullMillis(succeeded)
-	return &rf, nil
-}
 
 // CreateRefund implements miniback.PayStore. The sum is checked and the
 // row inserted in one write transaction, so concurrent refunds of one
@@ -54,7 +39,7 @@ func (s *PayStore) CreateRefund(ctx context.Context, r *miniback.Refund) error {
 		_, err = tx.ExecContext(ctx, `
 			INSERT INTO pay_refunds (appid, out_refund_no, out_trade_no, refund_id, amount, reason, status, next_check_at, checks, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
-			r.AppID, r.OutRefundNo, r.OutTradeNo, r.RefundID, r.Amount, r.Reason, r.Status, nullMillis(r.NextCheckAt), toMillis(r.CreatedAt))
+			r.AppID, r.OutRefundNo, r.OutTradeNo, r.RefundID, r.Amount, r.Reason, r.Status, sqlrow.NullMillis(r.NextCheckAt), sqlrow.Millis(r.CreatedAt))
 		return constraintError(err, "refund")
 	})
 	return wrap("create refund", err)
@@ -66,7 +51,7 @@ func (s *PayStore) Refund(ctx context.Context, appid, no string) (*miniback.Refu
 }
 
 func (s *PayStore) refund(ctx context.Context, q querier, appid, no string) (*miniback.Refund, error) {
-	r, err := scanRefund(q.QueryRowContext(ctx, `SELECT `+refundColumns+` FROM pay_refunds WHERE appid = ? AND out_refund_no = ?`, appid, no))
+	r, err := sqlrow.Refund(q.QueryRowContext(ctx, `SELECT `+sqlrow.RefundColumns+` FROM pay_refunds WHERE appid = ? AND out_refund_no = ?`, appid, no))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, miniback.Errorf(miniback.ECodeNotFound, "refund not found")
 	}
@@ -113,14 +98,14 @@ func (s *PayStore) applyRefundStatus(ctx context.Context, tx *sql.Tx, r *minibac
 	r.Status = status
 	next := sql.NullInt64{}
 	if status == miniback.RefundAbnormal {
-		next = nullMillis(now.Add(time.Hour)) // ABNORMAL is not final: keep asking
+		next = sqlrow.NullMillis(now.Add(time.Hour)) // ABNORMAL is not final: keep asking
 	}
 	if status == miniback.RefundSucceeded {
 		r.SucceededAt = now.Truncate(time.Millisecond)
 	}
-	r.NextCheckAt = fromNullMillis(next)
+	r.NextCheckAt = sqlrow.FromNullMillis(next)
 	_, err := tx.ExecContext(ctx, `UPDATE pay_refunds SET status = ?, succeeded_at = ?, next_check_at = ? WHERE appid = ? AND out_refund_no = ?`,
-		status, nullMillis(r.SucceededAt), next, r.AppID, r.OutRefundNo)
+		status, sqlrow.NullMillis(r.SucceededAt), next, r.AppID, r.OutRefundNo)
 	if err != nil {
 		return err
 	}
@@ -135,7 +120,7 @@ func (s *PayStore) applyRefundStatus(ctx context.Context, tx *sql.Tx, r *minibac
 	res, err := tx.ExecContext(ctx, `UPDATE pay_orders SET status = CASE WHEN refunded + ? >= total THEN ? ELSE status END,
 		refunded = refunded + ?, updated_at = ?
 		WHERE appid = ? AND out_trade_no = ?`,
-		r.Amount, miniback.OrderRefunded, r.Amount, toMillis(now), r.AppID, r.OutTradeNo)
+		r.Amount, miniback.OrderRefunded, r.Amount, sqlrow.Millis(now), r.AppID, r.OutTradeNo)
 	if err != nil {
 		return err
 	}
@@ -153,22 +138,22 @@ func (s *PayStore) applyRefundStatus(ctx context.Context, tx *sql.Tx, r *minibac
 func (s *PayStore) ScheduleRefundCheck(ctx context.Context, appid, no string, next time.Time, checks int) error {
 	_, err := s.db.write.ExecContext(ctx, `UPDATE pay_refunds SET next_check_at = ?, checks = ?
 		WHERE appid = ? AND out_refund_no = ? AND status IN (?, ?)`,
-		nullMillis(next), checks, appid, no, miniback.RefundProcessing, miniback.RefundAbnormal)
+		sqlrow.NullMillis(next), checks, appid, no, miniback.RefundProcessing, miniback.RefundAbnormal)
 	return wrap("schedule refund check", err)
 }
 
 // DueRefunds implements miniback.PayStore.
 func (s *PayStore) DueRefunds(ctx context.Context, now time.Time, limit int) ([]*miniback.Refund, error) {
-	rows, err := s.db.read.QueryContext(ctx, `SELECT `+refundColumns+` FROM pay_refunds
+	rows, err := s.db.read.QueryContext(ctx, `SELECT `+sqlrow.RefundColumns+` FROM pay_refunds
 		WHERE next_check_at IS NOT NULL AND next_check_at <= ? AND status IN (?, ?)
-		ORDER BY next_check_at LIMIT ?`, toMillis(now), miniback.RefundProcessing, miniback.RefundAbnormal, limit)
+		ORDER BY next_check_at LIMIT ?`, sqlrow.Millis(now), miniback.RefundProcessing, miniback.RefundAbnormal, limit)
 	if err != nil {
 		return nil, wrap("due refunds", err)
 	}
 	defer rows.Close()
 	out := []*miniback.Refund{}
 	for rows.Next() {
-		r, err := scanRefund(rows)
+		r, err := sqlrow.Refund(rows)
 		if err != nil {
 			return nil, wrap("due refunds", err)
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 // stmtCache keeps one prepared statement per query text on a pool, so the
@@ -84,7 +86,7 @@ type errRow struct{ err error }
 func (r errRow) Scan(...any) error { return r.err }
 
 // readRow runs a query of at most one row on the read pool, prepared.
-func (db *DB) readRow(ctx context.Context, query string, args ...any) rowScanner {
+func (db *DB) readRow(ctx context.Context, query string, args ...any) sqlrow.Scanner {
 	st, err := db.readStmts.prepare(ctx, query)
 	if err != nil {
 		return errRow{err}

@@ -10,6 +10,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 // unavailable turns the errors of a database that cannot take writes now
@@ -52,7 +53,7 @@ func (p *writePool) ExecContext(ctx context.Context, query string, args ...any) 
 
 // QueryRowContext runs a statement returning at most one row (RETURNING)
 // and classifies the error its Scan returns.
-func (p *writePool) QueryRowContext(ctx context.Context, query string, args ...any) rowScanner {
+func (p *writePool) QueryRowContext(ctx context.Context, query string, args ...any) sqlrow.Scanner {
 	return classifiedRow{p.DB.QueryRowContext(ctx, query, args...)}
 }
 
@@ -74,7 +75,7 @@ func (db *DB) ProbeWrite(ctx context.Context) error {
 		return err
 	}
 	err := db.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, probeWrite, toMillis(db.Now()))
+		_, err := tx.ExecContext(ctx, probeWrite, sqlrow.Millis(db.Now()))
 		return err
 	})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/store/sqlrow"
 )
 
 var _ miniback.UserStore = (*UserStore)(nil)
@@ -26,7 +27,7 @@ func NewUserStore(db *DB) *UserStore {
 const userColumns = `id, appid, openid, unionid, nickname, avatar_url, phone_number, created_at, last_login_at`
 
 // scanUser reads one row of userColumns.
-func scanUser(r rowScanner) (*miniback.User, error) {
+func scanUser(r sqlrow.Scanner) (*miniback.User, error) {
 	var u miniback.User
 	var created, lastLogin int64
 	err := r.Scan(&u.ID, &u.AppID, &u.OpenID, &u.UnionID, &u.Nickname,
@@ -34,7 +35,7 @@ func scanUser(r rowScanner) (*miniback.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	u.CreatedAt, u.LastLoginAt = fromMillis(created), fromMillis(lastLogin)
+	u.CreatedAt, u.LastLoginAt = sqlrow.FromMillis(created), sqlrow.FromMillis(lastLogin)
 	return &u, nil
 }
 
@@ -67,7 +68,7 @@ func upsertLogin(ctx context.Context, db *DB, tx *sql.Tx, appid, openid, unionid
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (appid, openid) DO NOTHING
 		RETURNING `+userColumns,
-		appid, openid, unionid, toMillis(now), toMillis(now)))
+		appid, openid, unionid, sqlrow.Millis(now), sqlrow.Millis(now)))
 	if err == nil {
 		return u, true, nil
 	}
@@ -80,7 +81,7 @@ func upsertLogin(ctx context.Context, db *DB, tx *sql.Tx, appid, openid, unionid
 			last_login_at = ?
 		WHERE appid = ? AND openid = ?
 		RETURNING `+userColumns,
-		unionid, unionid, toMillis(now), appid, openid))
+		unionid, unionid, sqlrow.Millis(now), appid, openid))
 	return u, false, err
 }
 
