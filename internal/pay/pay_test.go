@@ -397,3 +397,43 @@ func TestUserSyncAtMostEvery5s(t *testing.T) {
 		t.Fatalf("another user's order: %v", err)
 	}
 }
+
+// TestWebhookNoRedirect: a receiver answering a redirect is not followed
+// (the signed event goes only to webhook_url); the 3xx is a failed
+// delivery and the event stays pending (issue #6 item 6, for business
+// events as for pushes).
+func TestWebhookNoRedirect(t *testing.T) {
+	w := newWorld(t)
+	s := w.instance(nil)
+	var mu sync.Mutex
+	elsewhere, tries := 0, 0
+	other := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		elsewhere++
+	}))
+	defer other.Close()
+	hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		tries++
+		mu.Unlock()
+		http.Redirect(rw, r, other.URL+"/stolen", http.StatusTemporaryRedirect)
+	}))
+	defer hook.Close()
+	s.Apps[appid].WebhookURL, s.Apps[appid].WebhookSecret = hook.URL, "whsec"
+	ctx := context.Background()
+	w.paidOrder(s, "order_hook_redirect")
+	n := w.waitNotice(1)
+	if err := s.HandleNotification(ctx, appid, n.header, n.body); err != nil {
+		t.Fatal(err)
+	}
+	s.RunOnce(ctx)
+	mu.Lock()
+	defer mu.Unlock()
+	if tries == 0 || elsewhere != 0 {
+		t.Fatalf("%d posts to the webhook, %d to the redirect target; want some and none", tries, elsewhere)
+	}
+	if len(pendingEvents(t, s)) != 1 {
+		t.Fatal("an event answered with a redirect is no longer pending")
+	}
+}

@@ -296,10 +296,13 @@ func (s *Service) deliver(ctx context.Context, app *App, e *miniback.PayEvent) e
 	req.Header.Set("X-Miniback-Timestamp", ts)
 	req.Header.Set("X-Miniback-Signature", signWebhook([]byte(app.WebhookSecret), ts, body))
 	req.Header.Set("X-Miniback-Delivery", e.ID)
-	hc := s.Webhook
-	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second}
+	hc := http.Client{Timeout: 10 * time.Second}
+	if s.Webhook != nil {
+		hc = *s.Webhook
 	}
+	// A redirect would carry the signed event to an address nobody
+	// configured: a 3xx is an answer like any other non-2xx.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := hc.Do(req)
 	if err != nil {
 		return err

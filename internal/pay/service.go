@@ -47,6 +47,7 @@ type Service struct {
 	// bad_signature, bad_body, mismatch, unknown, error); nil: not counted.
 	Notifications *prometheus.CounterVec
 	// Webhook posts business events; default a client with a 10 s timeout.
+	// Its redirects are never followed, whatever its CheckRedirect says.
 	Webhook *http.Client
 	// Queue carries business events to the webhook: Run publishes pending
 	// events (the database keeps them until delivered) and consumes them,
