@@ -15,7 +15,8 @@ import (
 // The admin routes of the console (SPEC §7.9), end to end on the real Main.
 
 func TestAdminApps(t *testing.T) {
-	e := startMain(t, func(c *config.Config) { withAdmin(c); withXMLApp(c) })
+	// push_mode is the configured one, not derived from the aes_key.
+	e := startMain(t, func(c *config.Config) { withAdmin(c); withXMLApp(c); c.Apps[1].PushMode = "compat" })
 	var got struct {
 		Apps []map[string]string `json:"apps"`
 	}
@@ -23,7 +24,7 @@ func TestAdminApps(t *testing.T) {
 		t.Fatalf("apps: %d", st)
 	}
 	want := fmt.Sprint([]map[string]string{
-		{"appid": xmlAppID, "msg_format": "XML", "push_mode": "safe"},
+		{"appid": xmlAppID, "msg_format": "XML", "push_mode": "compat"},
 		{"appid": config.DemoAppID, "msg_format": "JSON", "push_mode": "safe"},
 	})
 	if fmt.Sprint(got.Apps) != want {
