@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -143,6 +144,65 @@ func mustJSON(t *testing.T, v any) json.RawMessage {
 	return raw
 }
 
+// TestPushInvalidUTF8Refused: a signed push whose JSON or XML text holds
+// bytes that are not UTF-8 is 400 and never reaches the inbox, so the
+// admin inbox and webhook bodies stay valid UTF-8 JSON; the same message
+// in valid UTF-8 is taken (issue #6 item 3).
+func TestPushInvalidUTF8Refused(t *testing.T) {
+	e := startMain(t, func(c *config.Config) { withAdmin(c); withXMLApp(c); withPlainMode(c) })
+	now := time.Now().Unix()
+	bodies := map[string]string{
+		config.DemoAppID: `{"ToUserName":"gh_1","FromUserName":"o-user","CreateTime":%d,"MsgType":"text","Content":"bad %s","MsgId":%d}`,
+		xmlAppID:         `<xml><ToUserName>gh_1</ToUserName><FromUserName>o-user</FromUserName><CreateTime>%d</CreateTime><MsgType>text</MsgType><Content>bad %s</Content><MsgId>%d</MsgId></xml>`,
+	}
+	for appid, body := range bodies {
+		msg := mustJSON(t, map[string]any{"ToUserName": "gh_1", "FromUserName": "o-user", "CreateTime": now, "MsgType": "text", "Content": "x", "MsgId": 1})
+		built, err := e.m.Sandbox.BuildPush(sandbox.PushRequest{AppID: appid, Message: msg, Mode: sandbox.ModePlain})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A plaintext push's signature covers token, timestamp and nonce,
+		// not the body: the sandbox's URL carries any body.
+		sendPush(t, e.client, built, fmt.Appendf(nil, body, now, "\xff\xfe", 77), 400)
+		sendPush(t, e.client, built, fmt.Appendf(nil, body, now, "ok", 78), 200)
+		in := e.waitInbox(appid, 1)
+		if len(in.Messages) != 1 || !json.Valid(in.Messages[0].Message) {
+			t.Fatalf("%s inbox: %+v, want only the valid push", appid, in.Messages)
+		}
+	}
+}
+
+// TestAutoReplyReachesWeChatUnescaped: auto_reply's customer message is
+// encoded like every body sent to WeChat, without HTML escaping, so "Q&A
+// <x>" arrives as written and not as Q\u0026A \u003cx\u003e, which WeChat
+// shows literally (issue #6 item 12).
+func TestAutoReplyReachesWeChatUnescaped(t *testing.T) {
+	e := startMain(t, func(c *config.Config) {
+		withAdmin(c)
+		c.Push.Rules = []config.PushRule{{MsgType: "text", Handler: "auto_reply", ReplyText: "Q&A <x>"}}
+	})
+	l := e.login("quinn")
+	msg := mustJSON(t, map[string]any{"ToUserName": "gh_1", "FromUserName": l.User.OpenID, "CreateTime": time.Now().Unix(), "MsgType": "text", "Content": "hello", "MsgId": 9})
+	built, err := e.m.Sandbox.BuildPush(sandbox.PushRequest{AppID: config.DemoAppID, Message: msg, Mode: sandbox.ModeSafe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendPush(t, e.client, built, built.Body, 200)
+	var sent []sandbox.SentMessage
+	for range 300 {
+		if sent = e.m.Sandbox.Sent(config.DemoAppID, l.User.OpenID); len(sent) > 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(sent) != 1 {
+		t.Fatalf("%d messages sent to WeChat, want 1", len(sent))
+	}
+	if !bytes.Contains(sent[0].Body, []byte(`"content":"Q&A <x>"`)) {
+		t.Fatalf("sent to WeChat: %s, want the content unescaped", sent[0].Body)
+	}
+}
+
 func TestPushRefusals(t *testing.T) {
 	e := startMain(t, withAdmin)
 	ok := map[string]any{"ToUserName": "gh_1", "FromUserName": "o", "CreateTime": time.Now().Unix(), "MsgType": "text", "Content": "x", "MsgId": 1}
@@ -184,6 +244,12 @@ func TestPortalURLVerification(t *testing.T) {
 	}
 	if st, _ := e.do("GET", "/wx/portal/"+config.DemoAppID+"?signature=bad&timestamp="+ts+"&nonce=n1&echostr=1", "", nil, nil); st != 403 {
 		t.Fatalf("bad verify: %d", st)
+	}
+	// A correctly signed verification recorded an hour ago is past
+	// push.max_age (issue #6 item 2).
+	old := fmt.Sprint(time.Now().Add(-time.Hour).Unix())
+	if st, _ := e.do("GET", "/wx/portal/"+config.DemoAppID+"?signature="+sortedSHA1("sandboxdemotoken", old, "n1")+"&timestamp="+old+"&nonce=n1&echostr=1", "", nil, nil); st != 403 {
+		t.Fatalf("stale verify: %d, want 403", st)
 	}
 }
 
