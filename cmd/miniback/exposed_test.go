@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/miniback/miniback/internal/config"
 )
 
 // TestExposedSandboxWarning: an embedded sandbox reachable beyond the
@@ -32,6 +34,23 @@ func TestExposedSandboxWarning(t *testing.T) {
 		}
 		if got := strings.Contains(logs.String(), `"level":"WARN"`); got != tt.warn {
 			t.Errorf("%s: log %q, want warning %v", tt.addr, logs.String(), tt.warn)
+		}
+	}
+}
+
+// TestExposedSandboxWarnsOnStart: Main with the embedded sandbox on every
+// interface prints the warning when it opens; on loopback it prints none
+// (issue #6 item 8).
+func TestExposedSandboxWarnsOnStart(t *testing.T) {
+	for _, tt := range []struct {
+		listen string
+		warn   bool
+	}{{"127.0.0.1:0", false}, {"0.0.0.0:0", true}} {
+		out := &syncBuffer{}
+		e := startMainWith(t, func(c *config.Config) { c.Listen = tt.listen }, func(m *Main) { m.Stdout = out })
+		e.login("wes") // the instance serves either way
+		if got := strings.Contains(out.String(), "WARNING"); got != tt.warn {
+			t.Errorf("listen %s: stdout %q, want warning %v", tt.listen, out.String(), tt.warn)
 		}
 	}
 }
