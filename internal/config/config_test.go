@@ -263,3 +263,25 @@ func TestIntegerKeys(t *testing.T) {
 		t.Fatalf("err = %v, want one naming database.max_open_conns", err)
 	}
 }
+
+// TestKeyFilesArePaths: auth.signing_key_file and auth.seal_key_file keep
+// the path they are given, from the file or the environment, instead of
+// reading the key in as other *_file keys do (issue #6 item 11).
+func TestKeyFilesArePaths(t *testing.T) {
+	signing := writeFile(t, "signing.pem", "-----BEGIN PRIVATE KEY-----\n")
+	seal := writeFile(t, "seal.key", "c2VhbA==\n")
+	base := "apps:\n  - appid: wxa\n    secret: s\n"
+	fromFile, err := Load(writeFile(t, "c.yaml", base+"auth:\n  signing_key_file: "+signing+"\n  seal_key_file: "+seal+"\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromEnv, err := Load(writeFile(t, "d.yaml", base), []string{"MINIBACK_AUTH_SIGNING_KEY_FILE=" + signing, "MINIBACK_AUTH_SEAL_KEY_FILE=" + seal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, cfg := range map[string]Config{"file": fromFile, "environment": fromEnv} {
+		if cfg.Auth.SigningKeyFile != signing || cfg.Auth.SealKeyFile != seal {
+			t.Errorf("%s: signing %q, seal %q; want the paths %q and %q", name, cfg.Auth.SigningKeyFile, cfg.Auth.SealKeyFile, signing, seal)
+		}
+	}
+}
