@@ -34,7 +34,7 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 
 // pushHandlerNames are the router's built-in handlers; configured rules
 // add theirs. They bound the handler label of the push metrics.
-var pushHandlerNames = []string{inbox.HandlerLog, inbox.HandlerAutoReply, inbox.HandlerWebhook, "media_check"}
+var pushHandlerNames = []string{inbox.HandlerLog, inbox.HandlerAutoReply, inbox.HandlerWebhook, inbox.HandlerMediaCheck}
 
 // openMetrics creates the registry and every metric of SPEC §8.1. The
 // registry is this process's own: nothing is registered globally.

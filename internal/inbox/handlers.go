@@ -59,9 +59,7 @@ func (h autoReplyHandler) Handle(ctx context.Context, m *push.Message, in *minib
 
 // mediaCheckRule runs before the configured rules so that a
 // wxa_media_check push always records the verdict of the check it names.
-var mediaCheckRule = Rule{MsgType: "event", Event: "wxa_media_check", Handler: handlerMediaCheck, Continue: true}
-
-const handlerMediaCheck = "media_check"
+var mediaCheckRule = Rule{MsgType: "event", Event: "wxa_media_check", Handler: HandlerMediaCheck, Continue: true}
 
 // mediaCheckHandler records the verdict of a wxa_media_check push on the
 // check started through the admin API. The push can overtake the insert of

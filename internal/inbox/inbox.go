@@ -113,7 +113,7 @@ func New(apps miniback.Apps, store miniback.InboxStore, media miniback.MediaStor
 		rules = []Rule{{Handler: HandlerLog}}
 	}
 	opts := []Option{WithLogger(cfg.Logger), WithReplies(replies), WithWebhookOptions(cfg.Webhook), WithObserver(cfg.Observer),
-		WithHandler(handlerMediaCheck, mediaCheckHandler{media: media, log: cfg.Logger, now: cfg.Now})}
+		WithHandler(HandlerMediaCheck, mediaCheckHandler{media: media, log: cfg.Logger, now: cfg.Now})}
 	for name, h := range cfg.Handlers {
 		opts = append(opts, WithHandler(name, h))
 	}

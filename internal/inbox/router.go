@@ -17,6 +17,9 @@ const (
 	HandlerLog       = "log"
 	HandlerAutoReply = "auto_reply"
 	HandlerWebhook   = "webhook"
+	// HandlerMediaCheck records a wxa_media_check verdict on its check;
+	// it runs on every such push before the configured rules.
+	HandlerMediaCheck = "media_check"
 )
 
 // Rule is one routing rule (cmd/miniback converts config.PushRule to it). Every non-empty match field
