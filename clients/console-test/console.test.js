@@ -72,7 +72,8 @@ function shot(name) {
   return page.screenshot({ path: path.join(OUT, `console-${name}.png`), fullPage: true });
 }
 
-const adminCalls = () => requests.filter((r) => r.includes('/admin/'));
+// apiCalls are the requests that are not the console's own files.
+const apiCalls = () => requests.filter((r) => !/^GET \/console\//.test(r));
 
 test('console', async (top) => {
   // t.test with a screenshot of the page when a step fails.
@@ -93,7 +94,7 @@ test('console', async (top) => {
     const err = page.locator('#signin-error');
     await err.waitFor({ state: 'visible' });
     assert.match(await err.textContent(), /admin key was refused/);
-    assert.deepEqual(adminCalls(), ['GET /admin/v1/apps']);
+    assert.deepEqual(apiCalls(), ['GET /admin/v1/apps']);
     assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'a refused key is not kept');
     assert.ok(await page.locator('#nav').isHidden());
     await shot('signin-error');
@@ -225,6 +226,12 @@ test('console', async (top) => {
     await page.reload();
     await page.locator('#signin').waitFor();
     assert.ok(await page.locator('#page').isHidden());
+  });
+
+  await t.test('every call went to the admin API or /metrics: no private API', () => {
+    const calls = apiCalls();
+    assert.ok(calls.length > 10, calls.join(', '));
+    assert.deepEqual(calls.filter((r) => !/^[A-Z]+ \/admin\/v1\//.test(r) && r !== 'GET /metrics'), []);
   });
 
   await t.test('no script error and no CSP violation on any page', () => {
