@@ -82,6 +82,24 @@ test('a 401 for a token already replaced is retried with the new one, not refres
   assert.equal(wx.counts.status401, 2);
 });
 
+test('a request refused again after its retry rejects: one refresh, one retry, no loop', async () => {
+  const { wx, client, lost } = newClient();
+  await client.login();
+  const before = h.stored(wx, h.APPID);
+  // The admin API refuses a user's access token whatever it is: every
+  // attempt is a 401 from the real server.
+  const e = await client.request({ url: `${server.base}/admin/v1/apps` }).then(() => null, (err) => err);
+  assert.ok(e instanceof MinibackError);
+  assert.equal(e.code, 'unauthorized');
+  assert.equal(e.status, 401);
+  assert.equal(wx.counts.status401, 2, 'the request and its one retry');
+  assert.equal(wx.counts.refresh, 1, 'one refresh between them');
+  assert.equal(wx.counts.login, 1, 'the refresh worked: no new login');
+  assert.equal(lost.length, 0);
+  assert.notEqual(h.stored(wx, h.APPID).access, before.access, 'the session lives on, refreshed');
+  assert.equal((await client.me()).id, before.user.id);
+});
+
 test('a token close to expiry is refreshed before the request', async () => {
   const { wx, client } = newClient();
   await client.login();

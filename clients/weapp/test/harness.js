@@ -114,14 +114,20 @@ function createWx(base, appid, user) {
     },
     // requestPayment: the user confirms the order the mini program just asked
     // to pay, through the sandbox's /sandbox/pay/confirm; payCancel makes the
-    // user close the payment sheet instead.
+    // user close the payment sheet instead, payFail makes the payment fail
+    // with that errMsg, and payUnconfirmed reports success while WeChat Pay
+    // never learns of a payment.
     payCancel: false,
+    payFail: '',
+    payUnconfirmed: false,
     requestPayment(o) {
       counts.pay = (counts.pay || 0) + 1;
       for (const k of ['timeStamp', 'nonceStr', 'package', 'signType', 'paySign']) {
         if (!o[k]) return setImmediate(() => o.fail({ errMsg: 'requestPayment:fail missing ' + k }));
       }
       if (wx.payCancel) return setImmediate(() => o.fail({ errMsg: 'requestPayment:fail cancel' }));
+      if (wx.payFail) return setImmediate(() => o.fail({ errMsg: wx.payFail }));
+      if (wx.payUnconfirmed) return setImmediate(() => o.success({ errMsg: 'requestPayment:ok' }));
       postJSON(base + '/sandbox/pay/confirm', { appid, out_trade_no: wx.payingOrder, result: 'SUCCESS' }).then(
         (r) => (r.status === 200 ? o.success({ errMsg: 'requestPayment:ok' }) : o.fail({ errMsg: 'requestPayment:fail ' + r.status })),
         (e) => o.fail({ errMsg: 'requestPayment:fail ' + e.message }));

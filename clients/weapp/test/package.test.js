@@ -1,11 +1,12 @@
 // The package itself: ES2017 syntax, under 8 KB minified, loadable by
-// require and by import, no dependencies.
+// require and by import, no dependencies, declarations that type-check.
 'use strict';
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
+const { spawnSync } = require('node:child_process');
 
 const dir = path.join(__dirname, '..');
 
@@ -39,6 +40,16 @@ test('no runtime dependencies, and the declarations name every export', () => {
   for (const name of Object.keys(require('..'))) {
     assert.match(dts, new RegExp(`export (declare )?(function|class) ${name}\\b`));
   }
+});
+
+test('the declarations type-check a mini program\'s use and refuse its misuses', () => {
+  // tsc --strict on test/types/usage.ts: every call of the README and SPEC
+  // typed, and @ts-expect-error lines that fail the check when a misuse
+  // (PATCH, a numeric out_trade_no, no appid) is accepted.
+  const tsc = path.join(dir, 'node_modules', 'typescript', 'bin', 'tsc');
+  const run = spawnSync(process.execPath, [tsc, '--noEmit', '--strict', '--target', 'es2017', '--module', 'commonjs',
+    '--moduleResolution', 'node', '--lib', 'es2017,dom', path.join(__dirname, 'types', 'usage.ts')], { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stdout + run.stderr);
 });
 
 test('createClient refuses missing options', () => {

@@ -47,6 +47,32 @@ test('pay: a closed payment sheet rejects with pay_cancelled and the order stays
   assert.notEqual(res.data.status, 'paid');
 });
 
+test('pay: another requestPayment failure rejects with pay_failed', async () => {
+  const { wx, client } = newClient();
+  const { user } = await client.login();
+  const order = await createOrder(user.id, 4);
+  wx.payFail = 'requestPayment:fail insufficient balance';
+  const e = await client.pay(order.out_trade_no).then(() => null, (err) => err);
+  assert.ok(e instanceof MinibackError);
+  assert.equal(e.code, 'pay_failed');
+  assert.match(e.message, /insufficient balance/);
+});
+
+// The test's own timeout guards against a pay() that polls past its deadline
+// forever; the deadline itself is pay's timeout option.
+test('pay: requestPayment\'s success alone is not trusted: unconfirmed by the deadline is pay_pending', { timeout: 30000 }, async () => {
+  const { wx, client } = newClient();
+  const { user } = await client.login();
+  const order = await createOrder(user.id, 5);
+  wx.payUnconfirmed = true;
+  const e = await client.pay(order.out_trade_no, { timeout: 1000 }).then(() => null, (err) => err);
+  assert.ok(e instanceof MinibackError);
+  assert.equal(e.code, 'pay_pending');
+  assert.equal(wx.counts.pay, 1);
+  const res = await client.request({ url: '/pay/orders/' + order.out_trade_no + '?sync=true' });
+  assert.notEqual(res.data.status, 'paid', 'the server never saw the payment');
+});
+
 test('pay: another user\'s order is not found, and nothing is paid', async () => {
   const a = newClient();
   const b = newClient();
