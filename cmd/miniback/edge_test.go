@@ -56,6 +56,19 @@ func TestWeChatBreakerFailsFastAndSendsWait(t *testing.T) {
 	if got := sandboxCalls(e, "/sns/jscode2session"); got != calls+2 {
 		t.Fatalf("WeChat got %d login calls, want 2: the open breaker must not call", got-calls)
 	}
+	target := strings.TrimPrefix(e.base, "http://") // the embedded sandbox is WeChat's host
+	fams, _ := scrape(t, e.base)
+	if got := value(fams, "miniback_circuit_state", "target", target); got != 2 {
+		t.Fatalf("miniback_circuit_state{target=%q} = %v while open, want 2", target, got)
+	}
+	if got := value(fams, "miniback_logins_total", "result", "error"); got != 2 {
+		t.Errorf("miniback_logins_total{result=\"error\"} = %v, want 2: a login the breaker refused did not reach WeChat", got)
+	}
+	for errcode, want := range map[string]float64{"http_5xx": 2, "circuit_open": 1, "network": 0} {
+		if got := value(fams, "miniback_wechat_requests_total", "path", "/sns/jscode2session", "errcode", errcode); got != want {
+			t.Errorf("miniback_wechat_requests_total{errcode=%q} = %v, want %v", errcode, got, want)
+		}
+	}
 	// A send queued while the breaker is open waits without spending attempts.
 	var m messageAnswer
 	if st, _ := e.do("POST", "/admin/v1/"+config.DemoAppID+"/messages/customer", adminKey,
@@ -71,6 +84,9 @@ func TestWeChatBreakerFailsFastAndSendsWait(t *testing.T) {
 	}
 	if st, _, _ := e.loginStatus("xavier"); st != 200 {
 		t.Fatalf("login after healing: %d", st)
+	}
+	if fams, _ := scrape(t, e.base); value(fams, "miniback_circuit_state", "target", target) != 0 {
+		t.Fatal("miniback_circuit_state is not 0 once the breaker closed")
 	}
 }
 
