@@ -147,6 +147,13 @@ func TestRateLimitsPerUserKeyAndLogin(t *testing.T) {
 	}
 	st, h, body = e.raw("GET", "/admin/v1/"+config.DemoAppID+"/users", nil, map[string]string{"Authorization": "Bearer " + adminKey})
 	checkLimited(t, "third admin call", st, h, body, "2")
+
+	fams, _ := scrape(t, e.base)
+	for limit, want := range map[string]float64{"login_per_ip": 2, "api_per_user": 1, "admin_per_key": 1, "api_per_ip": 0} {
+		if got := value(fams, "miniback_rate_limited_total", "limit", limit); got != want {
+			t.Errorf("miniback_rate_limited_total{limit=%q} = %v, want %v", limit, got, want)
+		}
+	}
 }
 
 func TestRateLimitPerIPAndTrustedProxies(t *testing.T) {
@@ -157,15 +164,30 @@ func TestRateLimitPerIPAndTrustedProxies(t *testing.T) {
 	me := "/api/v1/" + config.DemoAppID + "/me"
 	from := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
 
-	// Behind a trusted proxy, X-Forwarded-For names the client.
-	e := startMain(t, func(c *config.Config) { limit(c); c.Server.TrustedProxies = []string{"127.0.0.1/32"} })
-	for range 2 {
-		if st, _, _ := e.raw("GET", me, nil, from("203.0.113.7")); st != 401 {
-			t.Fatalf("under the limit: %d", st)
-		}
+	// Behind a trusted proxy, X-Forwarded-For names the client. A gateway
+	// request counts against the same limit, even outside /api/v1/.
+	up := startUpstream(t, nil)
+	e := startMain(t, func(c *config.Config) {
+		limit(c)
+		c.Server.TrustedProxies = []string{"127.0.0.1/32"}
+		c.Gateway.Routes = []config.Route{route("/svc/", "none", up.URL)}
+	})
+	if st, _, _ := e.raw("GET", me, nil, from("203.0.113.7")); st != 401 {
+		t.Fatalf("under the limit: %d", st)
+	}
+	if st, h, _ := e.raw("GET", "/svc/x", nil, from("203.0.113.7")); st != 200 || h.Get("RateLimit-Remaining") != "0" {
+		t.Fatalf("gateway call under the limit: %d %v", st, h)
 	}
 	st, h, body := e.raw("GET", me, nil, from("203.0.113.7"))
 	checkLimited(t, "third call from one IP", st, h, body, "2")
+	st, h, body = e.raw("GET", "/svc/x", nil, from("203.0.113.7"))
+	checkLimited(t, "gateway call over the limit", st, h, body, "2")
+	if up.hits.Load() != 1 {
+		t.Fatalf("the upstream got %d requests, want 1: a refused request reached it", up.hits.Load())
+	}
+	if fams, _ := scrape(t, e.base); value(fams, "miniback_rate_limited_total", "limit", "api_per_ip") != 2 {
+		t.Fatalf("miniback_rate_limited_total{limit=\"api_per_ip\"} = %v, want 2", value(fams, "miniback_rate_limited_total", "limit", "api_per_ip"))
+	}
 	if st, _, _ := e.raw("GET", me, nil, from("203.0.113.7, 198.51.100.9")); st != 401 {
 		t.Fatalf("another client IP: %d", st)
 	}
