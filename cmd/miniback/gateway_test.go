@@ -390,6 +390,13 @@ func TestGatewayBreakerOpensAndHeals(t *testing.T) {
 		c.Breaker.Failures, c.Breaker.OpenFor, c.Breaker.Probes = 2, 2*time.Second, 1
 		c.Gateway.Routes = []config.Route{route("/svc/", "none", "http://"+addr)}
 	})
+	state := func() float64 {
+		fams, _ := scrape(t, e.base)
+		return value(fams, "miniback_circuit_state", "target", "http://"+addr)
+	}
+	if got := state(); got != 0 {
+		t.Fatalf("miniback_circuit_state of the upstream at start = %v, want 0", got)
+	}
 	var out errorAnswer
 	for range 2 {
 		if st, _ := e.gw("GET", "/svc/x", "", nil, &out); st != 502 || out.Error.Code != "upstream_unavailable" {
@@ -399,6 +406,9 @@ func TestGatewayBreakerOpensAndHeals(t *testing.T) {
 	st, h := e.gw("GET", "/svc/x", "", nil, &out)
 	if ra := h.Get("Retry-After"); st != 503 || out.Error.Code != "upstream_unavailable" || (ra != "1" && ra != "2") {
 		t.Fatalf("open breaker: %d %+v Retry-After %q", st, out, h.Get("Retry-After"))
+	}
+	if got := state(); got != 2 {
+		t.Fatalf("miniback_circuit_state of the dead upstream = %v, want 2 (open)", got)
 	}
 	// The upstream comes back on the same address; after open_for a probe closes the breaker.
 	ln, err := net.Listen("tcp", addr)
@@ -416,6 +426,9 @@ func TestGatewayBreakerOpensAndHeals(t *testing.T) {
 		if st, _, _ := e.raw("GET", "/svc/x", nil, nil); st != 200 {
 			t.Fatalf("after healing: %d", st)
 		}
+	}
+	if got := state(); got != 0 {
+		t.Fatalf("miniback_circuit_state of the healed upstream = %v, want 0", got)
 	}
 }
 
