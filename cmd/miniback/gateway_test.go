@@ -351,6 +351,61 @@ func TestGatewayRetriesOnlyIdempotentMethods(t *testing.T) {
 	}
 }
 
+// TestGatewayPassesUpstreamErrorsThrough: an upstream's own 4xx and 5xx
+// reach the client unchanged and are not retried; its 5xx still count
+// against its breaker.
+func TestGatewayPassesUpstreamErrorsThrough(t *testing.T) {
+	answer := func(status int, body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.Header().Set("X-Upstream", body)
+			w.WriteHeader(status)
+			io.WriteString(w, body)
+		}
+	}
+	down := startUpstream(t, answer(503, `{"title":"down for maintenance"}`))
+	missing := startUpstream(t, answer(404, `{"title":"no such item"}`))
+	e := startMain(t, func(c *config.Config) {
+		c.Breaker.Failures = 1000
+		r := route("/svc/", "none", down.URL, missing.URL)
+		r.Retries = 1
+		c.Gateway.Routes = []config.Route{r}
+	})
+	seen := map[int]string{}
+	for range 4 {
+		st, h, body := e.raw("GET", "/svc/item", nil, nil)
+		if h.Get("X-Upstream") != body || h.Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("%d %q %v: not the upstream's answer", st, body, h)
+		}
+		seen[st] = body
+	}
+	if seen[503] != `{"title":"down for maintenance"}` || seen[404] != `{"title":"no such item"}` {
+		t.Fatalf("answers seen: %v", seen)
+	}
+	if n := down.hits.Load() + missing.hits.Load(); n != 4 {
+		t.Fatalf("the upstreams got %d requests for 4 GETs: an upstream's answer was retried", n)
+	}
+
+	// The same 5xx opens the upstream's breaker (SPEC §14.2).
+	e = startMain(t, func(c *config.Config) {
+		c.Breaker.Failures, c.Breaker.OpenFor = 2, time.Minute
+		c.Gateway.Routes = []config.Route{route("/svc/", "none", down.URL)}
+	})
+	for range 2 {
+		if st, _, body := e.raw("GET", "/svc/item", nil, nil); st != 503 || body != `{"title":"down for maintenance"}` {
+			t.Fatalf("before the breaker opens: %d %q", st, body)
+		}
+	}
+	before := down.hits.Load()
+	var out errorAnswer
+	if st, h := e.gw("GET", "/svc/item", "", nil, &out); st != 503 || out.Error.Code != "upstream_unavailable" || h.Get("Retry-After") == "" {
+		t.Fatalf("after two 5xx: %d %+v %v, want the open breaker's 503", st, out, h)
+	}
+	if down.hits.Load() != before {
+		t.Fatal("the open breaker let a request through")
+	}
+}
+
 func TestGatewayTimeoutAndDeadUpstream(t *testing.T) {
 	slow := startUpstream(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 	dead := startUpstream(t, nil)
