@@ -193,6 +193,28 @@ func TestGatewayIdentityHeadersAndSpoofing(t *testing.T) {
 	}
 }
 
+// TestGatewayBehindTrustedProxy: the X-Forwarded-* of a peer in
+// server.trusted_proxies are kept and extended with that peer.
+func TestGatewayBehindTrustedProxy(t *testing.T) {
+	up := startUpstream(t, nil)
+	e := startMain(t, func(c *config.Config) {
+		c.Server.TrustedProxies = []string{"127.0.0.1/32"}
+		c.Gateway.Routes = []config.Route{route("/svc/", "none", up.URL)}
+	})
+	st, _, _ := e.raw("GET", "/svc/x", nil, map[string]string{"X-Forwarded-For": "203.0.113.7, 10.0.0.2",
+		"X-Forwarded-Proto": "https", "X-Forwarded-Host": "shop.example", "Host": "lb.internal"})
+	if st != 200 {
+		t.Fatalf("through the gateway: %d", st)
+	}
+	got := up.last(t).Header
+	for k, v := range map[string]string{"X-Forwarded-For": "203.0.113.7, 10.0.0.2, 127.0.0.1",
+		"X-Forwarded-Proto": "https", "X-Forwarded-Host": "shop.example"} {
+		if got.Get(k) != v {
+			t.Errorf("upstream saw %s = %q, want %q", k, got.Get(k), v)
+		}
+	}
+}
+
 func TestGatewayBodyLimitAndStreaming(t *testing.T) {
 	firstPart := make(chan string, 1)
 	release := make(chan struct{})
