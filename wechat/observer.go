@@ -42,8 +42,11 @@ func WithObserver(o Observer) Option { return func(c *Client) { c.obs = o } }
 // Outcome names the result of one call in a few words, for metrics: "0"
 // for success, WeChat's errcode in decimal for an [*Error], "http_5xx" or
 // "http_4xx" for an [*HTTPError], "timeout" when the call's deadline
-// passed, "canceled" when the caller gave up, "network" when no answer
-// came, and "invalid_answer" for an answer that could not be understood.
+// passed, "canceled" when the caller gave up, "circuit_open" when the HTTP
+// client's transport refused to send because a circuit breaker is open (an
+// error with a CircuitOpen method reporting true), "network" when no answer
+// came otherwise, and "invalid_answer" for an answer that could not be
+// understood.
 func Outcome(err error) string {
 	if err == nil {
 		return "0"
@@ -52,6 +55,7 @@ func Outcome(err error) string {
 	var he *HTTPError
 	var ne net.Error
 	var te *transportError
+	var co circuitOpen
 	switch {
 	case errors.As(err, &we):
 		return strconv.Itoa(we.Code)
@@ -63,11 +67,18 @@ func Outcome(err error) string {
 		return "timeout"
 	case errors.Is(err, context.Canceled):
 		return "canceled"
+	case errors.As(err, &co) && co.CircuitOpen():
+		return "circuit_open"
 	case errors.As(err, &te):
 		return "network"
 	}
 	return "invalid_answer"
 }
+
+// circuitOpen is the error of a transport that did not send a request
+// because the circuit breaker guarding WeChat is open: no call was made,
+// so it is not counted as a network failure.
+type circuitOpen interface{ CircuitOpen() bool }
 
 // observe reports one call to the observer, if any.
 func (c *Client) observe(path string, start time.Time, err error) {

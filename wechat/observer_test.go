@@ -99,6 +99,7 @@ func TestOutcome(t *testing.T) {
 		{&transportError{api: "/x", err: context.DeadlineExceeded}, "timeout"},
 		{&transportError{api: "/x", err: errors.New("connection refused")}, "network"},
 		{context.Canceled, "canceled"},
+		{&transportError{api: "/x", err: breakerOpen{}}, "circuit_open"},
 		{errUnexpected("/x", "garbage"), "invalid_answer"},
 	} {
 		if got := Outcome(tc.err); got != tc.want {
@@ -106,3 +107,9 @@ func TestOutcome(t *testing.T) {
 		}
 	}
 }
+
+// breakerOpen is what a breaking transport returns instead of calling.
+type breakerOpen struct{}
+
+func (breakerOpen) Error() string     { return "circuit breaker open" }
+func (breakerOpen) CircuitOpen() bool { return true }

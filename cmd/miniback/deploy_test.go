@@ -415,10 +415,12 @@ func TestGitHubWorkflow(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &wf); err != nil {
 		t.Fatalf("ci.yml: %v", err)
 	}
-	runs := false
+	runs, nats := false, false
 	for _, j := range wf.Jobs {
 		for _, s := range j.Steps {
 			runs = runs || strings.Contains(s.Run, "bash .ci/run")
+			// A service container cannot be given -js: NATS is started by a step.
+			nats = nats || strings.Contains(s.Run, "nats") && strings.Contains(s.Run, "-js") && strings.Contains(s.Run, "4222")
 		}
 		for _, svc := range []string{"postgres", "mariadb", "redis"} {
 			if _, ok := j.Services[svc]; !ok {
@@ -428,6 +430,9 @@ func TestGitHubWorkflow(t *testing.T) {
 	}
 	if !runs || wf.On == nil {
 		t.Fatal("the workflow does not run .ci/run on push")
+	}
+	if !nats {
+		t.Error("the workflow does not start NATS with JetStream on 4222")
 	}
 }
 

@@ -56,6 +56,19 @@ func TestWeChatBreakerFailsFastAndSendsWait(t *testing.T) {
 	if got := sandboxCalls(e, "/sns/jscode2session"); got != calls+2 {
 		t.Fatalf("WeChat got %d login calls, want 2: the open breaker must not call", got-calls)
 	}
+	target := strings.TrimPrefix(e.base, "http://") // the embedded sandbox is WeChat's host
+	fams, _ := scrape(t, e.base)
+	if got := value(fams, "miniback_circuit_state", "target", target); got != 2 {
+		t.Fatalf("miniback_circuit_state{target=%q} = %v while open, want 2", target, got)
+	}
+	if got := value(fams, "miniback_logins_total", "result", "error"); got != 2 {
+		t.Errorf("miniback_logins_total{result=\"error\"} = %v, want 2: a login the breaker refused did not reach WeChat", got)
+	}
+	for errcode, want := range map[string]float64{"http_5xx": 2, "circuit_open": 1, "network": 0} {
+		if got := value(fams, "miniback_wechat_requests_total", "path", "/sns/jscode2session", "errcode", errcode); got != want {
+			t.Errorf("miniback_wechat_requests_total{errcode=%q} = %v, want %v", errcode, got, want)
+		}
+	}
 	// A send queued while the breaker is open waits without spending attempts.
 	var m messageAnswer
 	if st, _ := e.do("POST", "/admin/v1/"+config.DemoAppID+"/messages/customer", adminKey,
@@ -71,6 +84,9 @@ func TestWeChatBreakerFailsFastAndSendsWait(t *testing.T) {
 	}
 	if st, _, _ := e.loginStatus("xavier"); st != 200 {
 		t.Fatalf("login after healing: %d", st)
+	}
+	if fams, _ := scrape(t, e.base); value(fams, "miniback_circuit_state", "target", target) != 0 {
+		t.Fatal("miniback_circuit_state is not 0 once the breaker closed")
 	}
 }
 
@@ -131,6 +147,13 @@ func TestRateLimitsPerUserKeyAndLogin(t *testing.T) {
 	}
 	st, h, body = e.raw("GET", "/admin/v1/"+config.DemoAppID+"/users", nil, map[string]string{"Authorization": "Bearer " + adminKey})
 	checkLimited(t, "third admin call", st, h, body, "2")
+
+	fams, _ := scrape(t, e.base)
+	for limit, want := range map[string]float64{"login_per_ip": 2, "api_per_user": 1, "admin_per_key": 1, "api_per_ip": 0} {
+		if got := value(fams, "miniback_rate_limited_total", "limit", limit); got != want {
+			t.Errorf("miniback_rate_limited_total{limit=%q} = %v, want %v", limit, got, want)
+		}
+	}
 }
 
 func TestRateLimitPerIPAndTrustedProxies(t *testing.T) {
@@ -141,15 +164,30 @@ func TestRateLimitPerIPAndTrustedProxies(t *testing.T) {
 	me := "/api/v1/" + config.DemoAppID + "/me"
 	from := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
 
-	// Behind a trusted proxy, X-Forwarded-For names the client.
-	e := startMain(t, func(c *config.Config) { limit(c); c.Server.TrustedProxies = []string{"127.0.0.1/32"} })
-	for range 2 {
-		if st, _, _ := e.raw("GET", me, nil, from("203.0.113.7")); st != 401 {
-			t.Fatalf("under the limit: %d", st)
-		}
+	// Behind a trusted proxy, X-Forwarded-For names the client. A gateway
+	// request counts against the same limit, even outside /api/v1/.
+	up := startUpstream(t, nil)
+	e := startMain(t, func(c *config.Config) {
+		limit(c)
+		c.Server.TrustedProxies = []string{"127.0.0.1/32"}
+		c.Gateway.Routes = []config.Route{route("/svc/", "none", up.URL)}
+	})
+	if st, _, _ := e.raw("GET", me, nil, from("203.0.113.7")); st != 401 {
+		t.Fatalf("under the limit: %d", st)
+	}
+	if st, h, _ := e.raw("GET", "/svc/x", nil, from("203.0.113.7")); st != 200 || h.Get("RateLimit-Remaining") != "0" {
+		t.Fatalf("gateway call under the limit: %d %v", st, h)
 	}
 	st, h, body := e.raw("GET", me, nil, from("203.0.113.7"))
 	checkLimited(t, "third call from one IP", st, h, body, "2")
+	st, h, body = e.raw("GET", "/svc/x", nil, from("203.0.113.7"))
+	checkLimited(t, "gateway call over the limit", st, h, body, "2")
+	if up.hits.Load() != 1 {
+		t.Fatalf("the upstream got %d requests, want 1: a refused request reached it", up.hits.Load())
+	}
+	if fams, _ := scrape(t, e.base); value(fams, "miniback_rate_limited_total", "limit", "api_per_ip") != 2 {
+		t.Fatalf("miniback_rate_limited_total{limit=\"api_per_ip\"} = %v, want 2", value(fams, "miniback_rate_limited_total", "limit", "api_per_ip"))
+	}
 	if st, _, _ := e.raw("GET", me, nil, from("203.0.113.7, 198.51.100.9")); st != 401 {
 		t.Fatalf("another client IP: %d", st)
 	}

@@ -193,6 +193,28 @@ func TestGatewayIdentityHeadersAndSpoofing(t *testing.T) {
 	}
 }
 
+// TestGatewayBehindTrustedProxy: the X-Forwarded-* of a peer in
+// server.trusted_proxies are kept and extended with that peer.
+func TestGatewayBehindTrustedProxy(t *testing.T) {
+	up := startUpstream(t, nil)
+	e := startMain(t, func(c *config.Config) {
+		c.Server.TrustedProxies = []string{"127.0.0.1/32"}
+		c.Gateway.Routes = []config.Route{route("/svc/", "none", up.URL)}
+	})
+	st, _, _ := e.raw("GET", "/svc/x", nil, map[string]string{"X-Forwarded-For": "203.0.113.7, 10.0.0.2",
+		"X-Forwarded-Proto": "https", "X-Forwarded-Host": "shop.example", "Host": "lb.internal"})
+	if st != 200 {
+		t.Fatalf("through the gateway: %d", st)
+	}
+	got := up.last(t).Header
+	for k, v := range map[string]string{"X-Forwarded-For": "203.0.113.7, 10.0.0.2, 127.0.0.1",
+		"X-Forwarded-Proto": "https", "X-Forwarded-Host": "shop.example"} {
+		if got.Get(k) != v {
+			t.Errorf("upstream saw %s = %q, want %q", k, got.Get(k), v)
+		}
+	}
+}
+
 func TestGatewayBodyLimitAndStreaming(t *testing.T) {
 	firstPart := make(chan string, 1)
 	release := make(chan struct{})
@@ -351,6 +373,61 @@ func TestGatewayRetriesOnlyIdempotentMethods(t *testing.T) {
 	}
 }
 
+// TestGatewayPassesUpstreamErrorsThrough: an upstream's own 4xx and 5xx
+// reach the client unchanged and are not retried; its 5xx still count
+// against its breaker.
+func TestGatewayPassesUpstreamErrorsThrough(t *testing.T) {
+	answer := func(status int, body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.Header().Set("X-Upstream", body)
+			w.WriteHeader(status)
+			io.WriteString(w, body)
+		}
+	}
+	down := startUpstream(t, answer(503, `{"title":"down for maintenance"}`))
+	missing := startUpstream(t, answer(404, `{"title":"no such item"}`))
+	e := startMain(t, func(c *config.Config) {
+		c.Breaker.Failures = 1000
+		r := route("/svc/", "none", down.URL, missing.URL)
+		r.Retries = 1
+		c.Gateway.Routes = []config.Route{r}
+	})
+	seen := map[int]string{}
+	for range 4 {
+		st, h, body := e.raw("GET", "/svc/item", nil, nil)
+		if h.Get("X-Upstream") != body || h.Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("%d %q %v: not the upstream's answer", st, body, h)
+		}
+		seen[st] = body
+	}
+	if seen[503] != `{"title":"down for maintenance"}` || seen[404] != `{"title":"no such item"}` {
+		t.Fatalf("answers seen: %v", seen)
+	}
+	if n := down.hits.Load() + missing.hits.Load(); n != 4 {
+		t.Fatalf("the upstreams got %d requests for 4 GETs: an upstream's answer was retried", n)
+	}
+
+	// The same 5xx opens the upstream's breaker (SPEC §14.2).
+	e = startMain(t, func(c *config.Config) {
+		c.Breaker.Failures, c.Breaker.OpenFor = 2, time.Minute
+		c.Gateway.Routes = []config.Route{route("/svc/", "none", down.URL)}
+	})
+	for range 2 {
+		if st, _, body := e.raw("GET", "/svc/item", nil, nil); st != 503 || body != `{"title":"down for maintenance"}` {
+			t.Fatalf("before the breaker opens: %d %q", st, body)
+		}
+	}
+	before := down.hits.Load()
+	var out errorAnswer
+	if st, h := e.gw("GET", "/svc/item", "", nil, &out); st != 503 || out.Error.Code != "upstream_unavailable" || h.Get("Retry-After") == "" {
+		t.Fatalf("after two 5xx: %d %+v %v, want the open breaker's 503", st, out, h)
+	}
+	if down.hits.Load() != before {
+		t.Fatal("the open breaker let a request through")
+	}
+}
+
 func TestGatewayTimeoutAndDeadUpstream(t *testing.T) {
 	slow := startUpstream(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 	dead := startUpstream(t, nil)
@@ -390,6 +467,13 @@ func TestGatewayBreakerOpensAndHeals(t *testing.T) {
 		c.Breaker.Failures, c.Breaker.OpenFor, c.Breaker.Probes = 2, 2*time.Second, 1
 		c.Gateway.Routes = []config.Route{route("/svc/", "none", "http://"+addr)}
 	})
+	state := func() float64 {
+		fams, _ := scrape(t, e.base)
+		return value(fams, "miniback_circuit_state", "target", "http://"+addr)
+	}
+	if got := state(); got != 0 {
+		t.Fatalf("miniback_circuit_state of the upstream at start = %v, want 0", got)
+	}
 	var out errorAnswer
 	for range 2 {
 		if st, _ := e.gw("GET", "/svc/x", "", nil, &out); st != 502 || out.Error.Code != "upstream_unavailable" {
@@ -399,6 +483,9 @@ func TestGatewayBreakerOpensAndHeals(t *testing.T) {
 	st, h := e.gw("GET", "/svc/x", "", nil, &out)
 	if ra := h.Get("Retry-After"); st != 503 || out.Error.Code != "upstream_unavailable" || (ra != "1" && ra != "2") {
 		t.Fatalf("open breaker: %d %+v Retry-After %q", st, out, h.Get("Retry-After"))
+	}
+	if got := state(); got != 2 {
+		t.Fatalf("miniback_circuit_state of the dead upstream = %v, want 2 (open)", got)
 	}
 	// The upstream comes back on the same address; after open_for a probe closes the breaker.
 	ln, err := net.Listen("tcp", addr)
@@ -416,6 +503,9 @@ func TestGatewayBreakerOpensAndHeals(t *testing.T) {
 		if st, _, _ := e.raw("GET", "/svc/x", nil, nil); st != 200 {
 			t.Fatalf("after healing: %d", st)
 		}
+	}
+	if got := state(); got != 0 {
+		t.Fatalf("miniback_circuit_state of the healed upstream = %v, want 0", got)
 	}
 }
 

@@ -1,12 +1,14 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
 	"unicode"
 
 	"github.com/miniback/miniback"
+	"github.com/miniback/miniback/internal/gateway"
 	"github.com/miniback/miniback/internal/metrics"
 	"github.com/miniback/miniback/internal/session"
 )
@@ -91,11 +93,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) (err error)
 
 // countLogin counts a login in miniback_logins_total. Requests refused
 // before their code reached WeChat (bad JSON, a code WeChat never issues,
-// a rate limit) and requests the client abandoned are not logins and are
-// not counted.
+// a rate limit, WeChat's open circuit breaker) and requests the client
+// abandoned are not logins and are not counted.
 func (s *Server) countLogin(r *http.Request, result string, err error) {
 	if clientGone(r) {
 		return // counted as a 499 request, not as a login
+	}
+	if open := (*gateway.OpenError)(nil); errors.As(err, &open) {
+		return // counted as a 503 request and as a circuit_open WeChat call
 	}
 	switch miniback.ErrorCode(err) {
 	case "":

@@ -36,6 +36,10 @@ type OpenError struct {
 	RetryAfter time.Duration
 }
 
+// CircuitOpen reports true: the WeChat client counts a call refused this way
+// apart from network failures (wechat.Outcome "circuit_open").
+func (e *OpenError) CircuitOpen() bool { return true }
+
 func (e *OpenError) Error() string {
 	return fmt.Sprintf("circuit breaker %s is open; retry in %s", e.Name, e.RetryAfter.Round(time.Second))
 }

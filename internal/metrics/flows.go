@@ -23,7 +23,7 @@ var wechatPaths = []string{
 // errcode is "other", so a WeChat answering random codes cannot grow the
 // series without bound.
 var knownOutcomes = set([]string{
-	"0", "-1", "http_5xx", "http_4xx", "timeout", "network", "canceled", "invalid_answer",
+	"0", "-1", "http_5xx", "http_4xx", "timeout", "network", "canceled", "circuit_open", "invalid_answer",
 	"40001", "40003", "40007", "40013", "40014", "40029", "40037", "40125", "40163", "40164",
 	"40226", "40243", "41001", "41002", "41030", "42001", "43101", "45009", "45011", "47003",
 	"48001", "61024", "87014",
