@@ -145,6 +145,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// Queue and outbound messages.
 	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, AckWait: cfg.Queue.AckWait, DataDir: cfg.DataDir,
 		Stream: strings.ToUpper(cfg.Queue.Prefix), SubjectPrefix: cfg.Queue.Prefix, Replicas: cfg.Queue.Replicas, Logger: m.Logger.With("component", "queue")}); err != nil {
+		if cfg.Queue.URL != "" && errors.Is(err, queue.ErrConnect) {
+			return &config.Error{Key: "queue.url", Msg: "cannot connect", Err: err}
+		}
 		return err
 	}
 	m.registerPoolMetrics(m.DB.PoolStats)

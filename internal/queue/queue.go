@@ -30,6 +30,11 @@ const (
 	maxRetryDelay = time.Minute
 )
 
+// ErrConnect is wrapped by Open's error when no server of Config.URL
+// accepts the connection: unreachable, or the credentials refused. Its
+// text never holds the URL's password.
+var ErrConnect = errors.New("queue: connect")
+
 // Config configures Open. The zero value except DataDir opens an embedded
 // server with the defaults.
 type Config struct {
@@ -125,7 +130,7 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		q.shutdownServer()
-		return nil, fmt.Errorf("queue: connect: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrConnect, err)
 	}
 	q.nc = nc
 	if q.js, err = jetstream.New(nc); err != nil {
