@@ -30,9 +30,6 @@ import (
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/internal/state/memory"
 	"github.com/miniback/miniback/internal/state/redis"
-	"github.com/miniback/miniback/internal/store/mysql"
-	"github.com/miniback/miniback/internal/store/postgres"
-	"github.com/miniback/miniback/internal/store/sqlite"
 	"github.com/miniback/miniback/sandbox"
 	"github.com/miniback/miniback/wechat"
 )
@@ -199,7 +196,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		WeChat:    clients,
 		State:     m.State,
 		Unavailable: func(err error) bool {
-			return postgres.IsUnavailable(err) || mysql.IsUnavailable(err) || sqlite.IsUnavailable(err) || queue.IsUnavailable(err)
+			return m.DB.IsUnavailable(err) || queue.IsUnavailable(err)
 		},
 		RefreshTTL: cfg.Auth.RefreshTTL,
 		Analytics:  m.Analytics,
