@@ -223,13 +223,23 @@ func (q *Queue) Pending(ctx context.Context, durable string) (uint64, error) {
 	return info.NumPending + uint64(info.NumAckPending), nil
 }
 
-// Ping checks that the connection is up and JetStream answers for the
-// stream.
+// Ping checks that the connection is up and that the stream takes a
+// write: it stores a probe message on <prefix>.probe (a subject no
+// consumer reads) and deletes it again, so a stream that is full, or a
+// JetStream that lost its quorum or its storage, fails it.
 func (q *Queue) Ping(ctx context.Context) error {
 	if s := q.nc.Status(); s != nats.CONNECTED {
 		return fmt.Errorf("queue: ping: connection %s", s)
 	}
-	if _, err := q.js.Stream(ctx, q.cfg.Stream); err != nil {
+	ack, err := q.js.Publish(ctx, q.cfg.SubjectPrefix+".probe", nil, jetstream.WithExpectStream(q.cfg.Stream))
+	if err != nil {
+		return fmt.Errorf("queue: ping: %w", err)
+	}
+	stream, err := q.js.Stream(ctx, q.cfg.Stream)
+	if err == nil {
+		err = stream.DeleteMsg(ctx, ack.Sequence)
+	}
+	if err != nil {
 		return fmt.Errorf("queue: ping: %w", err)
 	}
 	return nil
