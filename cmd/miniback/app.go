@@ -30,9 +30,6 @@ import (
 	"github.com/miniback/miniback/internal/session"
 	"github.com/miniback/miniback/internal/state/memory"
 	"github.com/miniback/miniback/internal/state/redis"
-	"github.com/miniback/miniback/internal/store/mysql"
-	"github.com/miniback/miniback/internal/store/postgres"
-	"github.com/miniback/miniback/internal/store/sqlite"
 	"github.com/miniback/miniback/sandbox"
 	"github.com/miniback/miniback/wechat"
 )
@@ -145,6 +142,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	// Queue and outbound messages.
 	if m.Queue, err = queue.Open(ctx, queue.Config{URL: cfg.Queue.URL, AckWait: cfg.Queue.AckWait, DataDir: cfg.DataDir,
 		Stream: strings.ToUpper(cfg.Queue.Prefix), SubjectPrefix: cfg.Queue.Prefix, Replicas: cfg.Queue.Replicas, Logger: m.Logger.With("component", "queue")}); err != nil {
+		if cfg.Queue.URL != "" && errors.Is(err, queue.ErrConnect) {
+			return &config.Error{Key: "queue.url", Msg: "cannot connect", Err: err}
+		}
 		return err
 	}
 	m.registerPoolMetrics(m.DB.PoolStats)
@@ -196,7 +196,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		WeChat:    clients,
 		State:     m.State,
 		Unavailable: func(err error) bool {
-			return postgres.IsUnavailable(err) || mysql.IsUnavailable(err) || sqlite.IsUnavailable(err) || queue.IsUnavailable(err)
+			return m.DB.IsUnavailable(err) || queue.IsUnavailable(err)
 		},
 		RefreshTTL: cfg.Auth.RefreshTTL,
 		Analytics:  m.Analytics,

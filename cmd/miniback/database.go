@@ -34,9 +34,12 @@ type database struct {
 	ApplyMigrations func(context.Context) ([]int, error)
 	// Ping is the /readyz check of the database: SQLite probes a write
 	// (sqlite.DB.ProbeWrite), so a full disk or a locked file fails it.
-	Ping      func(context.Context) error
-	PoolStats func() sql.DBStats // for the pool metrics
-	Close     func() error
+	Ping func(context.Context) error
+	// IsUnavailable reports whether an error of the engine means "cannot
+	// serve now" (the request answers 503), not a fault of miniback's.
+	IsUnavailable func(error) bool
+	PoolStats     func() sql.DBStats // for the pool metrics
+	Close         func() error
 }
 
 // Migrate applies the missing migrations.
@@ -98,7 +101,8 @@ func openSQLite(ctx context.Context, rest string) (*database, error) {
 		Media: sqlite.NewMediaStore(db), Stats: sqlite.NewStatsStore(db), Purge: sqlite.NewPurgeStore(db),
 		Events: sqlite.NewEventStore(db), Datacube: sqlite.NewDatacubeStore(db),
 		Pay:             sqlite.NewPayStore(db),
-		ApplyMigrations: db.ApplyMigrations, Ping: db.ProbeWrite, PoolStats: db.Stats, Close: db.Close,
+		ApplyMigrations: db.ApplyMigrations, Ping: db.ProbeWrite, IsUnavailable: sqlite.IsUnavailable,
+		PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }
 
@@ -114,7 +118,8 @@ func openPostgres(ctx context.Context, c config.Database) (*database, error) {
 		Media: postgres.NewMediaStore(db), Stats: postgres.NewStatsStore(db), Purge: postgres.NewPurgeStore(db),
 		Events: postgres.NewEventStore(db), Datacube: postgres.NewDatacubeStore(db),
 		Pay:             postgres.NewPayStore(db),
-		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
+		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, IsUnavailable: postgres.IsUnavailable,
+		PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }
 
@@ -130,6 +135,7 @@ func openMySQL(ctx context.Context, c config.Database) (*database, error) {
 		Media: mysql.NewMediaStore(db), Stats: mysql.NewStatsStore(db), Purge: mysql.NewPurgeStore(db),
 		Events: mysql.NewEventStore(db), Datacube: mysql.NewDatacubeStore(db),
 		Pay:             mysql.NewPayStore(db),
-		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, PoolStats: db.Stats, Close: db.Close,
+		ApplyMigrations: db.ApplyMigrations, Ping: db.Ping, IsUnavailable: mysql.IsUnavailable,
+		PoolStats: db.Stats, Close: db.Close,
 	}, nil
 }

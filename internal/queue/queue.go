@@ -30,6 +30,11 @@ const (
 	maxRetryDelay = time.Minute
 )
 
+// ErrConnect is wrapped by Open's error when no server of Config.URL
+// accepts the connection: unreachable, or the credentials refused. Its
+// text never holds the URL's password.
+var ErrConnect = errors.New("queue: connect")
+
 // Config configures Open. The zero value except DataDir opens an embedded
 // server with the defaults.
 type Config struct {
@@ -125,7 +130,7 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		q.shutdownServer()
-		return nil, fmt.Errorf("queue: connect: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrConnect, err)
 	}
 	q.nc = nc
 	if q.js, err = jetstream.New(nc); err != nil {
@@ -218,13 +223,23 @@ func (q *Queue) Pending(ctx context.Context, durable string) (uint64, error) {
 	return info.NumPending + uint64(info.NumAckPending), nil
 }
 
-// Ping checks that the connection is up and JetStream answers for the
-// stream.
+// Ping checks that the connection is up and that the stream takes a
+// write: it stores a probe message on <prefix>.probe (a subject no
+// consumer reads) and deletes it again, so a stream that is full, or a
+// JetStream that lost its quorum or its storage, fails it.
 func (q *Queue) Ping(ctx context.Context) error {
 	if s := q.nc.Status(); s != nats.CONNECTED {
 		return fmt.Errorf("queue: ping: connection %s", s)
 	}
-	if _, err := q.js.Stream(ctx, q.cfg.Stream); err != nil {
+	ack, err := q.js.Publish(ctx, q.cfg.SubjectPrefix+".probe", nil, jetstream.WithExpectStream(q.cfg.Stream))
+	if err != nil {
+		return fmt.Errorf("queue: ping: %w", err)
+	}
+	stream, err := q.js.Stream(ctx, q.cfg.Stream)
+	if err == nil {
+		err = stream.DeleteMsg(ctx, ack.Sequence)
+	}
+	if err != nil {
 		return fmt.Errorf("queue: ping: %w", err)
 	}
 	return nil

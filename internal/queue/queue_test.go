@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestPublishConsumeAck(t *testing.T) {
@@ -364,5 +366,42 @@ func TestErrorsUnwrap(t *testing.T) {
 		if !errors.Is(err, cause) {
 			t.Errorf("%T does not unwrap to its cause", err)
 		}
+	}
+}
+
+// TestPingProbesAWrite fills the stream up to a limit that refuses new
+// messages: Ping, which stores and deletes a probe message, then fails;
+// while the stream has room it succeeds and leaves no message behind.
+func TestPingProbesAWrite(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			q := mustOpen(t, b.open(t, Config{}))
+			ctx := t.Context()
+			for range 3 {
+				if err := q.Ping(ctx); err != nil {
+					t.Fatalf("Ping: %v", err)
+				}
+			}
+			stream, err := q.js.Stream(ctx, q.cfg.Stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := stream.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.State.Msgs != 0 {
+				t.Fatalf("%d messages left in the stream by Ping", info.State.Msgs)
+			}
+			cfg := info.Config
+			cfg.MaxMsgs, cfg.Discard = 1, jetstream.DiscardNew
+			if _, err := q.js.UpdateStream(ctx, cfg); err != nil {
+				t.Fatal(err)
+			}
+			mustPublish(t, q, q.Subject("outbox", "wxfull"), "fills it", "")
+			if err := q.Ping(ctx); err == nil {
+				t.Fatal("Ping succeeded on a stream that refuses writes")
+			}
+		})
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +100,129 @@ func TestCluster(t *testing.T) {
 	u, _ := redistest.StartCluster(t)
 	t.Run("Conformance", func(t *testing.T) { statetest.Run(t, open(u)) })
 	t.Run("KeysSpreadAndTagsHold", func(t *testing.T) { testSpread(t, u) })
+	t.Run("SlotMove", func(t *testing.T) { testSlotMove(t, u) })
+}
+
+// testSlotMove moves the slot of one app's keys to another master, as
+// `redis-cli --cluster reshard` does (IMPORTING, MIGRATING, MIGRATE of each
+// key, then the new owner announced to every master), while a worker keeps
+// counting, compare-and-setting and reading those keys through the store.
+// The store follows the ASK and MOVED redirects: no operation fails, no
+// step of the counter is lost or doubled, and afterwards the keys are
+// served by the new owner.
+func testSlotMove(t *testing.T, u string) {
+	s := mustOpen(t, u, "move:"+rand.Text()[:8]+":")
+	ctx := context.Background()
+	cc := s.Client().(*goredis.ClusterClient)
+	const counter, token = "rate:{wxmove}:n", "wechat:{wxmove}:token"
+	slot, err := cc.ClusterKeySlot(ctx, s.Prefix()+counter).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slots, err := cc.ClusterSlots(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src, dst goredis.ClusterNode
+	for _, r := range slots {
+		if int64(r.Start) <= slot && slot <= int64(r.End) {
+			src = r.Nodes[0]
+		}
+	}
+	for _, r := range slots {
+		if r.Nodes[0].ID != src.ID {
+			dst = r.Nodes[0]
+		}
+	}
+	if src.ID == "" || dst.ID == "" {
+		t.Fatalf("no owner or no other master for slot %d in %+v", slot, slots)
+	}
+	if err := s.Set(ctx, token, "0", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	// The worker: one Incr, one SetIfEqual of the token to the counter's
+	// value, and one Get per round, until stop.
+	stop := make(chan struct{})
+	rounds := make(chan int64, 1<<16)
+	var failures []error
+	incrs := 0 // successful Incr calls
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		last := "0"
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			n, err := s.Incr(ctx, counter, time.Hour)
+			if err != nil {
+				failures = append(failures, err)
+				continue
+			}
+			incrs++
+			next := strconv.FormatInt(n, 10)
+			ok, err := s.SetIfEqual(ctx, token, last, next, time.Hour)
+			if err != nil || !ok {
+				failures = append(failures, fmt.Errorf("SetIfEqual %s→%s: %v %v", last, next, ok, err))
+				continue
+			}
+			last = next
+			if v, ok, err := s.Get(ctx, token); err != nil || !ok || v != next {
+				failures = append(failures, fmt.Errorf("Get = %q %v %v, want %s", v, ok, err, next))
+				continue
+			}
+			rounds <- n
+		}
+	}()
+	// progress waits until the worker finished 20 more rounds.
+	progress := func() {
+		t.Helper()
+		for range 20 {
+			select {
+			case <-rounds:
+			case <-done:
+				t.Fatalf("the worker stopped: %v", failures)
+			case <-time.After(30 * time.Second):
+				t.Fatal("the worker made no progress")
+			}
+		}
+	}
+	cmd := func(addr string, args ...string) {
+		t.Helper()
+		if _, err := redistest.Command(addr, args...); err != nil {
+			t.Fatalf("%s: %v", addr, err)
+		}
+	}
+	sl := strconv.FormatInt(slot, 10)
+	progress()
+	cmd(dst.Addr, "CLUSTER", "SETSLOT", sl, "IMPORTING", src.ID)
+	cmd(src.Addr, "CLUSTER", "SETSLOT", sl, "MIGRATING", dst.ID)
+	progress()
+	host, port, _ := strings.Cut(dst.Addr, ":")
+	for _, k := range []string{token, counter} {
+		cmd(src.Addr, "MIGRATE", host, port, s.Prefix()+k, "0", "5000")
+		progress() // one key moved, the other not yet: ASK redirects
+	}
+	for _, r := range slots {
+		cmd(r.Nodes[0].Addr, "CLUSTER", "SETSLOT", sl, "NODE", dst.ID)
+	}
+	progress()
+	close(stop)
+	<-done
+	if len(failures) > 0 {
+		t.Fatalf("%d operations failed while the slot moved, first: %v", len(failures), failures[0])
+	}
+	want := strconv.Itoa(incrs)
+	if v, ok, err := s.Get(ctx, counter); err != nil || !ok || v != want {
+		t.Fatalf("counter = %q %v %v after %s increments", v, ok, err, want)
+	}
+	for _, k := range []string{counter, token} {
+		if v, err := redistest.Command(dst.Addr, "GET", s.Prefix()+k); err != nil || v != want {
+			t.Fatalf("the new owner holds %s = %q (%v), want %s", k, v, err, want)
+		}
+	}
 }
 
 // TestSentinelFailover kills the master: after at most a few errors while
