@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -395,5 +397,80 @@ func TestUserSyncAtMostEvery5s(t *testing.T) {
 	}
 	if _, err := s.UserOrder(ctx, appid, w.user.ID+1, "order_sync_01", true); !miniback.IsNotFound(err) {
 		t.Fatalf("another user's order: %v", err)
+	}
+}
+
+// TestNotificationForAnotherMerchantChangesNothing: a notification that
+// verifies and decrypts but names another appid, another mchid or another
+// amount than the order is refused, each check on its own, and the order
+// and its events stay as they were; the matching one is then applied.
+func TestNotificationForAnotherMerchantChangesNothing(t *testing.T) {
+	w := newWorld(t)
+	s := w.instance(nil)
+	ctx := context.Background()
+	req := &miniback.OrderRequest{UserID: w.user.ID, Description: "tea", OutTradeNo: "order_other_01"}
+	req.Amount.Total = []byte("300")
+	if _, _, err := s.CreateOrder(ctx, appid, req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PayOrder(ctx, appid, w.user.ID, "order_other_01"); err != nil {
+		t.Fatal(err)
+	}
+	// An instance trusting a platform key of the test's, so that the test
+	// can sign whatever transaction it likes.
+	platform, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := wechatpay.NewClient(mchid, "MSERIAL", w.merchant, []byte(apiKey), wechatpay.WithBaseURL(w.base),
+		wechatpay.WithPublicKey("PUB_KEY_ID_TEST", &platform.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := &pay.Service{Store: s.Store, Users: s.Users, State: memory.New(),
+		Apps: map[string]*pay.App{appid: {AppID: appid, MchID: mchid, NotifyURL: w.notify, Client: c}}}
+	notify := func(txAppID, txMchID string, total int64) error {
+		plain, _ := json.Marshal(map[string]any{"appid": txAppID, "mchid": txMchID, "out_trade_no": "order_other_01",
+			"transaction_id": "4200000000000000000000000001", "trade_type": "JSAPI", "trade_state": "SUCCESS",
+			"success_time": "2026-12-01T10:00:00+08:00", "amount": map[string]any{"total": total, "payer_total": total, "currency": "CNY"}})
+		ct, err := wechatpay.EncryptAEAD([]byte(apiKey), "abcdefghijkl", "transaction", plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := []byte(`{"id":"EV-other","create_time":"2026-12-01T10:00:00+08:00","resource_type":"encrypt-resource","event_type":"TRANSACTION.SUCCESS","summary":"支付成功","resource":{"original_type":"transaction","algorithm":"AEAD_AES_256_GCM","ciphertext":"` + ct + `","associated_data":"transaction","nonce":"abcdefghijkl"}}`)
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		sig, err := wechatpay.Sign(platform, wechatpay.ResponseMessage(ts, "n1", body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{}
+		h.Set("Wechatpay-Timestamp", ts)
+		h.Set("Wechatpay-Nonce", "n1")
+		h.Set("Wechatpay-Signature", sig)
+		h.Set("Wechatpay-Serial", "PUB_KEY_ID_TEST")
+		return forged.HandleNotification(ctx, appid, h, body)
+	}
+	for name, tx := range map[string]struct {
+		appid, mchid string
+		total        int64
+	}{
+		"appid":  {"wxanotherapp00001", mchid, 300},
+		"mchid":  {appid, "1900000999", 300},
+		"amount": {appid, mchid, 299},
+	} {
+		err := notify(tx.appid, tx.mchid, tx.total)
+		if miniback.ErrorCode(err) != miniback.ECodeInvalidRequest {
+			t.Fatalf("another %s: %v, want invalid_request", name, err)
+		}
+		o, _ := s.Order(ctx, appid, "order_other_01", false)
+		if o.Status != miniback.OrderPaying || o.TransactionID != "" || len(pendingEvents(t, s)) != 0 {
+			t.Fatalf("another %s changed the order: %+v", name, o)
+		}
+	}
+	if err := notify(appid, mchid, 300); err != nil {
+		t.Fatalf("the matching notification: %v", err)
+	}
+	if o, _ := s.Order(ctx, appid, "order_other_01", false); o.Status != miniback.OrderPaid {
+		t.Fatalf("after the matching notification: %+v", o)
 	}
 }
