@@ -1,8 +1,11 @@
 package sandbox
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -187,5 +190,59 @@ func TestPayDropNotify(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if d := e.s.Deliveries("order_0004", ""); len(d) != 1 || d[0].Fault != "dropped" || len(e.received) != 0 {
 		t.Fatalf("deliveries = %+v, received %d", d, len(e.received))
+	}
+}
+
+// TestPayWebhookReceiver: the receiver keeps the business events posted to
+// it, checking each signature with the app's webhook secret, and lists
+// them by order.
+func TestPayWebhookReceiver(t *testing.T) {
+	e := newPayEnv(t)
+	e.s.SetPayApp(app1, &PayApp{MchID: "1900000109", APIv3Key: testAPIv3Key, MerchantKey: &e.merchant.PublicKey, WebhookSecret: "whsec"})
+	post := func(body, delivery, secret string) int {
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(ts + "." + body))
+		req, _ := http.NewRequest("POST", e.ts.URL+"/sandbox/pay/webhook", strings.NewReader(body))
+		req.Header.Set("X-Miniback-Timestamp", ts)
+		req.Header.Set("X-Miniback-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+		req.Header.Set("X-Miniback-Delivery", delivery)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	paid := `{"event":"order.paid","appid":"` + app1 + `","order":{"out_trade_no":"order_0001"}}`
+	if st := post(paid, "ev-1", "whsec"); st != 204 {
+		t.Fatalf("signed event: %d", st)
+	}
+	if st := post(paid, "ev-1", "another secret"); st != 204 {
+		t.Fatalf("wrongly signed event: %d", st)
+	}
+	if st := post(`{"event":"refund.succeeded","appid":"`+app1+`","order":{"out_trade_no":"order_0002"},"refund":{"out_refund_no":"r1"}}`, "ev-2", "whsec"); st != 204 {
+		t.Fatalf("refund event: %d", st)
+	}
+	if st := post(`{"hello":1}`, "ev-3", "whsec"); st != 400 {
+		t.Fatalf("not an event: %d", st)
+	}
+	resp, err := http.Get(e.ts.URL + "/sandbox/pay/webhook?out_trade_no=order_0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Deliveries []WebhookDelivery `json:"deliveries"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	d := got.Deliveries
+	if len(d) != 2 || d[0].Delivery != "ev-1" || d[0].Event != "order.paid" || !d[0].SignatureValid || d[1].SignatureValid {
+		t.Fatalf("deliveries for order_0001: %+v", d)
+	}
+	if all := e.s.Webhooks(""); len(all) != 3 || all[2].OutRefundNo != "r1" {
+		t.Fatalf("all deliveries: %+v", all)
 	}
 }

@@ -576,3 +576,31 @@ func TestPayCloseAndLists(t *testing.T) {
 		t.Fatalf("bad status filter: %d", st)
 	}
 }
+
+// TestPayWebhookToSandboxReceiver: in sandbox mode an app without
+// pay.webhook_url posts its business events to the sandbox's receiver,
+// signed with its webhook_secret (the demo app's own), so the README's
+// curl walk-through ends on the delivered order.paid.
+func TestPayWebhookToSandboxReceiver(t *testing.T) {
+	pe := &payEnv{hooks: &hookRecorder{}}
+	pe.testEnv = startMainWith(t, func(c *config.Config) {
+		withAdmin(c)
+		c.SandboxOpts.PayTimeScale = 0.0005
+	}, func(m *Main) { m.tunePay = func(s *pay.Service) { s.Tick = 20 * time.Millisecond } })
+	l := pe.login("lena")
+	pe.createOrder(l.User.ID, "order_sink_0001", 1800)
+	pe.payArgs(l.AccessToken, "order_sink_0001")
+	pe.confirm("order_sink_0001")
+	var got struct {
+		Deliveries []sandbox.WebhookDelivery `json:"deliveries"`
+	}
+	pe.waitFor("order.paid at the sandbox's receiver", func() bool {
+		pe.do("GET", "/sandbox/pay/webhook?out_trade_no=order_sink_0001", "", nil, &got)
+		return len(got.Deliveries) > 0
+	})
+	time.Sleep(100 * time.Millisecond) // a few more rounds of event delivery
+	pe.do("GET", "/sandbox/pay/webhook?out_trade_no=order_sink_0001", "", nil, &got)
+	if d := got.Deliveries; len(d) != 1 || d[0].Event != "order.paid" || !d[0].SignatureValid || d[0].Delivery == "" {
+		t.Fatalf("deliveries: %+v", d)
+	}
+}
