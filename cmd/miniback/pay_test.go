@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -369,8 +368,17 @@ func TestPayRefunds(t *testing.T) {
 	if st, _ := pe.do("POST", admin+"/orders/"+no+"/refunds", adminKey, map[string]any{"amount": 71}, &e); st != 409 || e.Error.Code != "refund_exceeds_total" {
 		t.Fatalf("over-refund: %d %+v", st, e)
 	}
+	for _, bad := range []string{`{"amount":0}`, `{"amount":-1}`, `{"amount":1.5}`, `{"amount":"10"}`, `{"amount":9223372036854775808}`,
+		`{"amount":10,"out_refund_no":"bad/refund"}`, `{"amount":10,"reason":"` + strings.Repeat("x", 81) + `"}`} {
+		if st, _ := pe.do("POST", admin+"/orders/"+no+"/refunds", adminKey, bad, &e); st != 400 || e.Error.Code != "invalid_request" {
+			t.Errorf("refund %s: %d %+v", bad, st, e)
+		}
+	}
+	if st, _ := pe.do("POST", admin+"/orders/"+no+"/refunds", adminKey, map[string]any{"amount": 31, "out_refund_no": "refund_p1"}, &e); st != 409 || e.Error.Code != "conflict" {
+		t.Fatalf("refund_p1 again with another amount: %d %+v", st, e)
+	}
 	if pe.m.Sandbox.Calls("/v3/refund/domestic/refunds") != calls {
-		t.Fatal("an over-refund reached WeChat Pay")
+		t.Fatal("a refused refund reached WeChat Pay")
 	}
 	pe.do("POST", "/sandbox/pay/refund-result", "", map[string]string{"appid": config.DemoAppID, "out_refund_no": "refund_p1", "status": "SUCCESS"}, nil)
 	pe.waitFor("partial refund", func() bool { o := pe.order(no); return o.Refunded == 30 && o.Status == "paid" })
@@ -461,7 +469,6 @@ func TestPayBadInput(t *testing.T) {
 	if resp.StatusCode != 401 || !strings.Contains(string(raw), `"code":"FAIL"`) {
 		t.Fatalf("unsigned notification: %d %s", resp.StatusCode, raw)
 	}
-	_ = context.Background
 }
 
 func jsonInt(n int64) string {
