@@ -474,3 +474,40 @@ func TestNotificationForAnotherMerchantChangesNothing(t *testing.T) {
 		t.Fatalf("after the matching notification: %+v", o)
 	}
 }
+
+// TestReconciliationSchedule: an order paying without a notification is
+// queried 1, 5, 15 and 60 minutes after its prepay, then hourly, and not
+// in between.
+func TestReconciliationSchedule(t *testing.T) {
+	w := newWorld(t)
+	start := time.Now()
+	var offset time.Duration
+	s := w.instance(func() time.Time { return start.Add(offset) })
+	ctx := context.Background()
+	req := &miniback.OrderRequest{UserID: w.user.ID, Description: "tea", OutTradeNo: "order_sched_01"}
+	req.Amount.Total = []byte("100")
+	if _, _, err := s.CreateOrder(ctx, appid, req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PayOrder(ctx, appid, w.user.ID, "order_sched_01"); err != nil {
+		t.Fatal(err)
+	}
+	path := "/v3/pay/transactions/out-trade-no/order_sched_01"
+	for _, step := range []struct {
+		at      time.Duration
+		queries int
+	}{
+		{30 * time.Second, 0}, {61 * time.Second, 1}, {4 * time.Minute, 1}, {5*time.Minute + time.Second, 2},
+		{14 * time.Minute, 2}, {15*time.Minute + time.Second, 3}, {59 * time.Minute, 3}, {60*time.Minute + time.Second, 4},
+		{119 * time.Minute, 4}, {120*time.Minute + time.Second, 5}, {180*time.Minute + time.Second, 6},
+	} {
+		offset = step.at
+		s.RunOnce(ctx)
+		if n := w.sb.Calls(path); n != step.queries {
+			t.Fatalf("%v after the prepay: %d queries, want %d", step.at, n, step.queries)
+		}
+	}
+	if o, _ := s.Order(ctx, appid, "order_sched_01", false); o.Status != miniback.OrderPaying {
+		t.Fatalf("an unpaid order after three hours: %+v", o)
+	}
+}
