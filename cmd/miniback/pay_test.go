@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"crypto"
+	"crypto/hmac"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -609,5 +611,54 @@ func TestPayWebhookToSandboxReceiver(t *testing.T) {
 	pe.do("GET", "/sandbox/pay/webhook?out_trade_no=order_sink_0001", "", nil, &got)
 	if d := got.Deliveries; len(d) != 1 || d[0].Event != "order.paid" || !d[0].SignatureValid || d[0].Delivery == "" {
 		t.Fatalf("deliveries: %+v", d)
+	}
+}
+
+// TestPayWebhookRetriedThroughTheQueue: the business service fails the
+// first two posts of order.paid; the durable queue redelivers it, signed,
+// with the same X-Miniback-Delivery, until answered 2xx, and not after.
+func TestPayWebhookRetriedThroughTheQueue(t *testing.T) {
+	var mu sync.Mutex
+	var ids []string
+	var ok int
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		mac := hmac.New(sha256.New, []byte("hook-secret"))
+		mac.Write([]byte(r.Header.Get("X-Miniback-Timestamp") + "."))
+		mac.Write(raw)
+		if r.Header.Get("X-Miniback-Signature") != "sha256="+hex.EncodeToString(mac.Sum(nil)) {
+			t.Errorf("webhook signature does not verify: %s", raw)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		ids = append(ids, r.Header.Get("X-Miniback-Delivery"))
+		if len(ids) <= 2 {
+			w.WriteHeader(503)
+			return
+		}
+		ok++
+		w.WriteHeader(204)
+	}))
+	defer hooks.Close()
+	pe := &payEnv{hooks: &hookRecorder{}}
+	pe.testEnv = startMainWith(t, func(c *config.Config) {
+		withAdmin(c)
+		c.SandboxOpts.PayTimeScale = 0.0005
+		c.Apps[0].Pay.WebhookURL = hooks.URL
+		c.Apps[0].Pay.WebhookSecret = "hook-secret"
+	}, func(m *Main) { m.tunePay = func(s *pay.Service) { s.Tick = 20 * time.Millisecond } })
+	if pe.m.Pay.Queue == nil {
+		t.Fatal("the pay service has no queue")
+	}
+	l := pe.login("lena")
+	pe.createOrder(l.User.ID, "order_hookq_001", 100)
+	pe.payArgs(l.AccessToken, "order_hookq_001")
+	pe.confirm("order_hookq_001")
+	pe.waitFor("the third post", func() bool { mu.Lock(); defer mu.Unlock(); return ok == 1 })
+	time.Sleep(200 * time.Millisecond) // a few more rounds of event delivery
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ids) != 3 || ids[0] == "" || ids[0] != ids[1] || ids[1] != ids[2] || ok != 1 {
+		t.Fatalf("posts %v (%d answered 2xx), want three of one delivery id, one 2xx", ids, ok)
 	}
 }
