@@ -511,3 +511,28 @@ func TestReconciliationSchedule(t *testing.T) {
 		t.Fatalf("an unpaid order after three hours: %+v", o)
 	}
 }
+
+// TestQueryThenNotificationAppliedOnce: the payment is learnt from a query
+// first (?sync=true) and its notification arrives after: the notification
+// is answered 204 and changes nothing more.
+func TestQueryThenNotificationAppliedOnce(t *testing.T) {
+	w := newWorld(t)
+	s := w.instance(nil)
+	ctx := context.Background()
+	w.paidOrder(s, "order_qfirst_1")
+	n := w.waitNotice(1) // held back by the receiver
+	o, err := s.Order(ctx, appid, "order_qfirst_1", true)
+	if err != nil || o.Status != miniback.OrderPaid {
+		t.Fatalf("after the query: %+v, %v", o, err)
+	}
+	if err := s.HandleNotification(ctx, appid, n.header, n.body); err != nil {
+		t.Fatalf("the late notification: %v", err)
+	}
+	again, _ := s.Order(ctx, appid, "order_qfirst_1", false)
+	if again.TransactionID != o.TransactionID || !again.UpdatedAt.Equal(o.UpdatedAt) {
+		t.Fatalf("the late notification changed the order: %+v, was %+v", again, o)
+	}
+	if ev := pendingEvents(t, s); len(ev) != 1 || ev[0].Event != miniback.EventOrderPaid {
+		t.Fatalf("events = %+v, want one order.paid", ev)
+	}
+}
