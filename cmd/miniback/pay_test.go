@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -660,5 +661,47 @@ func TestPayWebhookRetriedThroughTheQueue(t *testing.T) {
 	defer mu.Unlock()
 	if len(ids) != 3 || ids[0] == "" || ids[0] != ids[1] || ids[1] != ids[2] || ok != 1 {
 		t.Fatalf("posts %v (%d answered 2xx), want three of one delivery id, one 2xx", ids, ok)
+	}
+}
+
+// TestPayWeChatPayCodesMapped: each WeChat Pay error code pay.md names
+// reaches the caller as its error JSON, with wechat_pay_code set.
+func TestPayWeChatPayCodesMapped(t *testing.T) {
+	pe := startPay(t)
+	l := pe.login("lena")
+	for i, tc := range []struct {
+		code   string
+		status int
+		want   string
+	}{
+		{"FREQUENCY_LIMITED", 429, "wechat_rate_limited"},
+		{"ORDERPAID", 409, "order_paid"},
+		{"ORDER_CLOSED", 409, "order_closed"},
+		{"SIGN_ERROR", 502, "wechat_misconfigured"},
+		{"APPID_MCHID_NOT_MATCH", 502, "wechat_misconfigured"},
+		{"MCH_NOT_EXISTS", 502, "wechat_misconfigured"},
+		{"NO_AUTH", 502, "wechat_misconfigured"},
+		{"PARAM_ERROR", 422, "wechat_rejected"},
+		{"INVALID_REQUEST", 422, "wechat_rejected"},
+		{"OUT_TRADE_NO_USED", 422, "wechat_rejected"},
+	} {
+		no := fmt.Sprintf("order_code_%03d", i)
+		pe.createOrder(l.User.ID, no, 100)
+		pe.fault(map[string]any{"path": "/v3/pay/transactions/jsapi", "code": tc.code})
+		var e payErrorAnswer
+		if st, _ := pe.do("POST", mini+"/orders/"+no+"/pay", l.AccessToken, nil, &e); st != tc.status || e.Error.Code != tc.want || e.Error.WeChatPayCode != tc.code {
+			t.Errorf("%s: %d %+v, want %d %s", tc.code, st, e, tc.status, tc.want)
+		}
+	}
+	// NOT_ENOUGH comes from a refund.
+	no := "order_code_refund"
+	pe.createOrder(l.User.ID, no, 100)
+	pe.payArgs(l.AccessToken, no)
+	pe.confirm(no)
+	pe.waitFor("paid", func() bool { return pe.order(no).Status == "paid" })
+	pe.fault(map[string]any{"path": "/v3/refund/domestic/refunds", "code": "NOT_ENOUGH"})
+	var e payErrorAnswer
+	if st, _ := pe.do("POST", admin+"/orders/"+no+"/refunds", adminKey, map[string]any{"amount": 10}, &e); st != 409 || e.Error.Code != "insufficient_funds" || e.Error.WeChatPayCode != "NOT_ENOUGH" {
+		t.Errorf("NOT_ENOUGH: %d %+v", st, e)
 	}
 }
