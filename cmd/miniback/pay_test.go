@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -704,4 +705,46 @@ func TestPayWeChatPayCodesMapped(t *testing.T) {
 	if st, _ := pe.do("POST", admin+"/orders/"+no+"/refunds", adminKey, map[string]any{"amount": 10}, &e); st != 409 || e.Error.Code != "insufficient_funds" || e.Error.WeChatPayCode != "NOT_ENOUGH" {
 		t.Errorf("NOT_ENOUGH: %d %+v", st, e)
 	}
+}
+
+// TestPayOrderByOpenID: the business may name the payer by openid; an
+// absent out_trade_no is generated within WeChat Pay's pattern; attach and
+// time_expire are kept; an unknown openid is refused.
+func TestPayOrderByOpenID(t *testing.T) {
+	pe := startPay(t)
+	l := pe.login("lena")
+	expire := time.Now().Add(time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+	var o struct {
+		orderAnswer
+		OpenID     string `json:"openid"`
+		Attach     string `json:"attach"`
+		TimeExpire string `json:"time_expire"`
+	}
+	body := map[string]any{"openid": l.User.OpenID, "description": "一杯咖啡", "amount": map[string]any{"total": 100, "currency": "CNY"},
+		"attach": "cart=7", "time_expire": expire}
+	if st, _ := pe.do("POST", admin+"/orders", adminKey, body, &o); st != 201 {
+		t.Fatalf("create by openid: %d", st)
+	}
+	if o.UserID != l.User.ID || o.OpenID != l.User.OpenID || o.Attach != "cart=7" || o.TimeExpire == "" ||
+		!regexp.MustCompile(`^[0-9A-Za-z_\-|*]{6,32}$`).MatchString(o.OutTradeNo) {
+		t.Fatalf("order %+v", o)
+	}
+	if got, _ := time.Parse(time.RFC3339, o.TimeExpire); got.Unix() != mustTime(t, expire).Unix() {
+		t.Fatalf("time_expire %s, want %s", o.TimeExpire, expire)
+	}
+	pe.payArgs(l.AccessToken, o.OutTradeNo)
+	var e payErrorAnswer
+	body["openid"] = "o-nobody-knows-this-one"
+	if st, _ := pe.do("POST", admin+"/orders", adminKey, body, &e); st != 400 || e.Error.Code != "invalid_request" {
+		t.Fatalf("unknown openid: %d %+v", st, e)
+	}
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
