@@ -246,3 +246,62 @@ func TestPayWebhookReceiver(t *testing.T) {
 		t.Fatalf("all deliveries: %+v", all)
 	}
 }
+
+// TestPayChecksWhatWeChatPayChecks: a stale timestamp, a missing Accept or
+// User-Agent, another merchant serial, a body changed after signing and a
+// missing field are each refused with WeChat Pay's status and code, and
+// create nothing.
+func TestPayChecksWhatWeChatPayChecks(t *testing.T) {
+	e := newPayEnv(t)
+	good := `{"appid":"` + app1 + `","mchid":"1900000109","description":"cup","out_trade_no":"order_chk_1","notify_url":"` + e.notify.URL + `/n","amount":{"total":1,"currency":"CNY"},"payer":{"openid":"o1"}}`
+	send := func(ts time.Time, serial, signed, sent string, drop string) (int, map[string]any) {
+		path := "/v3/pay/transactions/jsapi"
+		req, _ := http.NewRequest("POST", e.ts.URL+path, strings.NewReader(sent))
+		unix := strconv.FormatInt(ts.Unix(), 10)
+		msg := "POST\n" + path + "\n" + unix + "\nNONCE1\n" + signed + "\n"
+		req.Header.Set("Authorization", `WECHATPAY2-SHA256-RSA2048 mchid="1900000109",nonce_str="NONCE1",timestamp="`+unix+`",serial_no="`+serial+`",signature="`+rsaSign(e.merchant, msg)+`"`)
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("User-Agent", "test")
+		req.Header.Set("Content-Type", "application/json")
+		if drop != "" {
+			req.Header.Set(drop, "") // net/http sends no header set empty, not even its own User-Agent
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	now := time.Now()
+	cases := []struct {
+		name         string
+		ts           time.Time
+		serial       string
+		signed, sent string
+		drop         string
+		status       int
+		code         string
+	}{
+		{"six minutes old", now.Add(-6 * time.Minute), "MSERIAL", good, good, "", 401, "SIGN_ERROR"},
+		{"six minutes ahead", now.Add(6 * time.Minute), "MSERIAL", good, good, "", 401, "SIGN_ERROR"},
+		{"no Accept", now, "MSERIAL", good, good, "Accept", 400, "INVALID_REQUEST"},
+		{"no User-Agent", now, "MSERIAL", good, good, "User-Agent", 400, "INVALID_REQUEST"},
+		{"another serial", now, "OTHERSERIAL", good, good, "", 401, "SIGN_ERROR"},
+		{"body changed after signing", now, "MSERIAL", good, strings.Replace(good, `"total":1`, `"total":2`, 1), "", 401, "SIGN_ERROR"},
+		{"no payer", now, "MSERIAL", strings.Replace(good, `,"payer":{"openid":"o1"}`, "", 1), strings.Replace(good, `,"payer":{"openid":"o1"}`, "", 1), "", 400, "PARAM_ERROR"},
+	}
+	for _, tc := range cases {
+		if st, out := send(tc.ts, tc.serial, tc.signed, tc.sent, tc.drop); st != tc.status || out["code"] != tc.code {
+			t.Errorf("%s: %d %v, want %d %s", tc.name, st, out, tc.status, tc.code)
+		}
+	}
+	if s := e.s.TradeState("1900000109", "order_chk_1"); s != "" {
+		t.Fatalf("a refused prepay created an order (%s)", s)
+	}
+	if st, _ := send(now, "MSERIAL", good, good, ""); st != 200 {
+		t.Fatalf("the good request: %d", st)
+	}
+}
