@@ -536,3 +536,55 @@ func TestQueryThenNotificationAppliedOnce(t *testing.T) {
 		t.Fatalf("events = %+v, want one order.paid", ev)
 	}
 }
+
+// TestClientAgainstTheSandbox runs every endpoint of package wechatpay
+// against the sandbox, in both key modes: prepay, query by out_trade_no and
+// by transaction_id, refund, refund query, close, and the certificate
+// download a client without the public key bootstraps from.
+func TestClientAgainstTheSandbox(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	pk := w.instance(nil).Apps[appid].Client
+	certMode, err := wechatpay.NewClient(mchid, "MSERIAL", w.merchant, []byte(apiKey), wechatpay.WithBaseURL(w.base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]*wechatpay.Client{"public key": pk, "certificate": certMode} {
+		no := "order_cli_" + strings.ReplaceAll(name, " ", "_")
+		prepay, err := c.Prepay(ctx, wechatpay.PrepayRequest{AppID: appid, Description: "tea", OutTradeNo: no, NotifyURL: w.notify,
+			Amount: wechatpay.Amount{Total: 300, Currency: "CNY"}, Payer: wechatpay.Payer{OpenID: w.user.OpenID}})
+		if err != nil || prepay == "" {
+			t.Fatalf("%s: prepay %q, %v", name, prepay, err)
+		}
+		if name == "certificate" && (!c.Verifier().HasCertificates() || w.sb.Calls("/v3/certificates") != 1) {
+			t.Fatalf("certificate mode did not bootstrap from /v3/certificates (%d downloads)", w.sb.Calls("/v3/certificates"))
+		}
+		if tx, err := c.QueryByOutTradeNo(ctx, no); err != nil || tx.TradeState != wechatpay.TradeNotPay {
+			t.Fatalf("%s: query %+v, %v", name, tx, err)
+		}
+		if _, err := w.sb.ConfirmPayment(appid, no, "SUCCESS"); err != nil {
+			t.Fatal(err)
+		}
+		paid, err := c.QueryByOutTradeNo(ctx, no)
+		if err != nil || paid.TradeState != wechatpay.TradeSuccess || paid.TransactionID == "" || paid.Amount.Total != 300 {
+			t.Fatalf("%s: query after paying %+v, %v", name, paid, err)
+		}
+		byID, err := c.QueryByTransactionID(ctx, paid.TransactionID)
+		if err != nil || byID.OutTradeNo != no || byID.TradeState != wechatpay.TradeSuccess {
+			t.Fatalf("%s: query by transaction id %+v, %v", name, byID, err)
+		}
+		rf, err := c.CreateRefund(ctx, wechatpay.RefundRequest{OutTradeNo: no, OutRefundNo: no + "_r", NotifyURL: w.notify,
+			Amount: wechatpay.RefundRequestAmount{Refund: 100, Total: 300, Currency: "CNY"}})
+		if err != nil || rf.RefundID == "" {
+			t.Fatalf("%s: refund %+v, %v", name, rf, err)
+		}
+		if got, err := c.QueryRefund(ctx, no+"_r"); err != nil || got.RefundID != rf.RefundID {
+			t.Fatalf("%s: refund query %+v, %v", name, got, err)
+		}
+		if err := c.Close(ctx, no); err == nil {
+			t.Fatalf("%s: closing a paid order succeeded", name)
+		} else if e, ok := wechatpay.AsError(err); !ok || e.Code != wechatpay.CodeOrderPaid {
+			t.Fatalf("%s: close of a paid order: %v", name, err)
+		}
+	}
+}
