@@ -402,8 +402,9 @@ func TestUserSyncAtMostEvery5s(t *testing.T) {
 
 // TestNotificationForAnotherMerchantChangesNothing: a notification that
 // verifies and decrypts but names another appid, another mchid or another
-// amount than the order is refused, each check on its own, and the order
-// and its events stay as they were; the matching one is then applied.
+// amount than the order is refused, each check on its own, as is one that
+// verifies but does not decrypt; the order and its events stay as they
+// were, and the matching one is then applied.
 func TestNotificationForAnotherMerchantChangesNothing(t *testing.T) {
 	w := newWorld(t)
 	s := w.instance(nil)
@@ -429,11 +430,12 @@ func TestNotificationForAnotherMerchantChangesNothing(t *testing.T) {
 	}
 	forged := &pay.Service{Store: s.Store, Users: s.Users, State: memory.New(),
 		Apps: map[string]*pay.App{appid: {AppID: appid, MchID: mchid, NotifyURL: w.notify, Client: c}}}
+	encryptWith := apiKey
 	notify := func(txAppID, txMchID string, total int64) error {
 		plain, _ := json.Marshal(map[string]any{"appid": txAppID, "mchid": txMchID, "out_trade_no": "order_other_01",
 			"transaction_id": "4200000000000000000000000001", "trade_type": "JSAPI", "trade_state": "SUCCESS",
 			"success_time": "2026-12-01T10:00:00+08:00", "amount": map[string]any{"total": total, "payer_total": total, "currency": "CNY"}})
-		ct, err := wechatpay.EncryptAEAD([]byte(apiKey), "abcdefghijkl", "transaction", plain)
+		ct, err := wechatpay.EncryptAEAD([]byte(encryptWith), "abcdefghijkl", "transaction", plain)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -467,6 +469,15 @@ func TestNotificationForAnotherMerchantChangesNothing(t *testing.T) {
 			t.Fatalf("another %s changed the order: %+v", name, o)
 		}
 	}
+	// Signed, but encrypted with another APIv3 key: undecryptable.
+	encryptWith = "another-apiv3-key-of-32-bytes-00"
+	if err := notify(appid, mchid, 300); !errors.Is(err, wechatpay.ErrDecrypt) || miniback.ErrorCode(err) != miniback.ECodeInvalidRequest {
+		t.Fatalf("undecryptable: %v", err)
+	}
+	if o, _ := s.Order(ctx, appid, "order_other_01", false); o.Status != miniback.OrderPaying || len(pendingEvents(t, s)) != 0 {
+		t.Fatalf("an undecryptable notification changed the order: %+v", o)
+	}
+	encryptWith = apiKey
 	if err := notify(appid, mchid, 300); err != nil {
 		t.Fatalf("the matching notification: %v", err)
 	}
