@@ -128,6 +128,10 @@
 //	GET  /sandbox/pay/notifications?out_trade_no=|out_refund_no=  → {"deliveries":[…]}   Server.Deliveries
 //	    (Server.TradeState and Server.RefundStatus show, to tests, what WeChat
 //	    Pay did behind an answer the backend never received.)
+//	POST /sandbox/pay/webhook      a backend's business event (pay.webhook_url), answered 204
+//	GET  /sandbox/pay/webhook?out_trade_no=  → {"deliveries":[{"delivery","event","appid",
+//	    "out_trade_no","out_refund_no","signature_valid","at"}]}   Server.Webhooks
+//	    (X-Miniback-Signature checked with PayApp.WebhookSecret; the last 1000 kept).
 //
 // Server.SessionKey exists for tests only: it reveals a user's current
 // session_key, which the real platform gives to the backend alone.

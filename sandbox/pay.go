@@ -29,6 +29,9 @@ type PayApp struct {
 	MerchantKey    *rsa.PublicKey
 	MerchantSerial string
 	NotifyWith     string
+	// WebhookSecret is the backend's pay.webhook_secret, with which the
+	// webhook receiver (POST /sandbox/pay/webhook) checks signatures.
+	WebhookSecret string
 }
 
 // payWorld is everything WeChat Pay keeps. It has its own lock.
@@ -46,6 +49,7 @@ type payWorld struct {
 	notifyFaults  []string
 	dropNotify    int
 	deliveries    []Delivery
+	webhooks      []WebhookDelivery // received by POST /sandbox/pay/webhook
 }
 
 type payOrder struct {
@@ -239,6 +243,7 @@ func (s *Server) payRoutes(handle func(string, handlerFunc)) {
 	handle("/sandbox/pay/refund-result", s.handleControlRefundResult)
 	handle("/sandbox/pay/faults", s.handleControlPayFaults)
 	handle("/sandbox/pay/notifications", s.handleControlNotifications)
+	handle("/sandbox/pay/webhook", s.handleControlWebhook)
 }
 
 // handleTradeByNo serves query (GET …/out-trade-no/{no}) and close

@@ -1,8 +1,11 @@
 package sandbox
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -187,5 +190,118 @@ func TestPayDropNotify(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if d := e.s.Deliveries("order_0004", ""); len(d) != 1 || d[0].Fault != "dropped" || len(e.received) != 0 {
 		t.Fatalf("deliveries = %+v, received %d", d, len(e.received))
+	}
+}
+
+// TestPayWebhookReceiver: the receiver keeps the business events posted to
+// it, checking each signature with the app's webhook secret, and lists
+// them by order.
+func TestPayWebhookReceiver(t *testing.T) {
+	e := newPayEnv(t)
+	e.s.SetPayApp(app1, &PayApp{MchID: "1900000109", APIv3Key: testAPIv3Key, MerchantKey: &e.merchant.PublicKey, WebhookSecret: "whsec"})
+	post := func(body, delivery, secret string) int {
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(ts + "." + body))
+		req, _ := http.NewRequest("POST", e.ts.URL+"/sandbox/pay/webhook", strings.NewReader(body))
+		req.Header.Set("X-Miniback-Timestamp", ts)
+		req.Header.Set("X-Miniback-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+		req.Header.Set("X-Miniback-Delivery", delivery)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	paid := `{"event":"order.paid","appid":"` + app1 + `","order":{"out_trade_no":"order_0001"}}`
+	if st := post(paid, "ev-1", "whsec"); st != 204 {
+		t.Fatalf("signed event: %d", st)
+	}
+	if st := post(paid, "ev-1", "another secret"); st != 204 {
+		t.Fatalf("wrongly signed event: %d", st)
+	}
+	if st := post(`{"event":"refund.succeeded","appid":"`+app1+`","order":{"out_trade_no":"order_0002"},"refund":{"out_refund_no":"r1"}}`, "ev-2", "whsec"); st != 204 {
+		t.Fatalf("refund event: %d", st)
+	}
+	if st := post(`{"hello":1}`, "ev-3", "whsec"); st != 400 {
+		t.Fatalf("not an event: %d", st)
+	}
+	resp, err := http.Get(e.ts.URL + "/sandbox/pay/webhook?out_trade_no=order_0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Deliveries []WebhookDelivery `json:"deliveries"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	d := got.Deliveries
+	if len(d) != 2 || d[0].Delivery != "ev-1" || d[0].Event != "order.paid" || !d[0].SignatureValid || d[1].SignatureValid {
+		t.Fatalf("deliveries for order_0001: %+v", d)
+	}
+	if all := e.s.Webhooks(""); len(all) != 3 || all[2].OutRefundNo != "r1" {
+		t.Fatalf("all deliveries: %+v", all)
+	}
+}
+
+// TestPayChecksWhatWeChatPayChecks: a stale timestamp, a missing Accept or
+// User-Agent, another merchant serial, a body changed after signing and a
+// missing field are each refused with WeChat Pay's status and code, and
+// create nothing.
+func TestPayChecksWhatWeChatPayChecks(t *testing.T) {
+	e := newPayEnv(t)
+	good := `{"appid":"` + app1 + `","mchid":"1900000109","description":"cup","out_trade_no":"order_chk_1","notify_url":"` + e.notify.URL + `/n","amount":{"total":1,"currency":"CNY"},"payer":{"openid":"o1"}}`
+	send := func(ts time.Time, serial, signed, sent string, drop string) (int, map[string]any) {
+		path := "/v3/pay/transactions/jsapi"
+		req, _ := http.NewRequest("POST", e.ts.URL+path, strings.NewReader(sent))
+		unix := strconv.FormatInt(ts.Unix(), 10)
+		msg := "POST\n" + path + "\n" + unix + "\nNONCE1\n" + signed + "\n"
+		req.Header.Set("Authorization", `WECHATPAY2-SHA256-RSA2048 mchid="1900000109",nonce_str="NONCE1",timestamp="`+unix+`",serial_no="`+serial+`",signature="`+rsaSign(e.merchant, msg)+`"`)
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("User-Agent", "test")
+		req.Header.Set("Content-Type", "application/json")
+		if drop != "" {
+			req.Header.Set(drop, "") // net/http sends no header set empty, not even its own User-Agent
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	now := time.Now()
+	cases := []struct {
+		name         string
+		ts           time.Time
+		serial       string
+		signed, sent string
+		drop         string
+		status       int
+		code         string
+	}{
+		{"six minutes old", now.Add(-6 * time.Minute), "MSERIAL", good, good, "", 401, "SIGN_ERROR"},
+		{"six minutes ahead", now.Add(6 * time.Minute), "MSERIAL", good, good, "", 401, "SIGN_ERROR"},
+		{"no Accept", now, "MSERIAL", good, good, "Accept", 400, "INVALID_REQUEST"},
+		{"no User-Agent", now, "MSERIAL", good, good, "User-Agent", 400, "INVALID_REQUEST"},
+		{"another serial", now, "OTHERSERIAL", good, good, "", 401, "SIGN_ERROR"},
+		{"body changed after signing", now, "MSERIAL", good, strings.Replace(good, `"total":1`, `"total":2`, 1), "", 401, "SIGN_ERROR"},
+		{"no payer", now, "MSERIAL", strings.Replace(good, `,"payer":{"openid":"o1"}`, "", 1), strings.Replace(good, `,"payer":{"openid":"o1"}`, "", 1), "", 400, "PARAM_ERROR"},
+	}
+	for _, tc := range cases {
+		if st, out := send(tc.ts, tc.serial, tc.signed, tc.sent, tc.drop); st != tc.status || out["code"] != tc.code {
+			t.Errorf("%s: %d %v, want %d %s", tc.name, st, out, tc.status, tc.code)
+		}
+	}
+	if s := e.s.TradeState("1900000109", "order_chk_1"); s != "" {
+		t.Fatalf("a refused prepay created an order (%s)", s)
+	}
+	if st, _ := send(now, "MSERIAL", good, good, ""); st != 200 {
+		t.Fatalf("the good request: %d", st)
 	}
 }

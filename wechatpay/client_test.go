@@ -10,9 +10,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -287,5 +289,45 @@ func TestParsePrivateKeyRefusesOtherKeys(t *testing.T) {
 	big, _ := rsa.GenerateKey(rand.Reader, 2048)
 	if _, err := NewClient("1", "S", big, make([]byte, 16)); err == nil {
 		t.Fatal("NewClient took a 16-byte APIv3 key")
+	}
+}
+
+// TestUnknownSerialRefreshIsSingleFlight: verifications that meet an
+// unknown serial while a certificate refresh runs wait for it and then
+// verify, instead of starting refreshes of their own or failing.
+func TestUnknownSerialRefreshIsSingleFlight(t *testing.T) {
+	_, platform, _ := loadVectors(t)
+	release := make(chan struct{})
+	var calls atomic.Int32
+	v := &Verifier{}
+	v.Refresh = func(context.Context) error {
+		calls.Add(1)
+		<-release
+		v.AddCertificate("NEWCERT01", &platform.PublicKey, time.Now().Add(time.Hour))
+		return nil
+	}
+	body := []byte(`{"a":1}`)
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	sig, _ := Sign(platform, ResponseMessage(ts, "n1", body))
+	h := Headers{Timestamp: ts, Nonce: "n1", Signature: sig, Serial: "NEWCERT01"}
+	const n = 8
+	errs := make(chan error, n)
+	for range n {
+		go func() { errs <- v.Verify(context.Background(), h, body) }()
+	}
+	for calls.Load() == 0 {
+		runtime.Gosched()
+	}
+	// Hold the refresh while the others arrive; any that come later find
+	// the key already there, so the outcome does not depend on timing.
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("a verification waiting on the refresh: %v", err)
+		}
+	}
+	if c := calls.Load(); c != 1 {
+		t.Fatalf("%d refreshes, want 1", c)
 	}
 }

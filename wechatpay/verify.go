@@ -60,7 +60,7 @@ func HeadersFrom(h http.Header) (Headers, error) {
 // platform certificates by serial and the WeChat Pay public key by its id,
 // chosen by Wechatpay-Serial, so both keep working during WeChat Pay's
 // migration from one to the other. An unknown serial makes it call Refresh
-// (when set) once, single-flight and at most once per RefreshEvery, then
+// (when set) once, single-flight and at most once per MinRefreshInterval, then
 // look again. It is safe for concurrent use.
 type Verifier struct {
 	// Now is the clock of the 5-minute rule; default time.Now.

@@ -51,7 +51,7 @@ func TestCommandsAndExitCodes(t *testing.T) {
 		{"retention interval under 1s", []string{"migrate"}, []string{"MINIBACK_RETENTION_INTERVAL=500ms"}, 2, "", "retention.interval"},
 		{"wxacode cache_max 0", []string{"migrate"}, []string{"MINIBACK_WXACODE_CACHE_MAX=0"}, 2, "", "wxacode.cache_max"},
 		{"redis prefix with a brace", []string{"migrate"}, []string{"MINIBACK_REDIS_PREFIX=a{b}"}, 2, "", "redis.prefix"},
-		{"pay apiv3 key not 32 bytes", []string{"serve", "--config", write("p1.yaml", base+"    pay:\n      mchid: \"1900000109\"\n      serial_no: S\n      private_key: x\n      apiv3_key: short\n")}, nil, 2, "", "apps[0].pay"},
+		{"pay apiv3 key not 32 bytes", []string{"serve", "--config", write("p1.yaml", base+"    pay:\n      mchid: \"1900000109\"\n      serial_no: S\n      private_key: x\n      apiv3_key: short\n")}, nil, 2, "", "apps[0].pay.apiv3_key"},
 		{"pay private key not a key", []string{"serve", "--config", write("p2.yaml", base)}, []string{`MINIBACK_APPS=[{"appid":"wxa","secret":"s","pay":{"mchid":"1","serial_no":"S","private_key":"x","apiv3_key":"0123456789abcdef0123456789abcdef","notify_url":"https://x.test/n?a=1"}}]`}, 2, "", "apps[0].pay.private_key"},
 		{"migrate", []string{"migrate", "--config", write("c.yaml", base)}, nil, 0, "migrations applied", ""},
 		{"missing config file", []string{"serve", "--config", filepath.Join(dir, "none.yaml")}, nil, 2, "", "--config"},

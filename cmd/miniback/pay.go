@@ -105,10 +105,15 @@ func (m *Main) payApp(a config.App, key, base, self string, hc *http.Client, san
 	if notify == "" {
 		notify = self + "/wx/pay/notify/" + url.PathEscape(a.AppID)
 	}
+	webhook := a.Pay.WebhookURL
 	if m.Sandbox != nil && sandboxed {
-		m.Sandbox.SetPayApp(a.AppID, &sandbox.PayApp{MchID: a.Pay.MchID, APIv3Key: a.Pay.APIv3Key, MerchantKey: &pk.PublicKey, MerchantSerial: serial})
+		m.Sandbox.SetPayApp(a.AppID, &sandbox.PayApp{MchID: a.Pay.MchID, APIv3Key: a.Pay.APIv3Key, MerchantKey: &pk.PublicKey,
+			MerchantSerial: serial, WebhookSecret: a.Pay.WebhookSecret})
+		if webhook == "" { // the sandbox's receiver shows the events (GET /sandbox/pay/webhook)
+			webhook = self + "/sandbox/pay/webhook"
+		}
 	}
-	return &pay.App{AppID: a.AppID, MchID: a.Pay.MchID, NotifyURL: notify, WebhookURL: a.Pay.WebhookURL,
+	return &pay.App{AppID: a.AppID, MchID: a.Pay.MchID, NotifyURL: notify, WebhookURL: webhook,
 		WebhookSecret: a.Pay.WebhookSecret, Client: client, CertMode: a.Pay.PublicKey == "" && !sandboxed}, nil
 }
 
@@ -174,7 +179,7 @@ func sandboxPayApp(p config.Pay) *sandbox.PayApp {
 	if !p.Configured() {
 		return nil
 	}
-	sp := &sandbox.PayApp{MchID: p.MchID, APIv3Key: p.APIv3Key, MerchantSerial: p.SerialNo}
+	sp := &sandbox.PayApp{MchID: p.MchID, APIv3Key: p.APIv3Key, MerchantSerial: p.SerialNo, WebhookSecret: p.WebhookSecret}
 	if k, err := wechatpay.ParsePrivateKey([]byte(p.PrivateKey)); err == nil {
 		sp.MerchantKey = &k.PublicKey
 	}

@@ -2,17 +2,20 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto"
+	"crypto/hmac"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -369,8 +372,17 @@ func TestPayRefunds(t *testing.T) {
 	if st, _ := pe.do("POST", admin+"/orders/"+no+"/refunds", adminKey, map[string]any{"amount": 71}, &e); st != 409 || e.Error.Code != "refund_exceeds_total" {
 		t.Fatalf("over-refund: %d %+v", st, e)
 	}
+	for _, bad := range []string{`{"amount":0}`, `{"amount":-1}`, `{"amount":1.5}`, `{"amount":"10"}`, `{"amount":9223372036854775808}`,
+		`{"amount":10,"out_refund_no":"bad/refund"}`, `{"amount":10,"reason":"` + strings.Repeat("x", 81) + `"}`} {
+		if st, _ := pe.do("POST", admin+"/orders/"+no+"/refunds", adminKey, bad, &e); st != 400 || e.Error.Code != "invalid_request" {
+			t.Errorf("refund %s: %d %+v", bad, st, e)
+		}
+	}
+	if st, _ := pe.do("POST", admin+"/orders/"+no+"/refunds", adminKey, map[string]any{"amount": 31, "out_refund_no": "refund_p1"}, &e); st != 409 || e.Error.Code != "conflict" {
+		t.Fatalf("refund_p1 again with another amount: %d %+v", st, e)
+	}
 	if pe.m.Sandbox.Calls("/v3/refund/domestic/refunds") != calls {
-		t.Fatal("an over-refund reached WeChat Pay")
+		t.Fatal("a refused refund reached WeChat Pay")
 	}
 	pe.do("POST", "/sandbox/pay/refund-result", "", map[string]string{"appid": config.DemoAppID, "out_refund_no": "refund_p1", "status": "SUCCESS"}, nil)
 	pe.waitFor("partial refund", func() bool { o := pe.order(no); return o.Refunded == 30 && o.Status == "paid" })
@@ -461,7 +473,6 @@ func TestPayBadInput(t *testing.T) {
 	if resp.StatusCode != 401 || !strings.Contains(string(raw), `"code":"FAIL"`) {
 		t.Fatalf("unsigned notification: %d %s", resp.StatusCode, raw)
 	}
-	_ = context.Background
 }
 
 func jsonInt(n int64) string {
@@ -575,4 +586,165 @@ func TestPayCloseAndLists(t *testing.T) {
 	if st, _ := pe.do("GET", admin+"/orders?status=lost", adminKey, nil, &e); st != 400 {
 		t.Fatalf("bad status filter: %d", st)
 	}
+}
+
+// TestPayWebhookToSandboxReceiver: in sandbox mode an app without
+// pay.webhook_url posts its business events to the sandbox's receiver,
+// signed with its webhook_secret (the demo app's own), so the README's
+// curl walk-through ends on the delivered order.paid.
+func TestPayWebhookToSandboxReceiver(t *testing.T) {
+	pe := &payEnv{hooks: &hookRecorder{}}
+	pe.testEnv = startMainWith(t, func(c *config.Config) {
+		withAdmin(c)
+		c.SandboxOpts.PayTimeScale = 0.0005
+	}, func(m *Main) { m.tunePay = func(s *pay.Service) { s.Tick = 20 * time.Millisecond } })
+	l := pe.login("lena")
+	pe.createOrder(l.User.ID, "order_sink_0001", 1800)
+	pe.payArgs(l.AccessToken, "order_sink_0001")
+	pe.confirm("order_sink_0001")
+	var got struct {
+		Deliveries []sandbox.WebhookDelivery `json:"deliveries"`
+	}
+	pe.waitFor("order.paid at the sandbox's receiver", func() bool {
+		pe.do("GET", "/sandbox/pay/webhook?out_trade_no=order_sink_0001", "", nil, &got)
+		return len(got.Deliveries) > 0
+	})
+	time.Sleep(100 * time.Millisecond) // a few more rounds of event delivery
+	pe.do("GET", "/sandbox/pay/webhook?out_trade_no=order_sink_0001", "", nil, &got)
+	if d := got.Deliveries; len(d) != 1 || d[0].Event != "order.paid" || !d[0].SignatureValid || d[0].Delivery == "" {
+		t.Fatalf("deliveries: %+v", d)
+	}
+}
+
+// TestPayWebhookRetriedThroughTheQueue: the business service fails the
+// first two posts of order.paid; the durable queue redelivers it, signed,
+// with the same X-Miniback-Delivery, until answered 2xx, and not after.
+func TestPayWebhookRetriedThroughTheQueue(t *testing.T) {
+	var mu sync.Mutex
+	var ids []string
+	var ok int
+	hooks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		mac := hmac.New(sha256.New, []byte("hook-secret"))
+		mac.Write([]byte(r.Header.Get("X-Miniback-Timestamp") + "."))
+		mac.Write(raw)
+		if r.Header.Get("X-Miniback-Signature") != "sha256="+hex.EncodeToString(mac.Sum(nil)) {
+			t.Errorf("webhook signature does not verify: %s", raw)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		ids = append(ids, r.Header.Get("X-Miniback-Delivery"))
+		if len(ids) <= 2 {
+			w.WriteHeader(503)
+			return
+		}
+		ok++
+		w.WriteHeader(204)
+	}))
+	defer hooks.Close()
+	pe := &payEnv{hooks: &hookRecorder{}}
+	pe.testEnv = startMainWith(t, func(c *config.Config) {
+		withAdmin(c)
+		c.SandboxOpts.PayTimeScale = 0.0005
+		c.Apps[0].Pay.WebhookURL = hooks.URL
+		c.Apps[0].Pay.WebhookSecret = "hook-secret"
+	}, func(m *Main) { m.tunePay = func(s *pay.Service) { s.Tick = 20 * time.Millisecond } })
+	if pe.m.Pay.Queue == nil {
+		t.Fatal("the pay service has no queue")
+	}
+	l := pe.login("lena")
+	pe.createOrder(l.User.ID, "order_hookq_001", 100)
+	pe.payArgs(l.AccessToken, "order_hookq_001")
+	pe.confirm("order_hookq_001")
+	pe.waitFor("the third post", func() bool { mu.Lock(); defer mu.Unlock(); return ok == 1 })
+	time.Sleep(200 * time.Millisecond) // a few more rounds of event delivery
+	mu.Lock()
+	defer mu.Unlock()
+	if len(ids) != 3 || ids[0] == "" || ids[0] != ids[1] || ids[1] != ids[2] || ok != 1 {
+		t.Fatalf("posts %v (%d answered 2xx), want three of one delivery id, one 2xx", ids, ok)
+	}
+}
+
+// TestPayWeChatPayCodesMapped: each WeChat Pay error code pay.md names
+// reaches the caller as its error JSON, with wechat_pay_code set.
+func TestPayWeChatPayCodesMapped(t *testing.T) {
+	pe := startPay(t)
+	l := pe.login("lena")
+	for i, tc := range []struct {
+		code   string
+		status int
+		want   string
+	}{
+		{"FREQUENCY_LIMITED", 429, "wechat_rate_limited"},
+		{"ORDERPAID", 409, "order_paid"},
+		{"ORDER_CLOSED", 409, "order_closed"},
+		{"SIGN_ERROR", 502, "wechat_misconfigured"},
+		{"APPID_MCHID_NOT_MATCH", 502, "wechat_misconfigured"},
+		{"MCH_NOT_EXISTS", 502, "wechat_misconfigured"},
+		{"NO_AUTH", 502, "wechat_misconfigured"},
+		{"PARAM_ERROR", 422, "wechat_rejected"},
+		{"INVALID_REQUEST", 422, "wechat_rejected"},
+		{"OUT_TRADE_NO_USED", 422, "wechat_rejected"},
+	} {
+		no := fmt.Sprintf("order_code_%03d", i)
+		pe.createOrder(l.User.ID, no, 100)
+		pe.fault(map[string]any{"path": "/v3/pay/transactions/jsapi", "code": tc.code})
+		var e payErrorAnswer
+		if st, _ := pe.do("POST", mini+"/orders/"+no+"/pay", l.AccessToken, nil, &e); st != tc.status || e.Error.Code != tc.want || e.Error.WeChatPayCode != tc.code {
+			t.Errorf("%s: %d %+v, want %d %s", tc.code, st, e, tc.status, tc.want)
+		}
+	}
+	// NOT_ENOUGH comes from a refund.
+	no := "order_code_refund"
+	pe.createOrder(l.User.ID, no, 100)
+	pe.payArgs(l.AccessToken, no)
+	pe.confirm(no)
+	pe.waitFor("paid", func() bool { return pe.order(no).Status == "paid" })
+	pe.fault(map[string]any{"path": "/v3/refund/domestic/refunds", "code": "NOT_ENOUGH"})
+	var e payErrorAnswer
+	if st, _ := pe.do("POST", admin+"/orders/"+no+"/refunds", adminKey, map[string]any{"amount": 10}, &e); st != 409 || e.Error.Code != "insufficient_funds" || e.Error.WeChatPayCode != "NOT_ENOUGH" {
+		t.Errorf("NOT_ENOUGH: %d %+v", st, e)
+	}
+}
+
+// TestPayOrderByOpenID: the business may name the payer by openid; an
+// absent out_trade_no is generated within WeChat Pay's pattern; attach and
+// time_expire are kept; an unknown openid is refused.
+func TestPayOrderByOpenID(t *testing.T) {
+	pe := startPay(t)
+	l := pe.login("lena")
+	expire := time.Now().Add(time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
+	var o struct {
+		orderAnswer
+		OpenID     string `json:"openid"`
+		Attach     string `json:"attach"`
+		TimeExpire string `json:"time_expire"`
+	}
+	body := map[string]any{"openid": l.User.OpenID, "description": "一杯咖啡", "amount": map[string]any{"total": 100, "currency": "CNY"},
+		"attach": "cart=7", "time_expire": expire}
+	if st, _ := pe.do("POST", admin+"/orders", adminKey, body, &o); st != 201 {
+		t.Fatalf("create by openid: %d", st)
+	}
+	if o.UserID != l.User.ID || o.OpenID != l.User.OpenID || o.Attach != "cart=7" || o.TimeExpire == "" ||
+		!regexp.MustCompile(`^[0-9A-Za-z_\-|*]{6,32}$`).MatchString(o.OutTradeNo) {
+		t.Fatalf("order %+v", o)
+	}
+	if got, _ := time.Parse(time.RFC3339, o.TimeExpire); got.Unix() != mustTime(t, expire).Unix() {
+		t.Fatalf("time_expire %s, want %s", o.TimeExpire, expire)
+	}
+	pe.payArgs(l.AccessToken, o.OutTradeNo)
+	var e payErrorAnswer
+	body["openid"] = "o-nobody-knows-this-one"
+	if st, _ := pe.do("POST", admin+"/orders", adminKey, body, &e); st != 400 || e.Error.Code != "invalid_request" {
+		t.Fatalf("unknown openid: %d %+v", st, e)
+	}
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

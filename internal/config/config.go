@@ -218,6 +218,9 @@ const (
 	DemoMchID    = "1900000109"
 	demoSerial   = "5A0DEMO0000000000000000000000000000000"
 	demoAPIv3Key = "sandboxdemoapiv3key0123456789abc"
+	// demoWebhookSecret signs the demo app's business events, which go to
+	// the sandbox's own receiver (GET /sandbox/pay/webhook shows them).
+	demoWebhookSecret = "sandbox-demo-webhook-secret"
 )
 
 // Default returns the configuration used when nothing is set.

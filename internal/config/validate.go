@@ -53,7 +53,7 @@ func (c *Config) fill() {
 // DemoApp is the app of sandbox mode.
 func DemoApp() App {
 	return App{AppID: DemoAppID, Secret: demoSecret, Token: demoToken, AESKey: demoAESKey, MsgFormat: "JSON", PushMode: miniback.PushModeSafe,
-		Pay: Pay{MchID: DemoMchID, SerialNo: demoSerial, APIv3Key: demoAPIv3Key}}
+		Pay: Pay{MchID: DemoMchID, SerialNo: demoSerial, APIv3Key: demoAPIv3Key, WebhookSecret: demoWebhookSecret}}
 }
 
 var appIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -435,5 +437,205 @@ func TestWebhookNoRedirect(t *testing.T) {
 	}
 	if len(pendingEvents(t, s)) != 1 {
 		t.Fatal("an event answered with a redirect is no longer pending")
+	}
+}
+
+// TestNotificationForAnotherMerchantChangesNothing: a notification that
+// verifies and decrypts but names another appid, another mchid or another
+// amount than the order is refused, each check on its own, as is one that
+// verifies but does not decrypt; the order and its events stay as they
+// were, and the matching one is then applied.
+func TestNotificationForAnotherMerchantChangesNothing(t *testing.T) {
+	w := newWorld(t)
+	s := w.instance(nil)
+	ctx := context.Background()
+	req := &miniback.OrderRequest{UserID: w.user.ID, Description: "tea", OutTradeNo: "order_other_01"}
+	req.Amount.Total = []byte("300")
+	if _, _, err := s.CreateOrder(ctx, appid, req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PayOrder(ctx, appid, w.user.ID, "order_other_01"); err != nil {
+		t.Fatal(err)
+	}
+	// An instance trusting a platform key of the test's, so that the test
+	// can sign whatever transaction it likes.
+	platform, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := wechatpay.NewClient(mchid, "MSERIAL", w.merchant, []byte(apiKey), wechatpay.WithBaseURL(w.base),
+		wechatpay.WithPublicKey("PUB_KEY_ID_TEST", &platform.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := &pay.Service{Store: s.Store, Users: s.Users, State: memory.New(),
+		Apps: map[string]*pay.App{appid: {AppID: appid, MchID: mchid, NotifyURL: w.notify, Client: c}}}
+	encryptWith := apiKey
+	notify := func(txAppID, txMchID string, total int64) error {
+		plain, _ := json.Marshal(map[string]any{"appid": txAppID, "mchid": txMchID, "out_trade_no": "order_other_01",
+			"transaction_id": "4200000000000000000000000001", "trade_type": "JSAPI", "trade_state": "SUCCESS",
+			"success_time": "2026-12-01T10:00:00+08:00", "amount": map[string]any{"total": total, "payer_total": total, "currency": "CNY"}})
+		ct, err := wechatpay.EncryptAEAD([]byte(encryptWith), "abcdefghijkl", "transaction", plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := []byte(`{"id":"EV-other","create_time":"2026-12-01T10:00:00+08:00","resource_type":"encrypt-resource","event_type":"TRANSACTION.SUCCESS","summary":"支付成功","resource":{"original_type":"transaction","algorithm":"AEAD_AES_256_GCM","ciphertext":"` + ct + `","associated_data":"transaction","nonce":"abcdefghijkl"}}`)
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		sig, err := wechatpay.Sign(platform, wechatpay.ResponseMessage(ts, "n1", body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{}
+		h.Set("Wechatpay-Timestamp", ts)
+		h.Set("Wechatpay-Nonce", "n1")
+		h.Set("Wechatpay-Signature", sig)
+		h.Set("Wechatpay-Serial", "PUB_KEY_ID_TEST")
+		return forged.HandleNotification(ctx, appid, h, body)
+	}
+	for name, tx := range map[string]struct {
+		appid, mchid string
+		total        int64
+	}{
+		"appid":  {"wxanotherapp00001", mchid, 300},
+		"mchid":  {appid, "1900000999", 300},
+		"amount": {appid, mchid, 299},
+	} {
+		err := notify(tx.appid, tx.mchid, tx.total)
+		if miniback.ErrorCode(err) != miniback.ECodeInvalidRequest {
+			t.Fatalf("another %s: %v, want invalid_request", name, err)
+		}
+		o, _ := s.Order(ctx, appid, "order_other_01", false)
+		if o.Status != miniback.OrderPaying || o.TransactionID != "" || len(pendingEvents(t, s)) != 0 {
+			t.Fatalf("another %s changed the order: %+v", name, o)
+		}
+	}
+	// Signed, but encrypted with another APIv3 key: undecryptable.
+	encryptWith = "another-apiv3-key-of-32-bytes-00"
+	if err := notify(appid, mchid, 300); !errors.Is(err, wechatpay.ErrDecrypt) || miniback.ErrorCode(err) != miniback.ECodeInvalidRequest {
+		t.Fatalf("undecryptable: %v", err)
+	}
+	if o, _ := s.Order(ctx, appid, "order_other_01", false); o.Status != miniback.OrderPaying || len(pendingEvents(t, s)) != 0 {
+		t.Fatalf("an undecryptable notification changed the order: %+v", o)
+	}
+	encryptWith = apiKey
+	if err := notify(appid, mchid, 300); err != nil {
+		t.Fatalf("the matching notification: %v", err)
+	}
+	if o, _ := s.Order(ctx, appid, "order_other_01", false); o.Status != miniback.OrderPaid {
+		t.Fatalf("after the matching notification: %+v", o)
+	}
+}
+
+// TestReconciliationSchedule: an order paying without a notification is
+// queried 1, 5, 15 and 60 minutes after its prepay, then hourly, and not
+// in between.
+func TestReconciliationSchedule(t *testing.T) {
+	w := newWorld(t)
+	start := time.Now()
+	var offset time.Duration
+	s := w.instance(func() time.Time { return start.Add(offset) })
+	ctx := context.Background()
+	req := &miniback.OrderRequest{UserID: w.user.ID, Description: "tea", OutTradeNo: "order_sched_01"}
+	req.Amount.Total = []byte("100")
+	if _, _, err := s.CreateOrder(ctx, appid, req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PayOrder(ctx, appid, w.user.ID, "order_sched_01"); err != nil {
+		t.Fatal(err)
+	}
+	path := "/v3/pay/transactions/out-trade-no/order_sched_01"
+	for _, step := range []struct {
+		at      time.Duration
+		queries int
+	}{
+		{30 * time.Second, 0}, {61 * time.Second, 1}, {4 * time.Minute, 1}, {5*time.Minute + time.Second, 2},
+		{14 * time.Minute, 2}, {15*time.Minute + time.Second, 3}, {59 * time.Minute, 3}, {60*time.Minute + time.Second, 4},
+		{119 * time.Minute, 4}, {120*time.Minute + time.Second, 5}, {180*time.Minute + time.Second, 6},
+	} {
+		offset = step.at
+		s.RunOnce(ctx)
+		if n := w.sb.Calls(path); n != step.queries {
+			t.Fatalf("%v after the prepay: %d queries, want %d", step.at, n, step.queries)
+		}
+	}
+	if o, _ := s.Order(ctx, appid, "order_sched_01", false); o.Status != miniback.OrderPaying {
+		t.Fatalf("an unpaid order after three hours: %+v", o)
+	}
+}
+
+// TestQueryThenNotificationAppliedOnce: the payment is learnt from a query
+// first (?sync=true) and its notification arrives after: the notification
+// is answered 204 and changes nothing more.
+func TestQueryThenNotificationAppliedOnce(t *testing.T) {
+	w := newWorld(t)
+	s := w.instance(nil)
+	ctx := context.Background()
+	w.paidOrder(s, "order_qfirst_1")
+	n := w.waitNotice(1) // held back by the receiver
+	o, err := s.Order(ctx, appid, "order_qfirst_1", true)
+	if err != nil || o.Status != miniback.OrderPaid {
+		t.Fatalf("after the query: %+v, %v", o, err)
+	}
+	if err := s.HandleNotification(ctx, appid, n.header, n.body); err != nil {
+		t.Fatalf("the late notification: %v", err)
+	}
+	again, _ := s.Order(ctx, appid, "order_qfirst_1", false)
+	if again.TransactionID != o.TransactionID || !again.UpdatedAt.Equal(o.UpdatedAt) {
+		t.Fatalf("the late notification changed the order: %+v, was %+v", again, o)
+	}
+	if ev := pendingEvents(t, s); len(ev) != 1 || ev[0].Event != miniback.EventOrderPaid {
+		t.Fatalf("events = %+v, want one order.paid", ev)
+	}
+}
+
+// TestClientAgainstTheSandbox runs every endpoint of package wechatpay
+// against the sandbox, in both key modes: prepay, query by out_trade_no and
+// by transaction_id, refund, refund query, close, and the certificate
+// download a client without the public key bootstraps from.
+func TestClientAgainstTheSandbox(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	pk := w.instance(nil).Apps[appid].Client
+	certMode, err := wechatpay.NewClient(mchid, "MSERIAL", w.merchant, []byte(apiKey), wechatpay.WithBaseURL(w.base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]*wechatpay.Client{"public key": pk, "certificate": certMode} {
+		no := "order_cli_" + strings.ReplaceAll(name, " ", "_")
+		prepay, err := c.Prepay(ctx, wechatpay.PrepayRequest{AppID: appid, Description: "tea", OutTradeNo: no, NotifyURL: w.notify,
+			Amount: wechatpay.Amount{Total: 300, Currency: "CNY"}, Payer: wechatpay.Payer{OpenID: w.user.OpenID}})
+		if err != nil || prepay == "" {
+			t.Fatalf("%s: prepay %q, %v", name, prepay, err)
+		}
+		if name == "certificate" && (!c.Verifier().HasCertificates() || w.sb.Calls("/v3/certificates") != 1) {
+			t.Fatalf("certificate mode did not bootstrap from /v3/certificates (%d downloads)", w.sb.Calls("/v3/certificates"))
+		}
+		if tx, err := c.QueryByOutTradeNo(ctx, no); err != nil || tx.TradeState != wechatpay.TradeNotPay {
+			t.Fatalf("%s: query %+v, %v", name, tx, err)
+		}
+		if _, err := w.sb.ConfirmPayment(appid, no, "SUCCESS"); err != nil {
+			t.Fatal(err)
+		}
+		paid, err := c.QueryByOutTradeNo(ctx, no)
+		if err != nil || paid.TradeState != wechatpay.TradeSuccess || paid.TransactionID == "" || paid.Amount.Total != 300 {
+			t.Fatalf("%s: query after paying %+v, %v", name, paid, err)
+		}
+		byID, err := c.QueryByTransactionID(ctx, paid.TransactionID)
+		if err != nil || byID.OutTradeNo != no || byID.TradeState != wechatpay.TradeSuccess {
+			t.Fatalf("%s: query by transaction id %+v, %v", name, byID, err)
+		}
+		rf, err := c.CreateRefund(ctx, wechatpay.RefundRequest{OutTradeNo: no, OutRefundNo: no + "_r", NotifyURL: w.notify,
+			Amount: wechatpay.RefundRequestAmount{Refund: 100, Total: 300, Currency: "CNY"}})
+		if err != nil || rf.RefundID == "" {
+			t.Fatalf("%s: refund %+v, %v", name, rf, err)
+		}
+		if got, err := c.QueryRefund(ctx, no+"_r"); err != nil || got.RefundID != rf.RefundID {
+			t.Fatalf("%s: refund query %+v, %v", name, got, err)
+		}
+		if err := c.Close(ctx, no); err == nil {
+			t.Fatalf("%s: closing a paid order succeeded", name)
+		} else if e, ok := wechatpay.AsError(err); !ok || e.Code != wechatpay.CodeOrderPaid {
+			t.Fatalf("%s: close of a paid order: %v", name, err)
+		}
 	}
 }
