@@ -3,7 +3,6 @@ package load
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -112,12 +111,7 @@ func TestInstances(t *testing.T) {
 // counted as "connection refused", the run ends on time, and progress is
 // reported while it runs.
 func TestTargetDown(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := refusingAddr(t)
 	var progress atomic.Int32
 	cfg := Config{Target: "http://" + addr, Duration: 2500 * time.Millisecond, Users: 3,
 		Progress: func(Progress) { progress.Add(1) }}
