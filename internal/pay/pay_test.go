@@ -104,16 +104,23 @@ func (w *world) instance(now func() time.Time) *pay.Service {
 		Apps: map[string]*pay.App{appid: {AppID: appid, MchID: mchid, NotifyURL: w.notify, Client: c}}, Instance: "i"}
 }
 
-func (w *world) paidOrder(s *pay.Service, no string) {
+// payingOrder creates order no of total fen for the world's user and asks
+// for its payment arguments (a prepay at WeChat Pay): paid by nobody yet.
+func (w *world) payingOrder(s *pay.Service, no, total string) {
 	ctx := context.Background()
 	req := &miniback.OrderRequest{UserID: w.user.ID, Description: "tea", OutTradeNo: no}
-	req.Amount.Total = []byte("300")
+	req.Amount.Total = []byte(total)
 	if _, _, err := s.CreateOrder(ctx, appid, req); err != nil {
 		w.t.Fatal(err)
 	}
 	if _, err := s.PayOrder(ctx, appid, w.user.ID, no); err != nil {
 		w.t.Fatal(err)
 	}
+}
+
+// paidOrder is payingOrder of 300 fen, then paid in the sandbox.
+func (w *world) paidOrder(s *pay.Service, no string) {
+	w.payingOrder(s, no, "300")
 	if _, err := w.sb.ConfirmPayment(appid, no, "SUCCESS"); err != nil {
 		w.t.Fatal(err)
 	}
@@ -378,14 +385,7 @@ func TestUserSyncAtMostEvery5s(t *testing.T) {
 	w := newWorld(t)
 	s := w.instance(nil)
 	ctx := context.Background()
-	req := &miniback.OrderRequest{UserID: w.user.ID, Description: "tea", OutTradeNo: "order_sync_01"}
-	req.Amount.Total = []byte("100")
-	if _, _, err := s.CreateOrder(ctx, appid, req); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.PayOrder(ctx, appid, w.user.ID, "order_sync_01"); err != nil {
-		t.Fatal(err)
-	}
+	w.payingOrder(s, "order_sync_01", "100")
 	path := "/v3/pay/transactions/out-trade-no/order_sync_01"
 	for range 3 {
 		if _, err := s.UserOrder(ctx, appid, w.user.ID, "order_sync_01", true); err != nil {
@@ -449,14 +449,7 @@ func TestNotificationForAnotherMerchantChangesNothing(t *testing.T) {
 	w := newWorld(t)
 	s := w.instance(nil)
 	ctx := context.Background()
-	req := &miniback.OrderRequest{UserID: w.user.ID, Description: "tea", OutTradeNo: "order_other_01"}
-	req.Amount.Total = []byte("300")
-	if _, _, err := s.CreateOrder(ctx, appid, req); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.PayOrder(ctx, appid, w.user.ID, "order_other_01"); err != nil {
-		t.Fatal(err)
-	}
+	w.payingOrder(s, "order_other_01", "300")
 	// An instance trusting a platform key of the test's, so that the test
 	// can sign whatever transaction it likes.
 	platform, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -535,14 +528,7 @@ func TestReconciliationSchedule(t *testing.T) {
 	var offset time.Duration
 	s := w.instance(func() time.Time { return start.Add(offset) })
 	ctx := context.Background()
-	req := &miniback.OrderRequest{UserID: w.user.ID, Description: "tea", OutTradeNo: "order_sched_01"}
-	req.Amount.Total = []byte("100")
-	if _, _, err := s.CreateOrder(ctx, appid, req); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.PayOrder(ctx, appid, w.user.ID, "order_sched_01"); err != nil {
-		t.Fatal(err)
-	}
+	w.payingOrder(s, "order_sched_01", "100")
 	path := "/v3/pay/transactions/out-trade-no/order_sched_01"
 	for _, step := range []struct {
 		at      time.Duration
